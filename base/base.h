@@ -1,0 +1,188 @@
+/*
+ * base: the small toolbox every citygate library shares.
+ *
+ * Memory wrappers with failure injection, a per-message arena, a growable
+ * byte buffer, diagnostics with source positions, text helpers (UTF-8,
+ * numbers in text, base64, JSON text in and out), a stable hash and time
+ * formatting. Nothing here logs, blocks or touches the network; every
+ * function is safe to call from any thread on its own data.
+ */
+#ifndef CG_BASE_H
+#define CG_BASE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "citygate_plugin.h"
+
+/* ---- memory ---------------------------------------------------------- */
+
+/* All allocation goes through these so tests and fuzzers can inject
+ * failures. They return NULL on failure and never abort. */
+void *cg_malloc(size_t size);
+void *cg_calloc(size_t n, size_t size);
+void *cg_realloc(void *ptr, size_t size);
+char *cg_strdup(const char *s);
+char *cg_strndup(const char *s, size_t n);
+void cg_free(void *ptr);
+#define CG_FREE(p)                                                             \
+    do {                                                                       \
+        cg_free(p);                                                            \
+        (p) = NULL;                                                            \
+    } while (0)
+
+/* Makes the n-th allocation from now on (0 = the next) and every later one
+ * fail; n < 0 turns injection off. For tests and fuzzers only. */
+void cg_mem_fail_after(long n);
+
+/* Names an error code (CG_E*) in a short sentence fragment. */
+const char *cg_strerror(int err);
+
+/* ---- arena ----------------------------------------------------------- */
+
+/* A bump allocator for everything that lives as long as one message. Reset
+ * keeps the first chunk, so a steady stream of messages allocates nothing.
+ * Not thread-safe: one arena per thread. */
+struct cg_arena;
+struct cg_arena *cg_arena_new(size_t chunk_size);
+void cg_arena_free(struct cg_arena *a);
+void *cg_arena_alloc(struct cg_arena *a, size_t size); /* 8-byte aligned */
+char *cg_arena_strndup(struct cg_arena *a, const char *s, size_t n);
+void cg_arena_reset(struct cg_arena *a);
+size_t cg_arena_used(const struct cg_arena *a);
+
+/* ---- byte buffer ----------------------------------------------------- */
+
+/* A growable buffer that stays NUL-terminated. After an allocation failure
+ * it sets `oom` and ignores further writes, so callers check once at the
+ * end instead of after every append. */
+struct cg_buf {
+    char *data;
+    size_t len, cap;
+    int oom;
+};
+void cg_buf_put(struct cg_buf *b, const void *p, size_t n);
+void cg_buf_puts(struct cg_buf *b, const char *s);
+void cg_buf_putc(struct cg_buf *b, char c);
+void cg_buf_printf(struct cg_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void cg_buf_reset(struct cg_buf *b); /* keeps the memory */
+void cg_buf_free(struct cg_buf *b);
+
+/* ---- diagnostics ----------------------------------------------------- */
+
+/* One problem found in a config or rule file, printed as
+ * "file:line:col: error: msg". `file` is borrowed from the loaded config. */
+struct cg_diag {
+    const char *file;
+    int line, col;
+    char msg[160];
+};
+
+/* A list of diagnostics: loaders report every problem, not just the first. */
+struct cg_diags {
+    struct cg_diag *items;
+    size_t n, cap;
+};
+void cg_diags_add(struct cg_diags *d, const char *file, int line, int col,
+                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void cg_diags_vadd(struct cg_diags *d, const char *file, int line, int col,
+                   const char *fmt, va_list ap);
+void cg_diags_free(struct cg_diags *d);
+/* Writes "file:line:col: error: msg\n" for each diagnostic to buf. */
+void cg_diags_format(const struct cg_diags *d, struct cg_buf *out);
+
+/*
+ * Where a scalar came from, so a compiler can turn an offset inside the
+ * text into a line and column of the YAML file. For plain and quoted
+ * scalars (line, col) is the position of the first character of the text
+ * (after any quote); for block scalars (| and >) every line of the text
+ * starts at column `indent + 1`.
+ */
+struct cg_src {
+    const char *text;
+    const char *file;
+    int line, col;
+    int block;  /* 1 for | and > scalars */
+    int indent; /* block scalars: columns of indentation removed */
+};
+/* Position of byte `offset` of src->text. */
+void cg_src_locate(const struct cg_src *src, size_t offset, int *line,
+                   int *col);
+
+/* ---- text ------------------------------------------------------------ */
+
+/* True when s[0..n) is valid UTF-8 (no overlongs, no surrogates). */
+bool cg_utf8_valid(const char *s, size_t n);
+/* Number of code points in valid UTF-8. */
+size_t cg_utf8_count(const char *s, size_t n);
+
+/*
+ * Reads a number in JSON syntax filling s[0..n) exactly (no spaces, no
+ * '+', no leading '.', no hex/inf/nan). Integers that fit in 64 bits come
+ * back as CG_INT, others as CG_NUM. Returns CG_OK, CG_EINVAL (not a number)
+ * or CG_ERANGE (magnitude beyond the double range; underflow reads as 0).
+ */
+int cg_number_parse(const char *s, size_t n, struct cg_value *out);
+
+/* Types a trimmed text cell as SPEC §2 says for kv values and csv cells:
+ * a number, true/false, or else a string (the string is NOT copied: out
+ * points into s). Returns CG_OK or CG_ERANGE (a number out of range). */
+int cg_text_type(const char *s, size_t n, struct cg_value *out);
+
+/* Trims ASCII spaces and tabs (and CR/LF) on both ends. */
+void cg_trim(const char **s, size_t *n);
+
+/* base64 (RFC 4648, with padding). decode skips ASCII whitespace and
+ * returns the decoded length, or -1 for invalid input. out must hold
+ * at least n * 3 / 4 + 3 bytes. */
+void cg_base64_encode(struct cg_buf *out, const void *p, size_t n);
+long cg_base64_decode(const char *s, size_t n, uint8_t *out);
+
+/* ---- JSON ------------------------------------------------------------ */
+
+/* Maximum nesting of objects and arrays the parser accepts (SPEC §2). */
+#define CG_JSON_MAX_DEPTH 64
+
+/*
+ * Parses one JSON text strictly (RFC 8259 plus SPEC §2: no BOM, no \u0000,
+ * no lone surrogates, no NaN/Infinity, nesting up to CG_JSON_MAX_DEPTH,
+ * numbers within the double range, integers beyond 64 bits as doubles,
+ * duplicate keys: the last wins). The tree is allocated in `arena`.
+ * Returns CG_OK, CG_EDECODE (with a reason in err) or CG_ENOMEM.
+ */
+int cg_json_parse(const char *text, size_t n, struct cg_arena *arena,
+                  struct cg_value *out, char *err, size_t errlen);
+
+/* Appends a JSON string literal (with quotes and escapes). */
+void cg_json_put_string(struct cg_buf *b, const char *s, size_t n);
+/* Appends a number: integers and whole doubles below 2^53 without a
+ * decimal point, others in the shortest form that reads back the same. */
+void cg_json_put_int(struct cg_buf *b, int64_t i);
+void cg_json_put_num(struct cg_buf *b, double d);
+/* Appends a value as compact JSON. */
+void cg_json_put_value(struct cg_buf *b, const struct cg_value *v);
+
+/* ---- hashing and time ------------------------------------------------ */
+
+/* A stable 64-bit hash (FNV-1a with a final avalanche): the same bytes give
+ * the same hash on every machine and every version. Chain calls by passing
+ * the previous result as seed; start with CG_HASH_SEED. */
+#define CG_HASH_SEED 0xcbf29ce484222325ULL
+uint64_t cg_hash64(uint64_t seed, const void *p, size_t n);
+uint64_t cg_hash_mix(uint64_t h);
+/* Writes 16 lowercase hex digits and a NUL. */
+void cg_hex64(uint64_t h, char out[17]);
+
+/* Epoch seconds now (wall clock) and monotonic seconds. */
+double cg_time_now(void);
+double cg_time_mono(void);
+/* Writes RFC 3339 UTC with milliseconds: 2026-11-30T08:15:02.123Z */
+void cg_time_format(double epoch_s, char out[32]);
+/* Parses RFC 3339 (date, 'T' or ' ', time, optional fraction, Z or
+ * +hh:mm). Returns CG_OK or CG_EINVAL. */
+int cg_time_parse(const char *s, size_t n, double *epoch_s);
+
+#endif

@@ -1,0 +1,72 @@
+/*
+ * Diagnostics: loaders collect every problem with its file, line and column
+ * so an operator fixes a whole file in one pass.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "base.h"
+
+void cg_diags_vadd(struct cg_diags *d, const char *file, int line, int col,
+                   const char *fmt, va_list ap)
+{
+    if (d->n == d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 8;
+        struct cg_diag *p = cg_realloc(d->items, cap * sizeof(*p));
+        if (!p)
+            return; /* dropping a diagnostic beats crashing the loader */
+        d->items = p;
+        d->cap = cap;
+    }
+    struct cg_diag *g = &d->items[d->n++];
+    g->file = file;
+    g->line = line;
+    g->col = col;
+    vsnprintf(g->msg, sizeof(g->msg), fmt, ap);
+}
+
+void cg_diags_add(struct cg_diags *d, const char *file, int line, int col,
+                  const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    cg_diags_vadd(d, file, line, col, fmt, ap);
+    va_end(ap);
+}
+
+void cg_diags_free(struct cg_diags *d)
+{
+    cg_free(d->items);
+    d->items = NULL;
+    d->n = d->cap = 0;
+}
+
+void cg_diags_format(const struct cg_diags *d, struct cg_buf *out)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        const struct cg_diag *g = &d->items[i];
+        if (g->file && g->line > 0)
+            cg_buf_printf(out, "%s:%d:%d: error: %s\n", g->file, g->line,
+                          g->col, g->msg);
+        else if (g->file)
+            cg_buf_printf(out, "%s: error: %s\n", g->file, g->msg);
+        else
+            cg_buf_printf(out, "error: %s\n", g->msg);
+    }
+}
+
+void cg_src_locate(const struct cg_src *src, size_t offset, int *line,
+                   int *col)
+{
+    int l = src->line, c = src->col;
+    for (size_t i = 0; i < offset && src->text[i]; i++) {
+        if (src->text[i] == '\n') {
+            l++;
+            c = src->block ? src->indent + 1 : 1;
+        } else if (((unsigned char)src->text[i] & 0xC0) != 0x80) {
+            c++; /* columns count characters, not UTF-8 bytes */
+        }
+    }
+    *line = l;
+    *col = c;
+}
