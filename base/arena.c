@@ -78,6 +78,11 @@ void *cg_arena_alloc(struct cg_arena *a, size_t size)
     return p;
 }
 
+void *cg_arena_alloc_fn(void *arena, size_t size)
+{
+    return cg_arena_alloc(arena, size);
+}
+
 char *cg_arena_strndup(struct cg_arena *a, const char *s, size_t n)
 {
     char *p = cg_arena_alloc(a, n + 1);

@@ -146,14 +146,22 @@ long cg_base64_decode(const char *s, size_t n, uint8_t *out);
 /* Maximum nesting of objects and arrays the parser accepts (SPEC §2). */
 #define CG_JSON_MAX_DEPTH 64
 
+/* Where a parser gets memory for the tree it builds (an arena, or a
+ * plugin host's record_alloc). Returns NULL when out of memory. */
+typedef void *(*cg_alloc_fn)(void *ctx, size_t size);
+/* cg_alloc_fn over a struct cg_arena (ctx). */
+void *cg_arena_alloc_fn(void *arena, size_t size);
+
 /*
  * Parses one JSON text strictly (RFC 8259 plus SPEC §2: no BOM, no \u0000,
- * no lone surrogates, no NaN/Infinity, nesting up to CG_JSON_MAX_DEPTH,
- * numbers within the double range, integers beyond 64 bits as doubles,
- * duplicate keys: the last wins). The tree is allocated in `arena`.
- * Returns CG_OK, CG_EDECODE (with a reason in err) or CG_ENOMEM.
+ * no lone surrogates, no NaN/Infinity, no raw control characters in
+ * strings, nesting up to CG_JSON_MAX_DEPTH, numbers within the double
+ * range, integers beyond 64 bits as doubles, duplicate keys: the last one
+ * wins and keeps the first one's position). Every node and string of the
+ * tree comes from alloc(ctx, size). Returns CG_OK, CG_EDECODE (with a
+ * one-line reason in err) or CG_ENOMEM.
  */
-int cg_json_parse(const char *text, size_t n, struct cg_arena *arena,
+int cg_json_parse(const char *text, size_t n, cg_alloc_fn alloc, void *ctx,
                   struct cg_value *out, char *err, size_t errlen);
 
 /* Appends a JSON string literal (with quotes and escapes). */

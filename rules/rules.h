@@ -106,9 +106,6 @@ int cg_topic_trie_match(const struct cg_topic_trie *t, const char *topic,
 
 /* ---- expressions (expr_*.c) ------------------------------------------ */
 
-/* Compile flags. */
-#define CG_EXPR_AGGREGATES 0x1 /* allow window aggregates (count(), ...) */
-
 struct cg_expr;
 
 /* Why a compile failed: offset is the byte offset in the source text of the
@@ -121,10 +118,10 @@ struct cg_expr_error {
 /*
  * Compiles src[0..len) (SPEC §4). Returns CG_OK and sets *out, CG_EINVAL
  * with err filled in (syntax, unknown function, wrong arity, bad regex,
- * unknown escape, an aggregate where none is allowed), or CG_ENOMEM.
+ * unknown escape, a window aggregate outside a window), or CG_ENOMEM.
  */
-int cg_expr_compile(const char *src, size_t len, unsigned flags,
-                    struct cg_expr **out, struct cg_expr_error *err);
+int cg_expr_compile(const char *src, size_t len, struct cg_expr **out,
+                    struct cg_expr_error *err);
 void cg_expr_free(struct cg_expr *e);
 
 /* A topic level, for topic[N]. */
