@@ -74,7 +74,7 @@ void cg_buf_free(struct cg_buf *b);
 /* ---- diagnostics ----------------------------------------------------- */
 
 /* One problem found in a config or rule file, printed as
- * "file:line:col: error: msg". `file` is borrowed from the loaded config. */
+ * "file:line:col: error: msg". The list owns its copy of `file`. */
 struct cg_diag {
     const char *file;
     int line, col;
@@ -163,6 +163,12 @@ void *cg_arena_alloc_fn(void *arena, size_t size);
  */
 int cg_json_parse(const char *text, size_t n, cg_alloc_fn alloc, void *ctx,
                   struct cg_value *out, char *err, size_t errlen);
+
+/* Makes the keys of m[0..*k) unique in place (keys must not be NULL):
+ * for a repeated key the last value wins and stays at the position of the
+ * key's first occurrence; *k becomes the new count. O(k log k). Returns
+ * CG_OK or CG_ENOMEM (big arrays sort on cg_malloc scratch). */
+int cg_members_dedupe(struct cg_member *m, size_t *k);
 
 /* Appends a JSON string literal (with quotes and escapes). */
 void cg_json_put_string(struct cg_buf *b, const char *s, size_t n);

@@ -19,7 +19,7 @@ void cg_diags_vadd(struct cg_diags *d, const char *file, int line, int col,
         d->cap = cap;
     }
     struct cg_diag *g = &d->items[d->n++];
-    g->file = file;
+    g->file = file ? cg_strdup(file) : NULL; /* outlives the config */
     g->line = line;
     g->col = col;
     vsnprintf(g->msg, sizeof(g->msg), fmt, ap);
@@ -36,6 +36,8 @@ void cg_diags_add(struct cg_diags *d, const char *file, int line, int col,
 
 void cg_diags_free(struct cg_diags *d)
 {
+    for (size_t i = 0; i < d->n; i++)
+        cg_free((char *)d->items[i].file);
     cg_free(d->items);
     d->items = NULL;
     d->n = d->cap = 0;

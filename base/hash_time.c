@@ -68,9 +68,14 @@ void cg_time_format(double epoch_s, char out[32])
     }
     struct tm tm;
     gmtime_r(&t, &tm);
-    snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-             tm.tm_min, tm.tm_sec, ms);
+    char tmp[96]; /* roomy: the compiler cannot bound tm's fields */
+    int n = snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                     tm.tm_min, tm.tm_sec, (int)ms);
+    if (n < 0 || n > 31)
+        n = 31;
+    memcpy(out, tmp, (size_t)n);
+    out[n] = '\0';
 }
 
 /* Reads exactly `width` digits at s[*i]. */

@@ -168,4 +168,80 @@ void cg_expr_reads(const struct cg_expr *e, struct cg_expr_reads *r,
  * (`pm25`, `a.b`), returns that first name; else NULL. */
 const char *cg_expr_field_name(const struct cg_expr *e);
 
+
+
+/* ---- compiled rules and their match index (ruleset.c) ----------------- */
+
+/* An expression's source with a name: a data field or a vendor field. */
+struct cg_named_src {
+    const char *name;
+    struct cg_src src;
+};
+
+/* What the gateway hands over to compile one rule. Vendors and targets
+ * are indexes the caller assigns (vendors in config order; targets are
+ * consumer indexes, already resolved from roles and names). */
+struct cg_rule_spec {
+    const char *domain, *name, *type, *description;
+    struct cg_src when;     /* text NULL: always */
+    struct cg_src severity; /* text NULL: info */
+    bool has_data;
+    const struct cg_named_src *data;
+    size_t n_data;
+    const uint32_t *vendors; /* n_vendors == 0: every vendor */
+    size_t n_vendors;
+    struct cg_src topic; /* text NULL: every topic */
+    const uint32_t *targets;
+    size_t n_targets;
+    struct cg_src pos; /* the rule itself, for reports */
+};
+
+/* A compiled rule. Read-only once added. */
+struct cg_rule {
+    uint32_t index;
+    const char *domain, *name, *full_name, *type, *description;
+    struct cg_expr *when;     /* NULL: always */
+    struct cg_expr *severity; /* NULL: severity_const */
+    int severity_const;       /* enum cg_severity */
+    bool has_data;
+    size_t n_data;
+    char **data_names;
+    struct cg_expr **data;
+    uint32_t *targets; /* consumer indexes, unique, in `to` order */
+    size_t n_targets;
+    const char *file; /* where the rule stands */
+    int line;
+};
+
+struct cg_ruleset;
+
+/* A ruleset for messages of n_vendors vendors. NULL when out of memory. */
+struct cg_ruleset *cg_ruleset_new(size_t n_vendors);
+void cg_ruleset_free(struct cg_ruleset *rs);
+/* Compiles a rule into the set. Every problem (an expression that does not
+ * compile, an invalid topic filter) is added to d with its file, line and
+ * column. Returns CG_OK, CG_EINVAL (see d) or CG_ENOMEM. */
+int cg_ruleset_add(struct cg_ruleset *rs, const struct cg_rule_spec *spec,
+                   struct cg_diags *d);
+/* Builds the match index; call once after the last add. */
+int cg_ruleset_finish(struct cg_ruleset *rs);
+size_t cg_ruleset_count(const struct cg_ruleset *rs);
+const struct cg_rule *cg_ruleset_rule(const struct cg_ruleset *rs,
+                                      size_t index);
+/* Writes to out the indexes of the rules that may fire for a message of
+ * this vendor on this topic, ascending (rule order), and returns their
+ * count. out must hold cg_ruleset_count() entries. Rules of other vendors
+ * or topics cost nothing. */
+size_t cg_ruleset_match(const struct cg_ruleset *rs, uint32_t vendor,
+                        const char *topic, size_t topic_len, uint32_t *out);
+
+/* Maps the text of an evaluated severity to enum cg_severity: the three
+ * words as they are, anything else info (SPEC §12). */
+int cg_severity_parse(const struct cg_value *v);
+const char *cg_severity_name(int severity);
+
+/* Compiles src, reporting a failure into d at the right file:line:col with
+ * `what` ("when", "data.pm25") in front of the message. */
+int cg_expr_compile_src(const struct cg_src *src, const char *what,
+                        struct cg_expr **out, struct cg_diags *d);
 #endif

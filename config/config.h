@@ -1,0 +1,222 @@
+/*
+ * config: loads config/citygate.yaml and the rule files it names into an
+ * immutable struct cg_config (SPEC §2 and §3).
+ *
+ * The loader checks structure: YAML syntax, unknown keys, types, required
+ * keys, value ranges and every reference that lives inside the config
+ * (networks, vendor names, consumer names and roles, duplicate names). It
+ * does not compile expressions or topic filters: those stay as source
+ * text with their positions (struct cg_src) for the rules library, so that
+ * config/ and rules/ never depend on each other.
+ *
+ * All strings and arrays live in one arena owned by the config.
+ */
+#ifndef CG_CONFIG_H
+#define CG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base.h"
+
+/* Where a key or value stood in its file (1-based). */
+struct cg_pos {
+    const char *file;
+    int line, col;
+};
+
+/* A string with its position. */
+struct cg_pstr {
+    const char *s;
+    struct cg_pos pos;
+};
+
+struct cg_tls_conf {
+    const char *ca_file, *cert_file, *key_file;
+    bool verify;
+    bool enabled; /* a tls: block was given */
+};
+
+enum cg_mqtt_client { CG_CLIENT_PAHO = 0, CG_CLIENT_MOSQUITTO };
+
+struct cg_broker_conf {
+    const char *uri;
+    const char *client_id;
+    const char *username;
+    const char *password; /* read from password_file at load, or NULL */
+    const char *password_file;
+    struct cg_tls_conf tls;
+    int keepalive;
+    bool clean_session;
+    int qos;
+    const char *share_group;
+    int client; /* enum cg_mqtt_client */
+    struct cg_pos pos;
+};
+
+enum cg_log_level_conf {
+    CG_CONF_LOG_ERROR = 0,
+    CG_CONF_LOG_WARN,
+    CG_CONF_LOG_INFO,
+    CG_CONF_LOG_DEBUG
+};
+
+struct cg_gateway_conf {
+    const char *id;
+    int log_level; /* enum cg_log_level_conf */
+    const char *spool_dir; /* absolute, or relative to the config folder */
+    const char *dead_letter_topic;
+    const char *status_topic;
+    const char *metrics_listen; /* NULL: off */
+    uint64_t max_payload_bytes;
+};
+
+struct cg_network_conf {
+    const char *name;
+    const char *kind;
+    struct cg_pos pos;
+};
+
+/* A canonical field: name -> expression over the decoded record. */
+struct cg_field_conf {
+    struct cg_pstr name;
+    struct cg_src expr;
+};
+
+struct cg_vendor_conf {
+    struct cg_pstr name;
+    struct cg_pstr network;
+    int network_index;
+    struct cg_pstr *topics;
+    size_t n_topics;
+    struct cg_src device; /* text NULL: the default (see README) */
+    struct cg_pstr decoder;
+    const struct cg_value *decoder_options; /* a CG_OBJ, never NULL */
+    struct cg_pos decoder_options_pos;
+    bool has_fields;
+    struct cg_field_conf *fields;
+    size_t n_fields;
+    struct cg_pstr *private_fields;
+    size_t n_private;
+    struct cg_src time; /* text NULL: no device time */
+    struct cg_pos pos;
+};
+
+enum cg_role { CG_ROLE_GOVERNMENT = 0, CG_ROLE_ENTERPRISE, CG_ROLE_CITIZEN };
+enum cg_spool_full { CG_SPOOL_BLOCK = 0, CG_SPOOL_DROP_OLDEST };
+enum cg_fsync { CG_FSYNC_INTERVAL = 0, CG_FSYNC_EVERY_EVENT, CG_FSYNC_NEVER };
+
+struct cg_header_conf {
+    const char *name;
+    const char *value; /* env:NAME already resolved */
+};
+
+struct cg_consumer_conf {
+    struct cg_pstr name;
+    int role; /* enum cg_role */
+    struct cg_pstr sink; /* mqtt | http | file | plugin:<name> */
+    struct cg_pstr topic; /* template, mqtt sink */
+    int qos;
+    const char *url;
+    struct cg_header_conf *headers;
+    size_t n_headers;
+    int batch_max_events;
+    int batch_max_wait_ms;
+    int timeout_ms, connect_timeout_ms;
+    struct cg_pstr *grants;
+    size_t n_grants;
+    uint64_t spool_max_bytes;
+    int spool_full; /* enum cg_spool_full */
+    const char *path; /* file sink, resolved against the config folder */
+    int fsync;        /* enum cg_fsync */
+    uint64_t rotate_max_bytes; /* 0: no rotation */
+    int rotate_keep;
+    struct cg_broker_conf *broker; /* its own connection, or NULL */
+    const struct cg_value *options; /* plugin sinks: a CG_OBJ */
+    struct cg_pos pos;
+};
+
+/* One case of a rule's tests:. */
+struct cg_test_conf {
+    const char *name; /* or NULL: reported by its 1-based index */
+    int index;
+    const char *topic; /* already inherited from the previous case */
+    const char *payload;
+    size_t payload_len;
+    const struct cg_value *expect; /* a CG_LIST of CG_OBJ */
+    struct cg_pos pos;             /* the case's '-' */
+};
+
+struct cg_rule_conf {
+    struct cg_pstr name;
+    const char *domain;
+    const char *full_name; /* <domain>/<name> */
+    const char *description;
+    struct cg_pstr type; /* defaults to the name */
+    struct cg_pstr *match_vendors;
+    size_t n_match_vendors;
+    struct cg_pstr match_topic; /* s NULL: every topic */
+    struct cg_src when;         /* text NULL: true */
+    struct cg_src severity;     /* text NULL: info */
+    bool has_data;
+    struct cg_field_conf *data;
+    size_t n_data;
+    struct cg_pstr *to;
+    size_t n_to;
+    struct cg_test_conf *tests;
+    size_t n_tests;
+    struct cg_pos pos;
+};
+
+struct cg_rule_file_conf {
+    const char *path;
+    struct cg_pstr domain;
+    struct cg_rule_conf *rules;
+    size_t n_rules;
+};
+
+struct cg_config {
+    const char *path; /* the config file as given */
+    const char *dir;  /* its folder, for relative paths */
+    struct cg_gateway_conf gateway;
+    struct cg_broker_conf broker;
+    struct cg_network_conf *networks;
+    size_t n_networks;
+    struct cg_vendor_conf *vendors;
+    size_t n_vendors;
+    struct cg_consumer_conf *consumers;
+    size_t n_consumers;
+    struct cg_pstr *rule_globs;
+    size_t n_rule_globs;
+    struct cg_rule_file_conf *rule_files;
+    size_t n_rule_files;
+    struct cg_pstr *plugin_globs;
+    size_t n_plugin_globs;
+    const char **plugin_paths; /* globs expanded, resolved */
+    size_t n_plugin_paths;
+    struct cg_arena *arena;
+};
+
+/*
+ * Loads the config at path and every rule file its `rules` globs select
+ * (sorted by path within each glob). When only_rule_files is non-NULL,
+ * those rule files (n_only of them) are loaded instead of the globs.
+ * Returns CG_OK with *out set, CG_ENOENT when the config file cannot be
+ * read, CG_EINVAL when d holds one or more problems, or CG_ENOMEM. On
+ * failure *out is NULL. Any thread; no logging.
+ */
+int cg_config_load(const char *path, const char *const *only_rule_files,
+                   size_t n_only, struct cg_config **out, struct cg_diags *d);
+void cg_config_free(struct cg_config *cfg);
+
+/* "government", "enterprise", "citizen". */
+const char *cg_role_name(int role);
+/* Parses a role name; returns -1 when it is none. */
+int cg_role_parse(const char *s);
+
+/* Resolves path against the config's folder into buf; returns buf. */
+const char *cg_config_resolve(const struct cg_config *cfg, const char *path,
+                              char *buf, size_t size);
+
+#endif

@@ -1,0 +1,118 @@
+/*
+ * config internals: the loader state and the schema tables that turn YAML
+ * mappings into config structs. Not included from outside config/.
+ */
+#ifndef CG_CONFIG_INTERNAL_H
+#define CG_CONFIG_INTERNAL_H
+
+#include <stddef.h>
+#include <yaml.h>
+
+#include "config.h"
+
+/* The state of loading one file. `where` names the current place
+ * ("vendors[2].fields") for messages; each level pushes and pops. */
+struct loader {
+    struct cg_config *cfg;
+    struct cg_arena *arena;
+    struct cg_diags *d;
+    const char *file; /* arena-owned */
+    yaml_document_t *doc;
+    const char *text; /* the raw file, for block scalar indentation */
+    size_t text_len;
+    char where[256];
+    int errors;
+    int oom;
+};
+
+enum field_type {
+    FT_STR = 1, /* const char * */
+    FT_PSTR,    /* struct cg_pstr */
+    FT_INT,     /* int, within [min, max] */
+    FT_BOOL,    /* bool */
+    FT_SIZE,    /* uint64_t bytes: 512, 64KiB, 256MiB, 1GiB */
+    FT_ENUM,    /* int: index into choices */
+    FT_SRC,     /* struct cg_src: an expression */
+    FT_PLIST,   /* struct cg_pstr * + size_t count right after it */
+    FT_VALUE,   /* const struct cg_value *: any YAML as a value */
+    FT_CUSTOM,  /* parse(loader, node, base) */
+    FT_REFUSED  /* a key of a later version: always an error */
+};
+
+struct field {
+    const char *key;
+    int type; /* enum field_type */
+    int required;
+    const char *def; /* default, written as YAML would (NULL: zero) */
+    size_t off;
+    const char *const *choices; /* FT_ENUM, NULL-terminated */
+    long min, max;              /* FT_INT, when min < max */
+    int (*parse)(struct loader *L, yaml_node_t *node, void *base);
+};
+
+/* A table row helper: FIELD(struct, member, "key", type). */
+#define FIELD(st, member, k, t) .key = (k), .type = (t), .off = offsetof(st, member)
+
+/* Applies a table to a mapping node: every key must be in the table,
+ * every required key present; absent keys get their default. `base` is
+ * the struct the offsets refer to. Returns the number of errors added. */
+int schema_apply(struct loader *L, yaml_node_t *map, const struct field *t,
+                 void *base);
+
+/* Applies only the defaults of a table (for an absent section). */
+void schema_defaults(struct loader *L, const struct field *t, void *base);
+
+/* Diagnostics at a node; the message is prefixed with L->where. */
+void loader_error(struct loader *L, const yaml_node_t *n, const char *fmt,
+                  ...) __attribute__((format(printf, 3, 4)));
+void loader_error_at(struct loader *L, const yaml_mark_t *m, const char *fmt,
+                     ...) __attribute__((format(printf, 3, 4)));
+/* Pushes ".key" or "[i]" onto L->where; returns the old length to pop. */
+size_t where_push(struct loader *L, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void where_pop(struct loader *L, size_t len);
+
+/* Node helpers. */
+yaml_node_t *node_at(struct loader *L, int index);
+const char *node_kind(const yaml_node_t *n);
+struct cg_pos node_pos(const struct loader *L, const yaml_node_t *n);
+bool node_is_scalar(const yaml_node_t *n);
+const char *node_text(const yaml_node_t *n); /* scalar value */
+/* A copy of a scalar in the arena, or NULL with an error added. */
+const char *scalar_dup(struct loader *L, yaml_node_t *n);
+/* Expression source of a scalar, with the position of its first char. */
+int scalar_src(struct loader *L, yaml_node_t *n, struct cg_src *out);
+/* A list of strings: a sequence of scalars, or one scalar. */
+int node_plist(struct loader *L, yaml_node_t *n, struct cg_pstr **out,
+               size_t *count);
+/* Any YAML node as a value: plain scalars are typed (null, true/false,
+ * numbers), quoted ones are strings. */
+int node_value(struct loader *L, yaml_node_t *n, struct cg_value *out);
+/* Number of entries of a mapping or sequence node. */
+size_t node_len(const yaml_node_t *n);
+/* The value node of key in a mapping, or NULL. */
+yaml_node_t *map_get(struct loader *L, yaml_node_t *map, const char *key);
+int parse_size(const char *s, uint64_t *out);
+
+void *loader_alloc(struct loader *L, size_t size); /* zeroed */
+const char *loader_strdup(struct loader *L, const char *s);
+const char *loader_resolve(struct loader *L, const char *path);
+
+/* Sections (sections.c, consumers.c) and rule files (rulefile.c). */
+int load_gateway(struct loader *L, yaml_node_t *n, void *base);
+int load_broker(struct loader *L, yaml_node_t *n, void *base);
+int load_networks(struct loader *L, yaml_node_t *n, void *base);
+int load_vendors(struct loader *L, yaml_node_t *n, void *base);
+int load_consumers(struct loader *L, yaml_node_t *n, void *base);
+int load_broker_into(struct loader *L, yaml_node_t *n,
+                     struct cg_broker_conf *b);
+int load_rule_file(struct loader *L, yaml_node_t *root,
+                   struct cg_rule_file_conf *out);
+
+/* Checks references between sections (refs.c). */
+void config__check_refs(struct loader *L);
+void config__check_cross_file(struct loader *L,
+                              const struct cg_rule_file_conf *a,
+                              const struct cg_rule_file_conf *b);
+
+#endif

@@ -1,0 +1,316 @@
+/*
+ * cg_config_load: reads the config file and the rule files it names,
+ * applies the section tables in dependency order and checks every
+ * reference that lives inside the config. Every problem is collected with
+ * its position; a config with any problem is not returned at all.
+ */
+#include <errno.h>
+#include <glob.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define MAX_FILE_BYTES (16u << 20) /* a config larger than this is a mistake */
+
+static int skip(struct loader *L, yaml_node_t *n, void *base)
+{
+    return 0; /* sections are loaded in order afterwards */
+}
+
+static const struct field top_fields[] = {
+    {.key = "gateway", .type = FT_CUSTOM, .parse = skip},
+    {.key = "broker", .type = FT_CUSTOM, .parse = skip},
+    {.key = "networks", .type = FT_CUSTOM, .parse = skip},
+    {.key = "vendors", .type = FT_CUSTOM, .required = 1, .parse = skip},
+    {.key = "consumers", .type = FT_CUSTOM, .required = 1, .parse = skip},
+    {FIELD(struct cg_config, rule_globs, "rules", FT_PLIST), .required = 1},
+    {FIELD(struct cg_config, plugin_globs, "plugins", FT_PLIST)},
+    {0}};
+
+static char *read_file(const char *path, size_t *len, int *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        *err = errno;
+        return NULL;
+    }
+    struct cg_buf b = {0};
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 &&
+           b.len < MAX_FILE_BYTES)
+        cg_buf_put(&b, chunk, n);
+    *err = ferror(f) ? EIO : (b.len >= MAX_FILE_BYTES ? EFBIG : 0);
+    fclose(f);
+    if (b.oom || *err) {
+        *err = *err ? *err : ENOMEM;
+        cg_buf_free(&b);
+        return NULL;
+    }
+    *len = b.len;
+    return b.data ? b.data : cg_strdup("");
+}
+
+const char *loader_resolve(struct loader *L, const char *path)
+{
+    char buf[PATH_MAX];
+    if (!path)
+        return NULL;
+    return loader_strdup(L, cg_config_resolve(L->cfg, path, buf, sizeof(buf)));
+}
+
+const char *cg_config_resolve(const struct cg_config *cfg, const char *path,
+                              char *buf, size_t size)
+{
+    if (path[0] == '/')
+        snprintf(buf, size, "%s", path);
+    else
+        snprintf(buf, size, "%s/%s", cfg->dir,
+                 strncmp(path, "./", 2) == 0 ? path + 2 : path);
+    return buf;
+}
+
+static void yaml_problem(struct loader *L, yaml_parser_t *p)
+{
+    yaml_mark_t m = p->problem_mark;
+    if (p->context)
+        cg_diags_add(L->d, L->file, (int)m.line + 1, (int)m.column + 1,
+                     "YAML: %s %s", p->problem ? p->problem : "syntax error",
+                     p->context);
+    else
+        cg_diags_add(L->d, L->file, (int)m.line + 1, (int)m.column + 1,
+                     "YAML: %s", p->problem ? p->problem : "syntax error");
+    L->errors++;
+}
+
+/* Parses L->text into doc; returns the root mapping or NULL. */
+static yaml_node_t *parse_yaml(struct loader *L, yaml_document_t *doc)
+{
+    yaml_parser_t p;
+    if (!yaml_parser_initialize(&p)) {
+        L->oom = 1;
+        return NULL;
+    }
+    yaml_parser_set_input_string(&p, (const unsigned char *)L->text,
+                                 L->text_len);
+    int ok = yaml_parser_load(&p, doc);
+    if (!ok)
+        yaml_problem(L, &p);
+    yaml_parser_delete(&p);
+    if (!ok)
+        return NULL;
+    L->doc = doc;
+    yaml_node_t *root = yaml_document_get_root_node(doc);
+    if (!root) {
+        cg_diags_add(L->d, L->file, 1, 1, "the file is empty");
+        L->errors++;
+    } else if (root->type != YAML_MAPPING_NODE) {
+        loader_error(L, root, "expected a mapping at the top level");
+        root = NULL;
+    }
+    return root;
+}
+
+static void load_sections(struct loader *L, yaml_node_t *root)
+{
+    struct cg_config *cfg = L->cfg;
+    if (schema_apply(L, root, top_fields, cfg) && !map_get(L, root, "vendors"))
+        return;
+    struct {
+        const char *key;
+        int (*load)(struct loader *, yaml_node_t *, void *);
+        int optional;
+    } order[] = {{"gateway", load_gateway, 1},
+                 {"broker", load_broker, 1},
+                 {"networks", load_networks, 0},
+                 {"vendors", load_vendors, 0},
+                 {"consumers", load_consumers, 0}};
+    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+        yaml_node_t *n = map_get(L, root, order[i].key);
+        size_t mark = where_push(L, ".%s", order[i].key);
+        if (n || order[i].optional)
+            order[i].load(L, n, cfg);
+        where_pop(L, mark);
+    }
+}
+
+static int load_main(struct loader *L, const char *path)
+{
+    int err;
+    char *text = read_file(path, &L->text_len, &err);
+    if (!text) {
+        cg_diags_add(L->d, path, 0, 0, "cannot read the config file: %s",
+                     strerror(err));
+        return err == ENOMEM ? CG_ENOMEM : CG_ENOENT;
+    }
+    L->text = text;
+    yaml_document_t doc;
+    yaml_node_t *root = parse_yaml(L, &doc);
+    if (root)
+        load_sections(L, root);
+    if (L->doc)
+        yaml_document_delete(&doc);
+    L->doc = NULL;
+    cg_free(text);
+    return CG_OK;
+}
+
+static void load_one_rule_file(struct loader *parent, const char *path)
+{
+    struct cg_config *cfg = parent->cfg;
+    struct loader L = {.cfg = cfg, .arena = parent->arena, .d = parent->d};
+    L.file = loader_strdup(&L, path);
+    int err;
+    char *text = read_file(path, &L.text_len, &err);
+    if (!text) {
+        cg_diags_add(L.d, L.file, 0, 0, "cannot read the rule file: %s",
+                     strerror(err));
+        parent->errors++;
+        return;
+    }
+    L.text = text;
+    yaml_document_t doc;
+    yaml_node_t *root = parse_yaml(&L, &doc);
+    struct cg_rule_file_conf *f = &cfg->rule_files[cfg->n_rule_files++];
+    f->path = L.file;
+    if (root)
+        load_rule_file(&L, root, f);
+    if (L.doc)
+        yaml_document_delete(&doc);
+    cg_free(text);
+    parent->errors += L.errors;
+    parent->oom |= L.oom;
+}
+
+struct path_list {
+    const char **v;
+    size_t n;
+};
+
+static void path_add(struct loader *L, struct path_list *pl, const char *p,
+                     size_t cap)
+{
+    for (size_t i = 0; i < pl->n; i++)
+        if (strcmp(pl->v[i], p) == 0)
+            return; /* two globs naming one file load it once */
+    if (pl->n < cap)
+        pl->v[pl->n++] = loader_strdup(L, p);
+}
+
+/* Expands globs relative to the config folder; a glob that matches no file
+ * is an error, since it almost always is a wrong path. */
+static void expand_globs(struct loader *L, const struct cg_pstr *globs,
+                         size_t n, struct path_list *out, const char *what)
+{
+    glob_t g[64];
+    size_t total = 0, used = 0;
+    for (size_t i = 0; i < n && i < 64; i++, used++) {
+        char buf[PATH_MAX];
+        int rc = glob(cg_config_resolve(L->cfg, globs[i].s, buf, sizeof(buf)),
+                      0, NULL, &g[i]);
+        if (rc == GLOB_NOMATCH)
+            cg_diags_add(L->d, globs[i].pos.file, globs[i].pos.line,
+                         globs[i].pos.col, "%s: '%s' matches no file", what,
+                         globs[i].s);
+        L->errors += rc == GLOB_NOMATCH;
+        total += rc == 0 ? g[i].gl_pathc : 0;
+    }
+    out->v = loader_alloc(L, (total ? total : 1) * sizeof(*out->v));
+    for (size_t i = 0; i < used; i++) {
+        for (size_t j = 0; out->v && j < g[i].gl_pathc; j++)
+            path_add(L, out, g[i].gl_pathv[j], total);
+        globfree(&g[i]);
+    }
+}
+
+static void load_rule_files(struct loader *L, const char *const *only,
+                            size_t n_only)
+{
+    struct cg_config *cfg = L->cfg;
+    struct path_list files = {0};
+    if (only) {
+        files.v = (const char **)only;
+        files.n = n_only;
+    } else {
+        expand_globs(L, cfg->rule_globs, cfg->n_rule_globs, &files, "rules");
+    }
+    cfg->rule_files = loader_alloc(L, (files.n ? files.n : 1) *
+                                          sizeof(*cfg->rule_files));
+    for (size_t i = 0; cfg->rule_files && i < files.n; i++)
+        load_one_rule_file(L, files.v[i]);
+}
+
+static void load_plugin_paths(struct loader *L)
+{
+    struct cg_config *cfg = L->cfg;
+    struct path_list files = {0};
+    if (!cfg->n_plugin_globs)
+        return;
+    size_t mark = where_push(L, ".plugins");
+    expand_globs(L, cfg->plugin_globs, cfg->n_plugin_globs, &files,
+                 "plugins");
+    where_pop(L, mark);
+    cfg->plugin_paths = files.v;
+    cfg->n_plugin_paths = files.n;
+}
+
+static int dir_of(struct loader *L, const char *path)
+{
+    char buf[PATH_MAX], real[PATH_MAX];
+    snprintf(buf, sizeof(buf), "%s", path);
+    char *slash = strrchr(buf, '/');
+    if (slash)
+        *(slash == buf ? slash + 1 : slash) = '\0';
+    else
+        snprintf(buf, sizeof(buf), ".");
+    /* Absolute, so that resolved paths mean the same after a chdir and
+     * read unambiguously in `eval` output. */
+    L->cfg->dir = loader_strdup(L, realpath(buf, real) ? real : buf);
+    L->cfg->path = loader_strdup(L, path);
+    return L->oom ? CG_ENOMEM : CG_OK;
+}
+
+int cg_config_load(const char *path, const char *const *only_rule_files,
+                   size_t n_only, struct cg_config **out, struct cg_diags *d)
+{
+    *out = NULL;
+    struct cg_config *cfg = cg_calloc(1, sizeof(*cfg));
+    struct cg_arena *arena = cg_arena_new(64 * 1024);
+    if (!cfg || !arena) {
+        cg_free(cfg);
+        cg_arena_free(arena);
+        return CG_ENOMEM;
+    }
+    cfg->arena = arena;
+    struct loader L = {.cfg = cfg, .arena = arena, .d = d};
+    L.file = loader_strdup(&L, path);
+    int rc = dir_of(&L, path);
+    if (rc == CG_OK)
+        rc = load_main(&L, path);
+    if (rc == CG_OK && (cfg->n_rule_globs || only_rule_files)) {
+        load_rule_files(&L, only_rule_files, n_only);
+        load_plugin_paths(&L);
+    }
+    if (rc == CG_OK && L.errors == 0)
+        config__check_refs(&L);
+    if (rc == CG_OK && L.oom)
+        rc = CG_ENOMEM;
+    if (rc == CG_OK && L.errors)
+        rc = CG_EINVAL;
+    if (rc != CG_OK)
+        cg_config_free(cfg);
+    else
+        *out = cfg;
+    return rc;
+}
+
+void cg_config_free(struct cg_config *cfg)
+{
+    if (!cfg)
+        return;
+    cg_arena_free(cfg->arena);
+    cg_free(cfg);
+}

@@ -1,0 +1,222 @@
+/*
+ * Rule files (SPEC §3): one domain per file, its rules and their tests.
+ * Expressions stay source text with positions; the gateway compiles them.
+ * `throttle`, `for` and `window` are refused at their line: stateful rules
+ * are not in this version, and silently ignoring them would fire alerts
+ * an operator asked to hold back.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+struct test_state { /* carried from case to case: the inherited topic */
+    const char *topic;
+};
+
+static const struct field match_fields[] = {
+    {FIELD(struct cg_rule_conf, match_vendors, "vendors", FT_PLIST)},
+    {FIELD(struct cg_rule_conf, match_topic, "topic", FT_PSTR)},
+    {0}};
+
+static int parse_match(struct loader *L, yaml_node_t *n, void *base)
+{
+    return schema_apply(L, n, match_fields, base);
+}
+
+static int parse_data(struct loader *L, yaml_node_t *n, void *base)
+{
+    struct cg_rule_conf *r = base;
+    r->has_data = true;
+    if (n->type != YAML_MAPPING_NODE) {
+        loader_error(L, n, "expected a mapping of name: expression");
+        return 1;
+    }
+    size_t len = node_len(n);
+    r->data = loader_alloc(L, (len ? len : 1) * sizeof(*r->data));
+    if (!r->data)
+        return 1;
+    for (size_t i = 0; i < len; i++) {
+        yaml_node_pair_t *p = &n->data.mapping.pairs.start[i];
+        yaml_node_t *k = node_at(L, p->key);
+        struct cg_field_conf *f = &r->data[r->n_data++];
+        f->name.s = scalar_dup(L, k);
+        f->name.pos = node_pos(L, k);
+        size_t mark = where_push(L, ".%s", node_text(k));
+        scalar_src(L, node_at(L, p->value), &f->expr);
+        where_pop(L, mark);
+    }
+    return 0;
+}
+
+/* A payload is usually a string; a mapping or list is taken as the JSON
+ * it spells, which reads better for structured payloads. */
+static int parse_payload(struct loader *L, yaml_node_t *n, void *base)
+{
+    struct cg_test_conf *t = base;
+    if (node_is_scalar(n)) {
+        t->payload = scalar_dup(L, n);
+        t->payload_len = n->data.scalar.length;
+        return 0;
+    }
+    struct cg_value v;
+    struct cg_buf b = {0};
+    if (node_value(L, n, &v))
+        return 1;
+    cg_json_put_value(&b, &v);
+    t->payload = b.oom ? NULL : cg_arena_strndup(L->arena, b.data, b.len);
+    t->payload_len = b.len;
+    cg_buf_free(&b);
+    if (!t->payload)
+        L->oom = 1;
+    return 0;
+}
+
+static int parse_expect(struct loader *L, yaml_node_t *n, void *base)
+{
+    struct cg_test_conf *t = base;
+    if (n->type != YAML_SEQUENCE_NODE) {
+        loader_error(L, n, "expected a list of expected events ([] for "
+                           "none)");
+        return 1;
+    }
+    for (size_t i = 0; i < node_len(n); i++) {
+        yaml_node_t *item = node_at(L, n->data.sequence.items.start[i]);
+        if (item->type != YAML_MAPPING_NODE)
+            loader_error(L, item, "expect[%zu]: expected a mapping", i);
+    }
+    struct cg_value *v = loader_alloc(L, sizeof(*v));
+    if (!v || node_value(L, n, v))
+        return 1;
+    t->expect = v;
+    return 0;
+}
+
+static const struct field test_fields[] = {
+    {FIELD(struct cg_test_conf, name, "name", FT_STR)},
+    {FIELD(struct cg_test_conf, topic, "topic", FT_STR)},
+    {.key = "payload", .type = FT_CUSTOM, .required = 1,
+     .parse = parse_payload},
+    {.key = "expect", .type = FT_CUSTOM, .required = 1,
+     .parse = parse_expect},
+    {0}};
+
+static void load_test(struct loader *L, yaml_node_t *item,
+                      struct cg_test_conf *t, struct test_state *st)
+{
+    t->pos = node_pos(L, item);
+    schema_apply(L, item, test_fields, t);
+    if (t->topic)
+        st->topic = t->topic;
+    else if (st->topic)
+        t->topic = st->topic;
+    else
+        loader_error(L, item, "the first test case needs a 'topic'");
+}
+
+static int parse_tests(struct loader *L, yaml_node_t *n, void *base)
+{
+    struct cg_rule_conf *r = base;
+    struct test_state st = {NULL};
+    if (n->type != YAML_SEQUENCE_NODE) {
+        loader_error(L, n, "expected a list of test cases");
+        return 1;
+    }
+    size_t len = node_len(n);
+    r->tests = loader_alloc(L, (len ? len : 1) * sizeof(*r->tests));
+    if (!r->tests)
+        return 1;
+    for (size_t i = 0; i < len; i++) {
+        yaml_node_t *item = node_at(L, n->data.sequence.items.start[i]);
+        struct cg_test_conf *t = &r->tests[r->n_tests++];
+        size_t mark = where_push(L, "[%zu]", i);
+        t->index = (int)i + 1;
+        load_test(L, item, t, &st);
+        where_pop(L, mark);
+    }
+    return 0;
+}
+
+static const struct field rule_fields[] = {
+    {FIELD(struct cg_rule_conf, name, "name", FT_PSTR), .required = 1},
+    {FIELD(struct cg_rule_conf, description, "description", FT_STR)},
+    {.key = "match", .type = FT_CUSTOM, .parse = parse_match},
+    {FIELD(struct cg_rule_conf, when, "when", FT_SRC)},
+    {FIELD(struct cg_rule_conf, type, "type", FT_PSTR)},
+    {FIELD(struct cg_rule_conf, severity, "severity", FT_SRC)},
+    {.key = "data", .type = FT_CUSTOM, .parse = parse_data},
+    {FIELD(struct cg_rule_conf, to, "to", FT_PLIST), .required = 1},
+    {.key = "throttle", .type = FT_REFUSED},
+    {.key = "for", .type = FT_REFUSED},
+    {.key = "window", .type = FT_REFUSED},
+    {.key = "tests", .type = FT_CUSTOM, .parse = parse_tests},
+    {0}};
+
+static void check_unique_name(struct loader *L, yaml_node_t *item,
+                              struct cg_rule_file_conf *f, size_t i)
+{
+    const char *name = f->rules[i].name.s;
+    for (size_t j = 0; j < i && name; j++)
+        if (f->rules[j].name.s && strcmp(f->rules[j].name.s, name) == 0)
+            loader_error(L, item, "duplicate rule name '%s' in domain '%s'",
+                         name, f->domain.s);
+}
+
+static void load_rule(struct loader *L, yaml_node_t *item,
+                      struct cg_rule_file_conf *f, size_t i)
+{
+    struct cg_rule_conf *r = &f->rules[i];
+    r->pos = node_pos(L, item);
+    r->domain = f->domain.s;
+    if (schema_apply(L, item, rule_fields, r) || !r->name.s)
+        return;
+    char buf[512];
+    snprintf(buf, sizeof(buf), "%s/%s", r->domain, r->name.s);
+    r->full_name = loader_strdup(L, buf);
+    if (!r->type.s)
+        r->type = r->name;
+    if (r->n_to == 0)
+        loader_error(L, item, "to: name at least one consumer or role");
+    check_unique_name(L, item, f, i);
+}
+
+static int parse_rules(struct loader *L, yaml_node_t *n, void *base)
+{
+    struct cg_rule_file_conf *f = base;
+    if (n->type != YAML_SEQUENCE_NODE) {
+        loader_error(L, n, "expected a list of rules");
+        return 1;
+    }
+    size_t len = node_len(n);
+    f->rules = loader_alloc(L, (len ? len : 1) * sizeof(*f->rules));
+    if (!f->rules)
+        return 1;
+    for (size_t i = 0; i < len; i++) {
+        yaml_node_t *item = node_at(L, n->data.sequence.items.start[i]);
+        size_t mark = where_push(L, "[%zu]", i);
+        f->n_rules++;
+        load_rule(L, item, f, i);
+        where_pop(L, mark);
+    }
+    return 0;
+}
+
+static const struct field file_fields[] = {
+    {FIELD(struct cg_rule_file_conf, domain, "domain", FT_PSTR),
+     .required = 1},
+    {.key = "rules", .type = FT_CUSTOM, .required = 1, .parse = parse_rules},
+    {0}};
+
+int load_rule_file(struct loader *L, yaml_node_t *root,
+                   struct cg_rule_file_conf *out)
+{
+    /* The domain must be known before the rules are read: apply it first
+     * so rule names and full names can use it. */
+    yaml_node_t *dom = map_get(L, root, "domain");
+    if (dom && node_is_scalar(dom) && node_text(dom)[0])
+        out->domain.s = scalar_dup(L, dom);
+    else if (dom)
+        loader_error(L, dom, "domain: expected a non-empty string");
+    L->where[0] = '\0';
+    return schema_apply(L, root, file_fields, out);
+}

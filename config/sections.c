@@ -1,0 +1,200 @@
+/*
+ * Schema tables for the gateway, broker, networks and vendors sections
+ * (SPEC §2). Each section is a table of rows plus, where a value needs
+ * more than a type check, a small parse function.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+static const char *const log_levels[] = {"error", "warn", "info", "debug",
+                                         NULL};
+static const char *const network_kinds[] = {
+    "nb-iot", "lorawan", "5g", "lte", "fibre", "wifi", "other", NULL};
+static const char *const mqtt_clients[] = {"paho", "mosquitto", NULL};
+
+static const struct field gateway_fields[] = {
+    {FIELD(struct cg_gateway_conf, id, "id", FT_STR), .def = "citygate"},
+    {FIELD(struct cg_gateway_conf, log_level, "log_level", FT_ENUM),
+     .def = "info", .choices = log_levels},
+    {FIELD(struct cg_gateway_conf, spool_dir, "spool_dir", FT_STR),
+     .def = "./spool"},
+    {FIELD(struct cg_gateway_conf, dead_letter_topic, "dead_letter_topic",
+           FT_STR)},
+    {FIELD(struct cg_gateway_conf, status_topic, "status_topic", FT_STR)},
+    {FIELD(struct cg_gateway_conf, metrics_listen, "metrics_listen", FT_STR)},
+    {FIELD(struct cg_gateway_conf, max_payload_bytes, "max_payload_bytes",
+           FT_SIZE),
+     .def = "262144"},
+    {0}};
+
+/* Fills what depends on other keys: topics named after the gateway id. */
+static void gateway_derive(struct loader *L, struct cg_gateway_conf *g)
+{
+    char buf[512];
+    if (!g->dead_letter_topic) {
+        snprintf(buf, sizeof(buf), "citygate/%s/dead", g->id);
+        g->dead_letter_topic = loader_strdup(L, buf);
+    }
+    if (!g->status_topic) {
+        snprintf(buf, sizeof(buf), "citygate/%s/status", g->id);
+        g->status_topic = loader_strdup(L, buf);
+    }
+    g->spool_dir = loader_resolve(L, g->spool_dir);
+}
+
+int load_gateway(struct loader *L, yaml_node_t *n, void *base)
+{
+    struct cg_gateway_conf *g = &((struct cg_config *)base)->gateway;
+    if (!n) {
+        schema_defaults(L, gateway_fields, g);
+        gateway_derive(L, g);
+        return 0;
+    }
+    int errs = schema_apply(L, n, gateway_fields, g);
+    yaml_node_t *id = map_get(L, n, "id");
+    if (g->id && !*g->id)
+        loader_error(L, id, "id must not be empty");
+    if (g->id && strpbrk(g->id, "/+#"))
+        loader_error(L, id, "id must not hold '/', '+' or '#'");
+    if (g->id)
+        gateway_derive(L, g);
+    return errs;
+}
+
+static const struct field tls_fields[] = {
+    {FIELD(struct cg_tls_conf, ca_file, "ca_file", FT_STR)},
+    {FIELD(struct cg_tls_conf, cert_file, "cert_file", FT_STR)},
+    {FIELD(struct cg_tls_conf, key_file, "key_file", FT_STR)},
+    {FIELD(struct cg_tls_conf, verify, "verify", FT_BOOL), .def = "true"},
+    {0}};
+
+static int parse_tls(struct loader *L, yaml_node_t *n, void *base)
+{
+    struct cg_tls_conf *t = &((struct cg_broker_conf *)base)->tls;
+    t->enabled = true;
+    int errs = schema_apply(L, n, tls_fields, t);
+    if (t->ca_file)
+        t->ca_file = loader_resolve(L, t->ca_file);
+    if (t->cert_file)
+        t->cert_file = loader_resolve(L, t->cert_file);
+    if (t->key_file)
+        t->key_file = loader_resolve(L, t->key_file);
+    return errs;
+}
+
+static const struct field broker_fields[] = {
+    {FIELD(struct cg_broker_conf, uri, "uri", FT_STR),
+     .def = "tcp://127.0.0.1:1883"},
+    {FIELD(struct cg_broker_conf, client_id, "client_id", FT_STR)},
+    {FIELD(struct cg_broker_conf, username, "username", FT_STR)},
+    {FIELD(struct cg_broker_conf, password_file, "password_file", FT_STR)},
+    {.key = "tls", .type = FT_CUSTOM, .parse = parse_tls},
+    {FIELD(struct cg_broker_conf, keepalive, "keepalive", FT_INT),
+     .def = "30", .min = 1, .max = 65535},
+    {FIELD(struct cg_broker_conf, clean_session, "clean_session", FT_BOOL),
+     .def = "false"},
+    {FIELD(struct cg_broker_conf, qos, "qos", FT_INT), .def = "1", .min = 0,
+     .max = 2},
+    {FIELD(struct cg_broker_conf, share_group, "share_group", FT_STR)},
+    {FIELD(struct cg_broker_conf, client, "client", FT_ENUM), .def = "paho",
+     .choices = mqtt_clients},
+    {0}};
+
+/* Reads the password from its file: never from the YAML itself. */
+static void read_password(struct loader *L, yaml_node_t *n,
+                          struct cg_broker_conf *b)
+{
+    b->password_file = loader_resolve(L, b->password_file);
+    FILE *f = fopen(b->password_file, "r");
+    char buf[512];
+    if (!f) {
+        loader_error(L, n, "password_file '%s' cannot be read",
+                     b->password_file);
+        return;
+    }
+    size_t len = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+        len--;
+    buf[len] = '\0';
+    b->password = loader_strdup(L, buf);
+}
+
+int load_broker_into(struct loader *L, yaml_node_t *n,
+                     struct cg_broker_conf *b)
+{
+    b->pos = node_pos(L, n);
+    int errs = schema_apply(L, n, broker_fields, b);
+    if (b->uri && strncmp(b->uri, "tcp://", 6) &&
+        strncmp(b->uri, "ssl://", 6) && strncmp(b->uri, "mqtt://", 7) &&
+        strncmp(b->uri, "mqtts://", 8))
+        loader_error(L, map_get(L, n, "uri") ? map_get(L, n, "uri") : n,
+                     "uri must start with tcp:// or ssl://");
+    if (b->password_file)
+        read_password(L, map_get(L, n, "password_file"), b);
+    return errs;
+}
+
+int load_broker(struct loader *L, yaml_node_t *n, void *base)
+{
+    struct cg_config *cfg = base;
+    struct cg_broker_conf *b = &cfg->broker;
+    int errs = 0;
+    if (n)
+        errs = load_broker_into(L, n, b);
+    else
+        schema_defaults(L, broker_fields, b);
+    if (!b->client_id && cfg->gateway.id) {
+        char buf[300];
+        snprintf(buf, sizeof(buf), "citygate-%s", cfg->gateway.id);
+        b->client_id = loader_strdup(L, buf);
+    }
+    return errs;
+}
+
+static const struct field network_fields[] = {
+    {FIELD(struct cg_network_conf, name, "name", FT_STR), .required = 1},
+    {FIELD(struct cg_network_conf, kind, "kind", FT_STR), .def = "other"},
+    {0}};
+
+static void check_network_kind(struct loader *L, yaml_node_t *item,
+                               const struct cg_network_conf *net)
+{
+    for (int i = 0; network_kinds[i]; i++)
+        if (strcmp(network_kinds[i], net->kind) == 0)
+            return;
+    loader_error(L, map_get(L, item, "kind"),
+                 "expected one of nb-iot | lorawan | 5g | lte | fibre | "
+                 "wifi | other, got '%s'",
+                 net->kind);
+}
+
+int load_networks(struct loader *L, yaml_node_t *n, void *base)
+{
+    struct cg_config *cfg = base;
+    if (n->type != YAML_SEQUENCE_NODE) {
+        loader_error(L, n, "expected a list of networks");
+        return 1;
+    }
+    size_t len = node_len(n);
+    cfg->networks = loader_alloc(L, (len ? len : 1) * sizeof(*cfg->networks));
+    if (!cfg->networks)
+        return 1;
+    for (size_t i = 0; i < len; i++) {
+        yaml_node_t *item = node_at(L, n->data.sequence.items.start[i]);
+        struct cg_network_conf *net = &cfg->networks[cfg->n_networks++];
+        size_t mark = where_push(L, "[%zu]", i);
+        net->pos = node_pos(L, item);
+        if (schema_apply(L, item, network_fields, net) == 0 && net->kind)
+            check_network_kind(L, item, net);
+        for (size_t j = 0; j + 1 < cfg->n_networks && net->name; j++)
+            if (cfg->networks[j].name &&
+                strcmp(cfg->networks[j].name, net->name) == 0)
+                loader_error(L, item, "duplicate network name '%s'",
+                             net->name);
+        where_pop(L, mark);
+    }
+    return 0;
+}

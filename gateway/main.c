@@ -1,0 +1,10 @@
+/*
+ * citygate: the command line (SPEC §7). Everything happens in cg_core;
+ * main only hands over.
+ */
+#include "gateway.h"
+
+int main(int argc, char **argv)
+{
+    return cg_main(argc, argv);
+}
