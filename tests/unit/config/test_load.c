@@ -198,7 +198,7 @@ static const struct error_case error_cases[] = {
      NULL, "consumer name 'government' is a role name"},
     {"vendors:\n  - name: a\n    topics: [x/+]\n"
      "consumers:\n  - name: c\nrules: [\"nothing/*.yaml\"]\n",
-     NULL, "citygate.yaml:5:9: error: rules: 'nothing/*.yaml' matches no "
+     NULL, "citygate.yaml:6:9: error: rules: 'nothing/*.yaml' matches no "
            "file"},
     {MINIMAL, "domain: d\nrules:\n  - name: r\n    to: [citizen]\n"
               "    tests:\n      - topic: a\n        payload: '{}'\n",

@@ -1,0 +1,17 @@
+/*
+ * The plugins compiled into citygate. Each is the same struct cg_plugin
+ * descriptor a loadable plugin returns from cg_plugin_entry(), so the host
+ * registers built-ins and loaded plugins through one code path. The
+ * descriptors are immutable; all state lives in the instances that
+ * create() returns.
+ */
+#ifndef CG_PLUGINS_BUILTIN_H
+#define CG_PLUGINS_BUILTIN_H
+
+#include "citygate_plugin.h"
+
+/* Decoders (SPEC §2 "Decoders"). */
+extern const struct cg_plugin cg_builtin_decode_json, cg_builtin_decode_kv,
+    cg_builtin_decode_csv, cg_builtin_decode_lpp;
+
+#endif

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Builds citygate and runs every test: once with -Werror, once under
+# AddressSanitizer + UndefinedBehaviorSanitizer. This is the README's test
+# command and what CI runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/deps.sh
+
+jobs=$(nproc)
+run_suite() {
+    local dir=$1; shift
+    cmake -S . -B "$dir" -DCG_WERROR=ON "$@" >/dev/null
+    cmake --build "$dir" -j "$jobs"
+    ctest --test-dir "$dir" --output-on-failure -j "$jobs"
+}
+
+echo "== build and test (-Werror)"
+run_suite build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo
+echo "== build and test under ASan + UBSan"
+run_suite build/asan -DCMAKE_BUILD_TYPE=Debug -DCG_ASAN=ON -DCG_UBSAN=ON \
+    -DCG_BUILD_BENCH=OFF
+echo "== all tests passed"
