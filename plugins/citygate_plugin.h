@@ -90,6 +90,7 @@ struct cg_member {
 
 /* Host services, handed to every plugin instance. */
 struct cg_record;
+struct cg_batch;
 enum cg_log_level { CG_LOG_ERROR = 0, CG_LOG_WARN, CG_LOG_INFO, CG_LOG_DEBUG };
 
 struct cg_host {
@@ -106,6 +107,15 @@ struct cg_host {
     void *(*record_alloc)(struct cg_record *rec, size_t size);
     /* The instance name, for plugins that want it in their own output. */
     const char *instance_name;
+    /* Sinks that publish over MQTT: publishes every event of the batch on
+     * its topic at its qos, over the connection the consumer uses (the
+     * gateway's own, or the consumer's own `broker:`), and waits until all
+     * are done (QoS 1: acknowledged) or timeout_ms passes. Returns CG_OK,
+     * or CG_RETRY (not connected, or some event not acknowledged in time:
+     * nothing is lost, the batch is offered again). NULL for instances
+     * that have no MQTT connection. Called on the delivery thread. */
+    int (*publish)(const struct cg_host *host, const struct cg_batch *batch,
+                   uint32_t timeout_ms);
 };
 
 /* A decoder's output: root must end up a CG_OBJ value. On failure the
@@ -139,6 +149,7 @@ struct cg_batch {
     const struct cg_event *events;
     size_t n;
 };
+
 
 /* What deliver() reports beyond its result. */
 struct cg_delivery_result {
@@ -182,10 +193,14 @@ struct cg_plugin {
     int (*decode)(void *inst, const struct cg_input *in,
                   struct cg_record *out);
     /* Sinks: deliver a batch, in order. Called from the consumer's own
-     * delivery thread, so it may block up to the consumer's timeout.
-     * Returns CG_OK (all delivered), CG_RETRY (nothing is lost; the host
-     * tries the same batch again later) or CG_EREJECTED (refused for good:
-     * the host dead-letters the batch). */
+     * delivery thread (one call at a time per instance), so it may block
+     * up to the consumer's timeout. Returns CG_OK (all delivered),
+     * CG_RETRY (nothing is lost; the host offers the same batch again
+     * after a backoff, or after res->retry_after_ms when that is longer)
+     * or CG_EREJECTED (refused for good: the host dead-letters the batch
+     * with res->status and res->detail). The host also calls deliver with
+     * an empty batch (n == 0) about once a second while idle, so a sink
+     * can flush or sync what it buffered. */
     int (*deliver)(void *inst, const struct cg_batch *batch,
                    struct cg_delivery_result *res);
 };
