@@ -210,6 +210,11 @@ int cg_config_load(const char *path, const char *const *only_rule_files,
                    size_t n_only, struct cg_config **out, struct cg_diags *d);
 void cg_config_free(struct cg_config *cfg);
 
+/* A fingerprint of the config file and of every file the rule globs
+ * select now (paths, sizes, modification times): it changes when a rule
+ * file is edited, added or removed, so `run` knows to reload. */
+uint64_t cg_config_fingerprint(const struct cg_config *cfg);
+
 /* "government", "enterprise", "citizen". */
 const char *cg_role_name(int role);
 /* Parses a role name; returns -1 when it is none. */

@@ -163,7 +163,7 @@ static int decoder_instance(struct vendor_rt *v,
                                    ? &v->conf->decoder_options_pos
                                    : &dec->pos;
     return cg_instance_new(p, v->conf->name.s, v->conf->decoder_options, pos,
-                           &v->decoder, d);
+                           NULL, &v->decoder, d);
 }
 
 static bool is_private(const struct cg_vendor_conf *c, const char *name)

@@ -39,7 +39,11 @@ struct cg_plugin_reg;
  * CG_ENOMEM. */
 int cg_plugins_load(const char *const *paths, size_t n,
                     struct cg_plugin_reg **out, struct cg_diags *d);
+/* Drops a reference; the last one unloads the shared objects. */
 void cg_plugins_free(struct cg_plugin_reg *reg);
+/* Takes a reference: instances of its plugins may outlive the engine
+ * that loaded them (a consumer kept across a reload). */
+struct cg_plugin_reg *cg_plugins_ref(struct cg_plugin_reg *reg);
 /* kind: "decoder" or "sink". NULL when there is none by that name. */
 const struct cg_plugin *cg_plugins_find(const struct cg_plugin_reg *reg,
                                         const char *kind, const char *name);
@@ -48,21 +52,26 @@ size_t cg_plugins_count(const struct cg_plugin_reg *reg);
 const struct cg_plugin *cg_plugins_get(const struct cg_plugin_reg *reg,
                                        size_t i, const char **path);
 
+struct cg_mqtt;
+
 /* A configured use of a plugin. */
 struct cg_instance {
     const struct cg_plugin *plugin;
     void *inst;
     struct cg_host host;
+    struct cg_mqtt *mqtt; /* what host->publish uses, or NULL */
     char name[96];
 };
 
 /* Checks opts (a CG_OBJ) against the plugin's option table, then creates
- * the instance. Problems go to d at pos. Returns CG_OK, CG_EINVAL or
- * CG_ENOMEM; on failure *out is NULL and create() never ran or was
- * undone. */
+ * the instance. With mqtt non-NULL the instance's host->publish sends over
+ * that connection (borrowed: it must outlive the instance). Problems go to
+ * d at pos. Returns CG_OK, CG_EINVAL or CG_ENOMEM; on failure *out is NULL
+ * and create() never ran or was undone. */
 int cg_instance_new(const struct cg_plugin *p, const char *name,
                     const struct cg_value *opts, const struct cg_pos *pos,
-                    struct cg_instance **out, struct cg_diags *d);
+                    struct cg_mqtt *mqtt, struct cg_instance **out,
+                    struct cg_diags *d);
 void cg_instance_free(struct cg_instance *in);
 
 /* ---- the engine (engine_*.c, route.c) -------------------------------- */

@@ -8,6 +8,9 @@
 #include <string.h>
 
 #include "internal.h"
+#include "mqtt.h"
+
+#define PUBLISH_MAX 1024 /* events one host->publish call sends at most */
 
 static void host_log(const struct cg_host *h, int level, const char *fmt,
                      ...)
@@ -35,6 +38,32 @@ static void host_free(void *p)
 static void *host_record_alloc(struct cg_record *rec, size_t size)
 {
     return cg_arena_alloc(((struct decoded *)rec)->arena, size);
+}
+
+/* host->publish: publishes the whole batch, then waits for every
+ * acknowledgement, so the batch costs one round trip, not n. */
+static int host_publish(const struct cg_host *h, const struct cg_batch *b,
+                        uint32_t timeout_ms)
+{
+    const struct cg_instance *in =
+        (const struct cg_instance *)((const char *)h -
+                                     offsetof(struct cg_instance, host));
+    unsigned tickets[PUBLISH_MAX];
+    size_t n = b->n < PUBLISH_MAX ? b->n : PUBLISH_MAX;
+    for (size_t i = 0; i < n; i++) {
+        const struct cg_event *e = &b->events[i];
+        int rc = cg_mqtt_publish(in->mqtt, e->topic, e->json, e->json_len,
+                                 e->qos, false, &tickets[i]);
+        if (rc != CG_OK)
+            return CG_RETRY;
+    }
+    double deadline = cg_time_mono() + timeout_ms / 1000.0;
+    for (size_t i = 0; i < n; i++) {
+        int left = (int)((deadline - cg_time_mono()) * 1000.0);
+        if (cg_mqtt_wait(in->mqtt, tickets[i], left > 0 ? left : 0) != CG_OK)
+            return CG_RETRY;
+    }
+    return n == b->n ? CG_OK : CG_RETRY;
 }
 
 void host__init(struct cg_host *h, const char *instance_name)
@@ -109,7 +138,8 @@ static int check_options(const struct cg_plugin *p,
 
 int cg_instance_new(const struct cg_plugin *p, const char *name,
                     const struct cg_value *opts, const struct cg_pos *pos,
-                    struct cg_instance **out, struct cg_diags *d)
+                    struct cg_mqtt *mqtt, struct cg_instance **out,
+                    struct cg_diags *d)
 {
     *out = NULL;
     if (check_options(p, opts, pos, d) != CG_OK)
@@ -120,6 +150,9 @@ int cg_instance_new(const struct cg_plugin *p, const char *name,
     in->plugin = p;
     snprintf(in->name, sizeof(in->name), "%s", name);
     host__init(&in->host, in->name);
+    in->mqtt = mqtt;
+    if (mqtt)
+        in->host.publish = host_publish;
     char err[160] = "";
     int rc = p->create(&in->host, opts, &in->inst, err, sizeof(err));
     if (rc != CG_OK) {

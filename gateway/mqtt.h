@@ -41,6 +41,9 @@ struct cg_mqtt_will {
     bool retain;
 };
 
+/* Once per process, before any client: sets up the TLS library. */
+void cg_mqtt_global_init(void);
+
 /* Creates a client for broker b (client id, credentials, TLS, keepalive,
  * clean session). will may be NULL. Returns CG_OK, CG_EINVAL (with a
  * sentence in err) or CG_ENOMEM. Nothing connects before start(). */
@@ -51,6 +54,10 @@ int cg_mqtt_new(const struct cg_broker_conf *b, const struct cg_mqtt_will *will,
  * is applied by the caller). Call before start(). */
 int cg_mqtt_subscribe(struct cg_mqtt *m, const char *const *filters,
                       size_t n, int qos);
+/* Replaces the filter list of a running client: subscribes the new
+ * filters and unsubscribes the ones that went away. */
+int cg_mqtt_resubscribe(struct cg_mqtt *m, const char *const *filters,
+                        size_t n, int qos);
 /* Starts connecting in the background. */
 int cg_mqtt_start(struct cg_mqtt *m);
 bool cg_mqtt_connected(const struct cg_mqtt *m);

@@ -61,6 +61,7 @@ struct cg_mqtt {
 
 static void on_connect_ok(void *ctx, MQTTAsync_successData *r);
 static void on_connect_fail(void *ctx, MQTTAsync_failureData *r);
+static void free_filters(char **filters, int *qos, size_t n);
 
 /* ---- arrival ------------------------------------------------------------ */
 
@@ -76,8 +77,10 @@ static int on_message(void *ctx, char *topic, int topic_len,
         nanosleep(&ts, NULL);
         return 0;
     }
-    int rc = m->cb.message(m->cb.user, topic, tlen, msg->payload,
-                           (size_t)msg->payloadlen, msg->qos);
+    int rc = m->cb.message ? m->cb.message(m->cb.user, topic, tlen,
+                                           msg->payload,
+                                           (size_t)msg->payloadlen, msg->qos)
+                           : CG_OK;
     if (rc == CG_RETRY)
         return 0; /* Paho calls again with the same message */
     MQTTAsync_freeMessage(&msg);
@@ -186,16 +189,35 @@ int cg_mqtt_wait(struct cg_mqtt *m, unsigned ticket, int timeout_ms)
 
 /* ---- connection ------------------------------------------------------ */
 
+/* Subscribes the current list. The list is copied under our lock and
+ * handed to Paho outside it: Paho's threads take our lock in callbacks
+ * while holding theirs, so never call into Paho with ours held. */
 static void subscribe_all(struct cg_mqtt *m)
 {
-    if (!m->n_filters)
-        return;
-    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-    int rc = MQTTAsync_subscribeMany(m->client, (int)m->n_filters, m->filters,
-                                     m->qos, &ro);
-    if (rc != MQTTASYNC_SUCCESS)
-        cg_log(CG_LOG_ERROR, "mqtt: subscribe failed: %s",
-               MQTTAsync_strerror(rc));
+    pthread_mutex_lock(&m->lock);
+    size_t n = m->n_filters;
+    char **f = cg_calloc(n ? n : 1, sizeof(char *));
+    int *q = cg_calloc(n ? n : 1, sizeof(int));
+    for (size_t i = 0; f && q && i < n; i++) {
+        f[i] = m->filters[i];
+        q[i] = m->qos[i];
+    }
+    char **copies = f ? cg_calloc(n ? n : 1, sizeof(char *)) : NULL;
+    for (size_t i = 0; copies && i < n; i++)
+        copies[i] = cg_strdup(f[i]);
+    pthread_mutex_unlock(&m->lock);
+    bool ok = copies && q;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = copies[i] != NULL;
+    if (n && ok) {
+        MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+        int rc = MQTTAsync_subscribeMany(m->client, (int)n, copies, q, &ro);
+        if (rc != MQTTASYNC_SUCCESS)
+            cg_log(CG_LOG_ERROR, "mqtt: subscribe failed: %s",
+                   MQTTAsync_strerror(rc));
+    }
+    free_filters(copies, q, copies ? n : 0);
+    cg_free(f);
 }
 
 static void on_connect_ok(void *ctx, MQTTAsync_successData *r)
@@ -371,6 +393,60 @@ int cg_mqtt_new(const struct cg_broker_conf *b, const struct cg_mqtt_will *will,
     return CG_OK;
 }
 
+void cg_mqtt_global_init(void)
+{
+    MQTTAsync_init_options o = MQTTAsync_init_options_initializer;
+    o.do_openssl_init = 1;
+    MQTTAsync_global_init(&o);
+}
+
+static void free_filters(char **filters, int *qos, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        cg_free(filters[i]);
+    cg_free(filters);
+    cg_free(qos);
+}
+
+static bool listed(char *const *list, size_t n, const char *f)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(list[i], f))
+            return true;
+    return false;
+}
+
+/* Unsubscribes what the new list dropped. The subscribe of the new list
+ * is idempotent for filters that stay. */
+static void unsubscribe_gone(struct cg_mqtt *m, char *const *old, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (listed(m->filters, m->n_filters, old[i]))
+            continue;
+        MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+        MQTTAsync_unsubscribe(m->client, old[i], &ro);
+    }
+}
+
+int cg_mqtt_resubscribe(struct cg_mqtt *m, const char *const *filters,
+                        size_t n, int qos)
+{
+    pthread_mutex_lock(&m->lock);
+    char **old = m->filters;
+    int *old_qos = m->qos;
+    size_t old_n = m->n_filters;
+    m->filters = NULL;
+    m->n_filters = 0;
+    int rc = cg_mqtt_subscribe(m, filters, n, qos);
+    pthread_mutex_unlock(&m->lock);
+    if (rc == CG_OK && atomic_load(&m->connected)) {
+        unsubscribe_gone(m, old, old_n);
+        subscribe_all(m);
+    }
+    free_filters(old, old_qos, old_n);
+    return rc;
+}
+
 int cg_mqtt_subscribe(struct cg_mqtt *m, const char *const *filters,
                       size_t n, int qos)
 {
@@ -437,10 +513,7 @@ void cg_mqtt_free(struct cg_mqtt *m)
     cg_mqtt_stop(m, 0);
     if (m->client)
         MQTTAsync_destroy(&m->client);
-    for (size_t i = 0; i < m->n_filters; i++)
-        cg_free(m->filters[i]);
-    cg_free(m->filters);
-    cg_free(m->qos);
+    free_filters(m->filters, m->qos, m->n_filters);
     cg_free(m->will_topic);
     cg_free(m->will_payload);
     pthread_mutex_destroy(&m->lock);

@@ -19,6 +19,7 @@ struct entry {
 };
 
 struct cg_plugin_reg {
+    int refs; /* guarded by the one thread that loads and reloads */
     struct entry *v;
     size_t n, cap;
     void **handles; /* dlopen handles, closed on free */
@@ -27,7 +28,8 @@ struct cg_plugin_reg {
 
 static const struct cg_plugin *const builtins[] = {
     &cg_builtin_decode_json, &cg_builtin_decode_kv, &cg_builtin_decode_csv,
-    &cg_builtin_decode_lpp,
+    &cg_builtin_decode_lpp,  &cg_builtin_sink_mqtt,  &cg_builtin_sink_http,
+    &cg_builtin_sink_file,
 };
 
 static struct cg_plugin copy_descriptor(const struct cg_plugin *p);
@@ -120,6 +122,7 @@ int cg_plugins_load(const char *const *paths, size_t n,
         cg_free(reg);
         return CG_ENOMEM;
     }
+    reg->refs = 1;
     for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++)
         if (reg_add(reg, builtins[i], NULL) != CG_OK) {
             cg_plugins_free(reg);
@@ -136,9 +139,15 @@ int cg_plugins_load(const char *const *paths, size_t n,
     return CG_OK;
 }
 
+struct cg_plugin_reg *cg_plugins_ref(struct cg_plugin_reg *reg)
+{
+    reg->refs++;
+    return reg;
+}
+
 void cg_plugins_free(struct cg_plugin_reg *reg)
 {
-    if (!reg)
+    if (!reg || --reg->refs > 0)
         return;
     for (size_t i = 0; i < reg->n; i++)
         cg_free((char *)reg->v[i].path);

@@ -14,4 +14,9 @@
 extern const struct cg_plugin cg_builtin_decode_json, cg_builtin_decode_kv,
     cg_builtin_decode_csv, cg_builtin_decode_lpp;
 
+/* Sinks (SPEC §12 "Delivery", "File sink"). The http sink needs the host
+ * to call curl_global_init() once, before any instance is created. */
+extern const struct cg_plugin cg_builtin_sink_http, cg_builtin_sink_file,
+    cg_builtin_sink_mqtt;
+
 #endif

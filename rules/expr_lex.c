@@ -188,7 +188,7 @@ static int read_escape(struct expr__lexer *lx, size_t *i, size_t end, char *out)
         return 1;
     }
     if (c == 'u') {
-        unsigned long cp;
+        unsigned long cp = 0;
         int rc = read_unicode(lx, i, end, &cp);
         return rc ? rc : (int)utf8_put(cp, out);
     }
@@ -219,7 +219,7 @@ static int string_end(struct expr__lexer *lx, size_t *end)
 
 static int lex_string(struct expr__lexer *lx, struct expr__token *t)
 {
-    size_t end;
+    size_t end = 0;
     int rc = string_end(lx, &end);
     if (rc)
         return rc;

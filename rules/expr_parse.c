@@ -9,7 +9,7 @@
  * evaluation has no side effects and reads nothing but its operands, so
  * the folded value is what every run would compute. Every allocation comes
  * from the expression's arena; on any failure the caller frees the whole
- * expression (expr_eval.c owns cg_expr_compile and cg_expr_free).
+ * expression (cg_expr_compile in expr.c), so no path here frees anything.
  */
 #include <string.h>
 
@@ -131,7 +131,7 @@ static int parse_items(struct parser *p, int close, const char *msg,
     struct expr__node *head = NULL, **tail = &head;
     uint32_t count = 0;
     while (p->tok.kind != close || count > 0) {
-        struct expr__node *item;
+        struct expr__node *item = NULL;
         int rc = parse_cond(p, &item);
         if (rc)
             return rc;
@@ -320,7 +320,7 @@ static int parse_postfix(struct parser *p, struct expr__node **n)
             rc = parse_member(p, n);
         } else if (p->tok.kind == TOK_LBRACKET) {
             size_t at = p->tok.start;
-            struct expr__node *index;
+            struct expr__node *index = NULL;
             if ((rc = advance(p)) || (rc = parse_cond(p, &index)) ||
                 (rc = expect(p, TOK_RBRACKET, "expected ']' after index")))
                 return rc;

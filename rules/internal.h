@@ -1,7 +1,9 @@
 /*
- * Declarations shared by the expression files (expr_lex.c, expr_parse.c,
- * expr_eval.c, expr_func.c) and value.c. Never included from outside
- * rules/.
+ * Declarations shared by the expression files and value.c; never included
+ * from outside rules/. The pieces: expr_lex.c (tokens and literals),
+ * expr_parse.c (the parser and constant folding), expr_eval.c (the
+ * evaluator and operators), expr_func.c and expr_math.c (functions),
+ * expr.c (the public entry points of rules.h).
  *
  * A compiled expression is a tree of struct expr__node. Every node, every
  * literal string and list, and every compiled regex lives in the arena the
@@ -70,8 +72,9 @@ struct expr__lexer {
 /* Reads the next token. Returns CG_OK, CG_EINVAL (err filled in) or
  * CG_ENOMEM. */
 int expr__lex(struct expr__lexer *lx, struct expr__token *t);
-/* Reads a number in JSON syntax from s[0..n) into a token value; used by
- * the parser to read "-N" as one literal so that INT64_MIN stays exact. */
+/* Reads the number in JSON syntax at src[start..end) into out; the parser
+ * also uses it to read "-N" as one literal so that INT64_MIN stays exact.
+ * Returns CG_OK, CG_EINVAL (err filled in) or CG_ENOMEM. */
 int expr__lex_number(struct expr__lexer *lx, size_t start, size_t end,
                      struct cg_value *out);
 /* Fills err (if any) and returns CG_EINVAL. */
@@ -183,10 +186,12 @@ struct expr__func {
 
 /* The function called `name`, or NULL. */
 const struct expr__func *expr__func_find(const char *name, size_t len);
-/* Checks a call's arity against its function: CG_OK or CG_EINVAL. Also
- * refuses the window aggregates this version does not support. */
+/* Refuses (CG_EINVAL, err filled in) an unknown function and the window
+ * aggregates this version does not support. */
 int expr__func_check_name(const char *name, size_t len, size_t offset,
                           struct cg_expr_error *err);
+/* Checks a call's arity: CG_OK or CG_EINVAL (min or max with a single
+ * argument is the window aggregate, refused like the others). */
 int expr__func_check_arity(const struct expr__func *f, uint32_t n,
                            size_t offset, struct cg_expr_error *err);
 void expr__call(struct expr__ev *ev, const struct expr__node *n,

@@ -217,8 +217,8 @@ bool value__format_arena(struct cg_arena *arena, const struct cg_value *v,
     /* A buffer that already has room for everything never reallocates, so
      * the JSON writer can fill arena memory in place. */
     size_t cap = json_bound(v) + 1;
-    char *mem = cg_arena_alloc(arena, cap);
-    if (!mem || cap > UINT32_MAX)
+    char *mem = cap <= UINT32_MAX ? cg_arena_alloc(arena, cap) : NULL;
+    if (!mem)
         return false;
     struct cg_buf b = {.data = mem, .len = 0, .cap = cap, .oom = 0};
     cg_value_format(v, &b);

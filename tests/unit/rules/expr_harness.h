@@ -28,7 +28,7 @@
 /* Table rows give only the fields they need; the rest are zero. */
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
-#define HARNESS static __attribute__((unused))
+#define HARNESS   static __attribute__((unused))
 #define N_ROWS(t) (sizeof(t) / sizeof((t)[0]))
 
 /* The default record: one field of every kind, plus fields named like the
@@ -81,8 +81,8 @@ HARNESS void harness_open(struct harness *h, const char *record)
     assert_non_null(h->rec_arena);
     assert_non_null(h->arena);
     const char *text = record ? record : DEFAULT_RECORD;
-    int rc = cg_json_parse(text, strlen(text), cg_arena_alloc_fn,
-                           h->rec_arena, &h->record, why, sizeof(why));
+    int rc = cg_json_parse(text, strlen(text), cg_arena_alloc_fn, h->rec_arena,
+                           &h->record, why, sizeof(why));
     if (rc != CG_OK)
         fail_msg("bad test record (%s): %s", why, text);
     for (int i = 0; i < 4; i++)
@@ -136,9 +136,10 @@ HARNESS int check_value(const char *what, const struct expr_case *c,
         bad = 1;
     if (bad)
         print_error("%s: %s\n  want %s%s, got %s (type %d)\n", what, c->expr,
-                    c->want, c->type == 'i'   ? " (int)"
-                             : c->type == 'n' ? " (double)"
-                                              : "",
+                    c->want,
+                    c->type == 'i'   ? " (int)"
+                    : c->type == 'n' ? " (double)"
+                                     : "",
                     got, v->type);
     cg_free(got);
     return bad;

@@ -407,12 +407,9 @@ static void test_oom_compile(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_literals),
-        cmocka_unit_test(test_names),
-        cmocka_unit_test(test_arithmetic),
-        cmocka_unit_test(test_comparisons),
-        cmocka_unit_test(test_logic),
-        cmocka_unit_test(test_precedence),
+        cmocka_unit_test(test_literals),    cmocka_unit_test(test_names),
+        cmocka_unit_test(test_arithmetic),  cmocka_unit_test(test_comparisons),
+        cmocka_unit_test(test_logic),       cmocka_unit_test(test_precedence),
         cmocka_unit_test(test_oom_compile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

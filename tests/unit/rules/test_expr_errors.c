@@ -147,18 +147,19 @@ static void test_errors_oom(void **state)
 }
 
 /* src made of `head` n times, then `mid`, then `tail` n times. */
-static char *repeat(const char *head, const char *mid, const char *tail,
-                    int n)
+static char *repeat(const char *head, const char *mid, const char *tail, int n)
 {
-    size_t len = (strlen(head) + strlen(tail)) * (size_t)n + strlen(mid);
-    char *s = malloc(len + 1);
+    size_t nh = strlen(head), nm = strlen(mid), nt = strlen(tail);
+    char *s = malloc((nh + nt) * (size_t)n + nm + 1);
     assert_non_null(s);
-    s[0] = '\0';
-    for (int i = 0; i < n; i++)
-        strcat(s, head);
-    strcat(s, mid);
-    for (int i = 0; i < n; i++)
-        strcat(s, tail);
+    char *p = s;
+    for (int i = 0; i < n; i++, p += nh)
+        memcpy(p, head, nh);
+    memcpy(p, mid, nm);
+    p += nm;
+    for (int i = 0; i < n; i++, p += nt)
+        memcpy(p, tail, nt);
+    *p = '\0';
     return s;
 }
 
@@ -170,22 +171,14 @@ struct depth_case {
 /* Parentheses, unary operators, lists, calls, conditionals and long
  * operator chains all hit the same limit instead of the stack's end. */
 static const struct depth_case depths[] = {
-    {"(", "x", ")", 200, 300},
-    {"(", "1", ")", 200, 300},
-    {"-", "x", "", 200, 300},
-    {"!", "x", "", 200, 300},
-    {"not ", "x", "", 200, 300},
-    {"[", "x", "]", 200, 300},
-    {"[", "1", "]", 200, 300},
-    {"abs(", "x", ")", 200, 300},
-    {"t ? 1 : ", "2", "", 200, 300},
-    {"x + ", "x", "", 200, 300},
-    {"x[", "0", "]", 200, 300},
-    {"", "x", ".a", 200, 300},
-    {"", "x", "[0]", 200, 300},
-    {"", "x", " == x", 200, 300},
-    {"(x + ", "x", ")", 200, 300},
-    {"(", "x", ")", 200, 100000},
+    {"(", "x", ")", 200, 300},       {"(", "1", ")", 200, 300},
+    {"-", "x", "", 200, 300},        {"!", "x", "", 200, 300},
+    {"not ", "x", "", 200, 300},     {"[", "x", "]", 200, 300},
+    {"[", "1", "]", 200, 300},       {"abs(", "x", ")", 200, 300},
+    {"t ? 1 : ", "2", "", 200, 300}, {"x + ", "x", "", 200, 300},
+    {"x[", "0", "]", 200, 300},      {"", "x", ".a", 200, 300},
+    {"", "x", "[0]", 200, 300},      {"", "x", " == x", 200, 300},
+    {"(x + ", "x", ")", 200, 300},   {"(", "x", ")", 200, 100000},
 };
 
 static void test_depth(void **state)
@@ -289,9 +282,12 @@ static void test_length_bound(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_errors),     cmocka_unit_test(test_errors_oom),
-        cmocka_unit_test(test_depth),      cmocka_unit_test(test_depth_offset),
-        cmocka_unit_test(test_wide),       cmocka_unit_test(test_null_err),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_errors_oom),
+        cmocka_unit_test(test_depth),
+        cmocka_unit_test(test_depth_offset),
+        cmocka_unit_test(test_wide),
+        cmocka_unit_test(test_null_err),
         cmocka_unit_test(test_length_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -143,7 +143,8 @@ static const struct expr_case text[] = {
     {"lower('abc')", "\"abc\""},
     {"upper(s)", "\"HELLO\""},
     {"upper('h\\u00e9llo')", "\"H\xc3\xa9LLO\""},
-    {"lower('\\u00c4B')", "\"\xc3\x84" "b\""},
+    {"lower('\\u00c4B')", "\"\xc3\x84"
+                          "b\""},
     {"upper('a1_z[')", "\"A1_Z[\""},
     {"lower('@[`{')", "\"@[`{\""},
     {"lower(5)", "null"},
@@ -314,15 +315,15 @@ static void test_no_arena(void **state)
 {
     static const char *const exprs[] = {
         "str(n)",  "str(list)", "upper(s)", "lower(s)", "trim(sp)",
-        "hash(s)", "hash(n)",   "s + s",    "[n, s]",         "topic[1]",
+        "hash(s)", "hash(n)",   "s + s",    "[n, s]",   "topic[1]",
     };
     struct harness h;
     harness_open(&h, NULL);
     h.ctx.arena = NULL;
     for (size_t i = 0; i < N_ROWS(exprs); i++) {
         struct cg_expr *e;
-        assert_int_equal(
-            cg_expr_compile(exprs[i], strlen(exprs[i]), &e, NULL), CG_OK);
+        assert_int_equal(cg_expr_compile(exprs[i], strlen(exprs[i]), &e, NULL),
+                         CG_OK);
         struct cg_value v = cg_value_bool(true);
         eval_no_heap(e, &h.ctx, &v);
         if (v.type != CG_NULL)

@@ -61,8 +61,8 @@ static void test_reads(void **state)
             strcmp(got, c->fields) != 0) {
             print_error("reads: %s\n  want all=%d device=%d [%s]\n"
                         "  got  all=%d device=%d [%s]\n",
-                        c->expr, c->all, c->device, c->fields, r.all,
-                        r.device, got);
+                        c->expr, c->all, c->device, c->fields, r.all, r.device,
+                        got);
             failures++;
         }
         cg_expr_reads(e, &r, NULL, NULL); /* no callback is fine */
@@ -76,24 +76,12 @@ struct name_case {
 };
 
 static const struct name_case field_names[] = {
-    {"pm25", "pm25"},
-    {"a.b", "a"},
-    {"a.b.c", "a"},
-    {"a[0]", "a"},
-    {"a['b'].c", "a"},
-    {"(a)", "a"},
-    {" a ", "a"},
-    {"a[i]", NULL},
-    {"payload.x", NULL},
-    {"payload", NULL},
-    {"device", NULL},
-    {"topic[0]", NULL},
-    {"1", NULL},
-    {"'a'", NULL},
-    {"a + 1", NULL},
-    {"len(a)", NULL},
-    {"-a", NULL},
-    {"[a][0]", NULL},
+    {"pm25", "pm25"},  {"a.b", "a"},      {"a.b.c", "a"},
+    {"a[0]", "a"},     {"a['b'].c", "a"}, {"(a)", "a"},
+    {" a ", "a"},      {"a[i]", NULL},    {"payload.x", NULL},
+    {"payload", NULL}, {"device", NULL},  {"topic[0]", NULL},
+    {"1", NULL},       {"'a'", NULL},     {"a + 1", NULL},
+    {"len(a)", NULL},  {"-a", NULL},      {"[a][0]", NULL},
 };
 
 static void test_field_name(void **state)
@@ -180,15 +168,15 @@ static void test_constant(void **state)
 static void test_empty_context(void **state)
 {
     static const char *const exprs[] = {
-        "payload", "topic",   "topic[0]", "vendor", "network",
-        "device",  "domain",  "pm25",     "a.b[0]", "payload.x",
-        "s + s",   "[1, n]",  "str(n)",
+        "payload", "topic",  "topic[0]", "vendor", "network",
+        "device",  "domain", "pm25",     "a.b[0]", "payload.x",
+        "s + s",   "[1, n]", "str(n)",
     };
     struct cg_eval_ctx empty = {0};
     for (size_t i = 0; i < N_ROWS(exprs); i++) {
         struct cg_expr *e;
-        assert_int_equal(
-            cg_expr_compile(exprs[i], strlen(exprs[i]), &e, NULL), CG_OK);
+        assert_int_equal(cg_expr_compile(exprs[i], strlen(exprs[i]), &e, NULL),
+                         CG_OK);
         struct cg_value v = cg_value_bool(true);
         eval_no_heap(e, &empty, &v);
         if (v.type != CG_NULL)

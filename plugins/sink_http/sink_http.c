@@ -1,0 +1,399 @@
+/*
+ * The http sink (SPEC §12 "Delivery"): POSTs each batch as one JSON array
+ * `[ev1,ev2,...]` to a fixed URL with libcurl's easy API.
+ *
+ * Each instance owns one CURL handle and reuses it for every request, so
+ * the connection stays alive between batches. Nothing is shared between
+ * instances, which lets many consumers deliver at once, each on its own
+ * delivery thread. deliver() blocks for at most timeout_ms.
+ *
+ * The verdict follows the status code: 2xx delivered; connection errors,
+ * timeouts, 408, 429 and 5xx are transient (CG_RETRY, honouring
+ * Retry-After); 3xx and every other 4xx are refused for good
+ * (CG_EREJECTED). Redirects are never followed: the URL is configuration,
+ * and re-POSTing a batch to wherever a server points would send events
+ * (and their Authorization header) to a place the operator never named.
+ *
+ * Proxies from the environment (http_proxy, https_proxy, all_proxy) are
+ * ignored on purpose: a variable inherited by a service must not silently
+ * divert a government consumer's events.
+ *
+ * The host must call curl_global_init() once before any instance exists.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "base.h"
+#include "builtin.h"
+#include "decode_util.h"
+
+#ifndef CG_VERSION
+#define CG_VERSION "0"
+#endif
+
+#define DEFAULT_TIMEOUT_MS         5000
+#define DEFAULT_CONNECT_TIMEOUT_MS 2000
+/* A Retry-After longer than this is clamped: the backlog waits safely in
+ * the spool, but a consumer should not go quiet for days on one header. */
+#define MAX_RETRY_AFTER_S 3600
+/* How much of a response body we keep, for the reason of a failure. */
+#define BODY_KEEP 256
+/* How much of it goes into the one-line detail. */
+#define BODY_SHOW 96
+
+struct http_sink {
+    const struct cg_host *host;
+    CURL *curl;
+    struct curl_slist *headers; /* must outlive the handle */
+    struct cg_buf body;         /* the request, reused between batches */
+    char reply[BODY_KEEP];      /* start of the response body */
+    size_t reply_len;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+/* ---- options ---------------------------------------------------------- */
+
+static int check_url(const char *url, char *err, size_t errlen)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL;
+    if (!u)
+        return CG_ENOMEM;
+    int bad = curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+              curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK;
+    bad = bad || (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0);
+    curl_free(scheme);
+    curl_url_cleanup(u);
+    if (bad)
+        return dec_bad_option(err, errlen,
+                              "url: not an http:// or https:// URL: %s", url);
+    return CG_OK;
+}
+
+/* A positive int option; *out keeps its default when the option is
+ * absent. */
+static int ms_option(const struct cg_value *opts, const char *name, long *out,
+                     char *err, size_t errlen)
+{
+    const struct cg_value *v = dec_option(opts, name);
+    if (!v)
+        return CG_OK;
+    if (v->type != CG_INT || v->as.i <= 0 || v->as.i > INT32_MAX)
+        return dec_bad_option(
+            err, errlen, "%s must be a positive number of milliseconds", name);
+    *out = (long)v->as.i;
+    return CG_OK;
+}
+
+/* An RFC 9110 token: the characters a header name may use. */
+static bool is_token(const char *s, size_t n)
+{
+    static const char extra[] = "!#$%&'*+-.^_`|~";
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                     (c >= '0' && c <= '9');
+        if (!alnum && (c == '\0' || !strchr(extra, c)))
+            return false;
+    }
+    return n > 0;
+}
+
+/* Checks one configured header. The body's framing is this sink's job,
+ * so a header that would change it is refused. */
+static int check_header(const struct cg_member *m, char *err, size_t errlen)
+{
+    const struct cg_value *v = &m->value;
+    if (!is_token(m->key, m->key_len))
+        return dec_bad_option(err, errlen, "headers: invalid name \"%s\"",
+                              m->key);
+    if (!strcasecmp(m->key, "Content-Length") ||
+        !strcasecmp(m->key, "Transfer-Encoding"))
+        return dec_bad_option(err, errlen, "headers: %s is set by the sink",
+                              m->key);
+    if (v->type != CG_STR)
+        return dec_bad_option(err, errlen, "headers.%s must be a string",
+                              m->key);
+    if (strlen(v->as.str) != v->len || strpbrk(v->as.str, "\r\n"))
+        return dec_bad_option(
+            err, errlen, "headers.%s: line breaks or NUL in the value", m->key);
+    return CG_OK;
+}
+
+/* Appends "Name: value" (or "Name;", curl's way to send an empty value). */
+static int add_header(struct curl_slist **list, const char *name,
+                      const char *value)
+{
+    struct cg_buf line = {0};
+    cg_buf_printf(&line, value[0] ? "%s: %s" : "%s;", name, value);
+    struct curl_slist *next =
+        line.oom ? NULL : curl_slist_append(*list, line.data);
+    cg_buf_free(&line);
+    if (!next)
+        return CG_ENOMEM;
+    *list = next;
+    return CG_OK;
+}
+
+/* Builds the header list: the configured headers, then Content-Type
+ * unless configured, and an empty Expect so that curl never stalls a large
+ * batch waiting for "100 Continue". */
+static int build_headers(struct http_sink *s, const struct cg_value *opts,
+                         char *err, size_t errlen)
+{
+    const struct cg_value *h = dec_option(opts, "headers");
+    bool has_type = false;
+    int rc = CG_OK;
+    if (h && h->type != CG_OBJ)
+        return dec_bad_option(err, errlen, "headers must be a map");
+    for (uint32_t i = 0; h && i < h->len && rc == CG_OK; i++) {
+        const struct cg_member *m = &h->as.members[i];
+        rc = check_header(m, err, errlen);
+        if (rc == CG_OK)
+            rc = add_header(&s->headers, m->key, m->value.as.str);
+        has_type = has_type || !strcasecmp(m->key, "Content-Type");
+    }
+    if (rc == CG_OK && !has_type)
+        rc = add_header(&s->headers, "Content-Type", "application/json");
+    if (rc == CG_OK)
+        rc = add_header(&s->headers, "Expect", "");
+    return rc;
+}
+
+/* ---- the handle ------------------------------------------------------- */
+
+/* Keeps the first BODY_KEEP bytes of the response, for the detail of a
+ * failure, and swallows the rest so memory stays flat. */
+static size_t on_reply(char *p, size_t size, size_t nmemb, void *ud)
+{
+    struct http_sink *s = ud;
+    size_t n = size * nmemb, room = sizeof(s->reply) - s->reply_len;
+    memcpy(s->reply + s->reply_len, p, n < room ? n : room);
+    s->reply_len += n < room ? n : room;
+    return n;
+}
+
+/* Sets the options that stay the same for every request. */
+static int setup_handle(struct http_sink *s, const char *url, long timeout_ms,
+                        long connect_ms, char *err, size_t errlen)
+{
+    CURL *c = s->curl;
+    /* CURLE_OK is 0: OR-ing the codes tells whether any option failed. */
+    int rc = (int)curl_easy_setopt(c, CURLOPT_URL, url);
+    rc |= (int)curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    /* No SIGALRM for DNS timeouts: we run on a delivery thread. */
+    rc |= (int)curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    /* An empty proxy overrides *_proxy from the environment. */
+    rc |= (int)curl_easy_setopt(c, CURLOPT_PROXY, "");
+    rc |= (int)curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    rc |= (int)curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+    rc |= (int)curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+    rc |= (int)curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+    rc |= (int)curl_easy_setopt(c, CURLOPT_HTTPHEADER, s->headers);
+    rc |= (int)curl_easy_setopt(c, CURLOPT_USERAGENT, "citygate/" CG_VERSION);
+    rc |= (int)curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_reply);
+    rc |= (int)curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
+    rc |= (int)curl_easy_setopt(c, CURLOPT_ERRORBUFFER, s->errbuf);
+    if (rc != 0)
+        return dec_bad_option(err, errlen,
+                              "libcurl %s lacks a needed option (7.85+)",
+                              curl_version_info(CURLVERSION_NOW)->version);
+    return CG_OK;
+}
+
+static void http_destroy(void *inst)
+{
+    struct http_sink *s = inst;
+    if (!s)
+        return;
+    if (s->curl)
+        curl_easy_cleanup(s->curl);
+    curl_slist_free_all(s->headers);
+    cg_buf_free(&s->body);
+    cg_free(s);
+}
+
+static int http_create(const struct cg_host *host, const struct cg_value *opts,
+                       void **inst, char *err, size_t errlen)
+{
+    const char *url = NULL;
+    long timeout_ms = DEFAULT_TIMEOUT_MS,
+         connect_ms = DEFAULT_CONNECT_TIMEOUT_MS;
+    int rc = dec_string_option(opts, "url", &url, err, errlen);
+    if (rc == CG_OK && !url)
+        rc = dec_bad_option(err, errlen, "url is required");
+    if (rc == CG_OK)
+        rc = check_url(url, err, errlen);
+    if (rc == CG_OK)
+        rc = ms_option(opts, "timeout_ms", &timeout_ms, err, errlen);
+    if (rc == CG_OK)
+        rc = ms_option(opts, "connect_timeout_ms", &connect_ms, err, errlen);
+    if (rc != CG_OK)
+        return rc;
+    struct http_sink *s = cg_calloc(1, sizeof(*s));
+    if (!s)
+        return CG_ENOMEM;
+    s->host = host;
+    s->curl = curl_easy_init();
+    rc = s->curl ? build_headers(s, opts, err, errlen) : CG_ENOMEM;
+    if (rc == CG_OK)
+        rc = setup_handle(s, url, timeout_ms, connect_ms, err, errlen);
+    if (rc != CG_OK) {
+        http_destroy(s);
+        return rc;
+    }
+    *inst = s;
+    return CG_OK;
+}
+
+/* ---- delivery --------------------------------------------------------- */
+
+/* The body: the events' JSON texts joined as they are, never
+ * re-serialized. Returns false when out of memory. */
+static bool build_body(struct cg_buf *b, const struct cg_batch *batch)
+{
+    cg_buf_reset(b);
+    cg_buf_putc(b, '[');
+    for (size_t i = 0; i < batch->n; i++) {
+        if (i)
+            cg_buf_putc(b, ',');
+        cg_buf_put(b, batch->events[i].json, batch->events[i].json_len);
+    }
+    cg_buf_putc(b, ']');
+    return !b->oom;
+}
+
+/* Writes a short, printable, one-line copy of s[0..n) to out: control
+ * characters and non-ASCII bytes become '?', runs of white space one
+ * space, and a cut is marked with "...". */
+static void sanitize(char *out, size_t size, const char *s, size_t n)
+{
+    size_t w = 0, limit = size - 4;
+    for (size_t i = 0; i < n && w < limit; i++) {
+        unsigned char c = (unsigned char)s[i];
+        bool space = c == ' ' || c == '\t' || c == '\r' || c == '\n';
+        if (space && (w == 0 || out[w - 1] == ' '))
+            continue;
+        out[w++] = space ? ' ' : (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
+        if (w == limit && i + 1 < n) {
+            memcpy(out + w, "...", 3);
+            w += 3;
+        }
+    }
+    while (w > 0 && out[w - 1] == ' ')
+        w--;
+    out[w] = '\0';
+}
+
+/* Retry-After is either delta-seconds or an HTTP date; the result is
+ * clamped to [0, MAX_RETRY_AFTER_S]. 0 when absent or unreadable. */
+static uint32_t retry_after_ms(const struct http_sink *s)
+{
+    struct curl_header *h = NULL;
+    if (curl_easy_header(s->curl, "Retry-After", 0, CURLH_HEADER, -1, &h) !=
+        CURLHE_OK)
+        return 0;
+    const char *v = h->value;
+    double secs;
+    if (v[0] >= '0' && v[0] <= '9' && strspn(v, "0123456789") == strlen(v)) {
+        secs = strlen(v) > 9 ? MAX_RETRY_AFTER_S : (double)atol(v);
+    } else {
+        time_t at = curl_getdate(v, NULL);
+        if (at == (time_t)-1)
+            return 0;
+        secs = (double)at - s->host->now();
+    }
+    secs = secs < 0 ? 0 : secs > MAX_RETRY_AFTER_S ? MAX_RETRY_AFTER_S : secs;
+    return (uint32_t)(secs * 1000.0);
+}
+
+/* The detail for an HTTP status: "HTTP 400: <start of the body>". */
+static void status_detail(struct http_sink *s, long code,
+                          struct cg_delivery_result *res)
+{
+    char text[BODY_SHOW + 4];
+    char *location = NULL;
+    if (code >= 300 && code < 400 &&
+        curl_easy_getinfo(s->curl, CURLINFO_REDIRECT_URL, &location) ==
+            CURLE_OK &&
+        location) {
+        sanitize(text, sizeof(text), location, strlen(location));
+        snprintf(res->detail, sizeof(res->detail),
+                 "HTTP %ld: redirect to %s not followed", code, text);
+        return;
+    }
+    sanitize(text, sizeof(text), s->reply, s->reply_len);
+    snprintf(res->detail, sizeof(res->detail), "HTTP %ld: %s", code,
+             text[0] ? text : "(empty body)");
+}
+
+/* Maps a completed exchange to CG_OK, CG_RETRY or CG_EREJECTED. Status
+ * codes outside 200..499 that are not 5xx cannot come from a sane server;
+ * they are retried, since nothing suggests the batch itself is bad. */
+static int classify(struct http_sink *s, long code,
+                    struct cg_delivery_result *res)
+{
+    res->status = (int)code;
+    if (code >= 200 && code < 300)
+        return CG_OK;
+    status_detail(s, code, res);
+    bool transient = code == 408 || code == 429 || code >= 500 || code < 300;
+    if (!transient)
+        return CG_EREJECTED;
+    res->retry_after_ms = retry_after_ms(s);
+    return CG_RETRY;
+}
+
+static int http_deliver(void *inst, const struct cg_batch *batch,
+                        struct cg_delivery_result *res)
+{
+    struct http_sink *s = inst;
+    *res = (struct cg_delivery_result){0};
+    if (batch->n == 0)
+        return CG_OK; /* a tick: nothing is buffered here */
+    if (!build_body(&s->body, batch)) {
+        snprintf(res->detail, sizeof(res->detail), "out of memory");
+        return CG_RETRY;
+    }
+    curl_easy_setopt(s->curl, CURLOPT_POSTFIELDS, s->body.data);
+    curl_easy_setopt(s->curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                     (curl_off_t)s->body.len);
+    s->reply_len = 0;
+    s->errbuf[0] = '\0';
+    CURLcode rc = curl_easy_perform(s->curl);
+    if (rc != CURLE_OK) {
+        /* Every transport failure is transient: DNS, refused, reset, TLS,
+         * timeouts. Nothing reached the consumer for sure. */
+        const char *why = s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc);
+        sanitize(res->detail, sizeof(res->detail), why, strlen(why));
+        return CG_RETRY;
+    }
+    long code = 0;
+    curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &code);
+    return classify(s, code, res);
+}
+
+static const struct cg_option http_options[] = {
+    {"url", CG_OPT_STRING, 1, "http:// or https:// URL the batches go to"},
+    {"headers", CG_OPT_MAP, 0, "extra request headers: name -> value"},
+    {"timeout_ms", CG_OPT_INT, 0, "whole request, in ms (default 5000)"},
+    {"connect_timeout_ms", CG_OPT_INT, 0, "connect, in ms (default 2000)"},
+    {NULL, 0, 0, NULL},
+};
+
+const struct cg_plugin cg_builtin_sink_http = {
+    .abi_version = CG_PLUGIN_ABI,
+    .struct_size = sizeof(struct cg_plugin),
+    .name = "http",
+    .kind = "sink",
+    .options = http_options,
+    .create = http_create,
+    .destroy = http_destroy,
+    .decode = NULL,
+    .deliver = http_deliver,
+};

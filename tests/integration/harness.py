@@ -1,0 +1,229 @@
+"""Integration test harness: a private mosquitto on a free loopback port,
+the real citygate binary, and mosquitto_pub/mosquitto_sub as a city's
+clients. Every process is started here, waited for with a bound, and
+stopped by PID."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+CITYGATE = os.environ.get("CITYGATE", "citygate")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout=10.0, step=0.05, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
+
+
+class Broker:
+    """mosquitto on 127.0.0.1:<port>, started from a generated config."""
+
+    def __init__(self, workdir, port=None, persistence=False, extra=""):
+        self.dir = workdir
+        self.port = port or free_port()
+        self.conf = os.path.join(workdir, "mosquitto-%d.conf" % self.port)
+        self.log = os.path.join(workdir, "mosquitto-%d.log" % self.port)
+        store = os.path.join(workdir, "mosquitto-db") + "/"
+        os.makedirs(store, exist_ok=True)
+        with open(self.conf, "w") as f:
+            f.write("listener %d 127.0.0.1\nallow_anonymous true\n" % self.port)
+            f.write("max_queued_messages 200000\nset_tcp_nodelay true\n")
+            if persistence:
+                f.write("persistence true\npersistence_location %s\n" % store)
+                f.write("autosave_interval 1\n")
+            f.write(extra)
+        self.proc = None
+
+    def start(self):
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(["mosquitto", "-c", self.conf],
+                                         stdout=log, stderr=log)
+        wait_until(self.accepts, 10, what="mosquitto to accept connections")
+        return self
+
+    def accepts(self):
+        if self.proc.poll() is not None:
+            raise AssertionError("mosquitto exited: " + open(self.log).read())
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), 0.2):
+                return True
+        except OSError:
+            return False
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+    def uri(self):
+        return "tcp://127.0.0.1:%d" % self.port
+
+
+class Sub:
+    """mosquitto_sub collecting (topic, payload) pairs in a thread."""
+
+    def __init__(self, broker, topic, retained=True):
+        args = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port),
+                "-t", topic, "-q", "1", "-F", "%t\t%p"]
+        if not retained:
+            args.append("-R")
+        self.messages = []
+        self.lock = threading.Lock()
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL)
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+        time.sleep(0.3)  # let the subscription reach the broker
+
+    def _read(self):
+        for line in self.proc.stdout:
+            topic, _, payload = line.decode("utf-8", "replace").rstrip("\n").partition("\t")
+            with self.lock:
+                self.messages.append((topic, payload))
+
+    def received(self, prefix=""):
+        with self.lock:
+            return [(t, p) for t, p in self.messages if t.startswith(prefix)]
+
+    def events(self, prefix=""):
+        return [(t, json.loads(p)) for t, p in self.received(prefix)]
+
+    def wait_count(self, n, prefix="", timeout=10.0):
+        wait_until(lambda: len(self.received(prefix)) >= n, timeout,
+                   what="%d messages on %s*" % (n, prefix))
+        return self.received(prefix)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(5)
+        self.thread.join(5)
+        self.proc.stdout.close()
+
+
+def publish(broker, topic, payload, qos=1, retain=False):
+    args = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port),
+            "-t", topic, "-q", str(qos)]
+    if retain:
+        args.append("-r")
+    if isinstance(payload, bytes):
+        args += ["-s"]
+        subprocess.run(args, input=payload, check=True, timeout=10)
+    else:
+        args += ["-m", payload]
+        subprocess.run(args, check=True, timeout=10)
+
+
+def publish_many(broker, topic, payloads, qos=1):
+    """One mosquitto_pub for many lines (-l): fast bulk publishing."""
+    args = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port),
+            "-t", topic, "-q", str(qos), "-l"]
+    data = "".join(p + "\n" for p in payloads).encode()
+    subprocess.run(args, input=data, check=True, timeout=120)
+
+
+class Gateway:
+    """citygate run with a config written into the test's folder."""
+
+    def __init__(self, workdir, config_text, name="citygate.yaml"):
+        self.dir = workdir
+        self.config = os.path.join(workdir, name)
+        self.log = os.path.join(workdir, "citygate.log")
+        with open(self.config, "w") as f:
+            f.write(config_text)
+        self.proc = None
+
+    def start(self, wait_online=None):
+        self.logf = open(self.log, "ab", buffering=0)
+        self.proc = subprocess.Popen([CITYGATE, "run", "-c", self.config],
+                                     stdout=self.logf, stderr=self.logf)
+        if wait_online:
+            wait_online()
+        return self
+
+    def log_text(self):
+        with open(self.log, errors="replace") as f:
+            return f.read()
+
+    def signal(self, signo):
+        self.proc.send_signal(signo)
+
+    def stop(self, timeout=10):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                return self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+                raise AssertionError("citygate did not stop within %d s" % timeout)
+        return self.proc.returncode if self.proc else None
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+        if self.proc:
+            self.logf.close()
+
+
+class IntegrationTest(unittest.TestCase):
+    """Gives each test a folder, and stops what it started even when it fails."""
+
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="cg-it-")
+        self.cleanups = []
+
+    def tearDown(self):
+        for fn in reversed(self.cleanups):
+            try:
+                fn()
+            except Exception:  # cleanup must go on
+                pass
+        if getattr(self, "_outcome", None) and self._failed():
+            log = os.path.join(self.workdir, "citygate.log")
+            if os.path.exists(log):
+                print("---- citygate.log ----\n" + open(log, errors="replace").read()[-6000:])
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _failed(self):
+        result = self._outcome.result
+        return any(t is self for t, _ in result.failures + result.errors)
+
+    def broker(self, **kw):
+        b = Broker(self.workdir, **kw).start()
+        self.cleanups.append(b.stop)
+        return b
+
+    def gateway(self, text, **kw):
+        g = Gateway(self.workdir, text)
+        self.cleanups.append(g.kill)
+        return g.start(**kw)
+
+    def sub(self, broker, topic, **kw):
+        s = Sub(broker, topic, **kw)
+        self.cleanups.append(s.stop)
+        return s

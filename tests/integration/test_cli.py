@@ -1,0 +1,178 @@
+"""The command line as an operator meets it (SPEC §7): exit codes, error
+positions, eval output, check summary, test reports."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+CITYGATE = os.environ.get("CITYGATE", "citygate")
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+EXAMPLE = os.path.join(ROOT, "config", "citygate.yaml")
+
+CONFIG = """
+vendors:
+  - name: acme-air
+    network: nb
+    topics: ["vendors/acme/air/+/telemetry"]
+    fields: {pm25: pm2_5, district: zone, owner_id: owner}
+    private: [owner_id]
+networks: [{name: nb, kind: nb-iot}]
+consumers:
+  - {name: city-ops, role: government, topic: "city/gov/{domain}/{type}"}
+  - {name: open-data, role: citizen, topic: "city/public/{domain}/{data.district}"}
+  - {name: grid-co, role: enterprise, sink: http, url: "http://127.0.0.1:9/events"}
+  - {name: archive, role: government, sink: file, path: ./spool/archive.jsonl}
+rules: ["rules/*.yaml"]
+"""
+
+RULES = """domain: environment
+rules:
+  - name: pm25-high
+    when: pm25 > 35
+    data: {pm25: pm25, district: district, owner: owner_id}
+    to: [government, citizen, grid-co]
+    tests:
+      - topic: vendors/acme/air/aq-7/telemetry
+        payload: '{"pm2_5": 80, "zone": "haidian", "owner": "o1"}'
+        expect:
+          - {consumer: city-ops, type: pm25-high, data: {pm25: 80, owner: o1}}
+          - {consumer: open-data, data: {district: haidian}}
+      - name: clean air
+        payload: '{"pm2_5": 5, "zone": "haidian"}'
+        expect: []
+"""
+
+
+def run(*args, stdin=None):
+    p = subprocess.run([CITYGATE] + list(args), capture_output=True,
+                       text=True, timeout=60, input=stdin)
+    return p.returncode, p.stdout, p.stderr
+
+
+class CliTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="cg-cli-")
+        os.makedirs(os.path.join(self.dir, "rules"))
+        self.write("citygate.yaml", CONFIG)
+        self.write("rules/env.yaml", RULES)
+        self.config = os.path.join(self.dir, "citygate.yaml")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def write(self, name, text):
+        with open(os.path.join(self.dir, name), "w") as f:
+            f.write(text)
+
+    def test_version_and_help(self):
+        code, out, _ = run("--version")
+        self.assertEqual(code, 0)
+        self.assertRegex(out, r"^citygate \d+\.\d+\.\d+")
+        code, out, _ = run("--help")
+        self.assertEqual(code, 0)
+        self.assertIn("citygate eval", out)
+
+    def test_bad_usage_exits_2(self):
+        self.assertEqual(run("frobnicate")[0], 2)
+        self.assertEqual(run("check", "--nope")[0], 2)
+        self.assertEqual(run("eval", "-c", self.config, "-t", "a/b")[0], 2)
+        self.assertEqual(run("eval", "-c", self.config, "-p", "{}")[0], 2)
+        self.assertEqual(run("check", "-c")[0], 2)
+
+    def test_missing_config_exits_1(self):
+        code, _, err = run("check", "-c", os.path.join(self.dir, "none.yaml"))
+        self.assertEqual(code, 1)
+        self.assertIn("none.yaml", err)
+
+    def test_check_summary(self):
+        code, out, err = run("check", "-c", self.config)
+        self.assertEqual(code, 0, err)
+        self.assertIn("vendors: 1", out)
+        self.assertIn("consumers: 4", out)
+        self.assertIn("rules: 1", out)
+        self.assertIn("environment", out)
+
+    def test_rule_error_at_line_and_column(self):
+        self.write("rules/env.yaml", RULES.replace("when: pm25 > 35",
+                                                   "when: pm25 > > 35"))
+        code, out, err = run("check", "-c", self.config)
+        self.assertEqual(code, 1)
+        self.assertRegex(err, r"rules/env\.yaml:4:18: error: when: ")
+
+    def test_expression_error_in_quoted_scalar(self):
+        self.write("rules/env.yaml", RULES.replace("when: pm25 > 35",
+                                                   "when: \"pm25 > foo(1)\""))
+        code, _, err = run("check", "-c", self.config)
+        self.assertEqual(code, 1)
+        self.assertRegex(err, r"env\.yaml:4:19: error: when: unknown function 'foo'")
+
+    def test_eval_prints_each_delivery(self):
+        code, out, err = run("eval", "-c", self.config, "-t",
+                             "vendors/acme/air/aq-7/telemetry", "-p",
+                             '{"pm2_5": 80, "zone": "hai/dian", "owner": "o1"}')
+        self.assertEqual(code, 0, err)
+        lines = out.splitlines()
+        self.assertEqual(len(lines), 4)  # archive is a government consumer too
+        by = {l.split(" ", 2)[0]: l.split(" ", 2) for l in lines}
+        self.assertEqual(by["city-ops"][1], "city/gov/environment/pm25-high")
+        self.assertEqual(by["open-data"][1], "city/public/environment/hai_dian")
+        self.assertEqual(by["grid-co"][1], "http://127.0.0.1:9/events")
+        pub = json.loads(by["open-data"][2])
+        self.assertNotIn("owner", pub["data"])
+        self.assertEqual(json.loads(by["city-ops"][2])["data"]["owner"], "o1")
+
+    def test_eval_dead_letter_and_silence(self):
+        code, out, _ = run("eval", "-c", self.config, "-t",
+                           "vendors/acme/air/aq-7/telemetry", "-p", "{bad")
+        self.assertEqual(code, 0)
+        self.assertTrue(out.startswith("dead decode_error {"))
+        dead = json.loads(out.split(" ", 2)[2])
+        self.assertEqual(dead["payload"], "{bad")
+        code, out, _ = run("eval", "-c", self.config, "-t", "elsewhere/x", "-p", "{}")
+        self.assertTrue(out.startswith("dead unknown_vendor "))
+        code, out, _ = run("eval", "-c", self.config, "-t",
+                           "vendors/acme/air/aq-7/telemetry", "-p", '{"pm2_5": 3}')
+        self.assertEqual((code, out), (0, ""))
+
+    def test_eval_from_file(self):
+        self.write("payload.json", '{"pm2_5": 99, "zone": "x"}')
+        code, out, _ = run("eval", "-c", self.config, "-t",
+                           "vendors/acme/air/aq-7/telemetry", "-f",
+                           os.path.join(self.dir, "payload.json"))
+        self.assertEqual(code, 0)
+        self.assertEqual(len(out.splitlines()), 4)
+
+    def test_file_sink_path_is_resolved(self):
+        self.write("rules/env.yaml", RULES.replace("to: [government, citizen, grid-co]",
+                                                   "to: [archive]"))
+        code, out, _ = run("eval", "-c", self.config, "-t",
+                           "vendors/acme/air/aq-7/telemetry", "-p", '{"pm2_5": 99}')
+        self.assertEqual(code, 0)
+        target = out.split(" ")[1]
+        self.assertEqual(target, os.path.join(os.path.realpath(self.dir),
+                                              "spool", "archive.jsonl"))
+
+    def test_test_command_passes_and_fails(self):
+        code, out, err = run("test", "-c", self.config)
+        self.assertEqual(code, 0, out + err)
+        self.assertIn("2 cases: 2 passed, 0 failed", out)
+        self.write("rules/env.yaml", RULES.replace("owner: o1}", "owner: o2}"))
+        code, out, _ = run("test", "-c", self.config)
+        self.assertEqual(code, 1)
+        self.assertRegex(out, r"FAIL .*env\.yaml:8: environment/pm25-high case 1")
+        self.assertIn("1 failed", out)
+
+    def test_example_city(self):
+        code, out, err = run("check", "-c", EXAMPLE)
+        self.assertEqual(code, 0, err)
+        code, out, err = run("test", "-c", EXAMPLE)
+        self.assertEqual(code, 0, out[-3000:] + err)
+        self.assertIn(" 0 failed", out)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
