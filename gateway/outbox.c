@@ -11,10 +11,10 @@
 
 #include "outbox.h"
 
-#define N_SEV 3
+#define N_SEV       3
 #define BACKOFF_MIN 0.5
 #define BACKOFF_MAX 30.0
-#define TICK_S 1.0
+#define TICK_S      1.0
 
 /* One queued event in a single allocation: header, topic, json. */
 struct item {
@@ -43,6 +43,7 @@ struct outbox {
     uint64_t seq, count, bytes; /* bytes and count include the batch in hand */
     bool stopping;
     struct outbox_stats stats;
+    bool failing; /* logged once per outage, not once per retry */
 };
 
 static void ts_after(struct timespec *ts, double s)
@@ -142,8 +143,8 @@ int outbox__push(struct outbox *o, const struct cg_event *ev)
 bool outbox__full(struct outbox *o)
 {
     pthread_mutex_lock(&o->lock);
-    bool full = o->conf.full_policy == CG_SPOOL_BLOCK &&
-                o->bytes >= o->conf.max_bytes;
+    bool full =
+        o->conf.full_policy == CG_SPOOL_BLOCK && o->bytes >= o->conf.max_bytes;
     pthread_mutex_unlock(&o->lock);
     return full;
 }
@@ -185,6 +186,22 @@ static double jittered(double backoff)
     return backoff * (0.5 + (double)rand() / RAND_MAX);
 }
 
+/* Logs the start and the end of an outage, not every retry. */
+static void note_outcome(struct outbox *o, int rc,
+                         const struct cg_delivery_result *res)
+{
+    if (rc == CG_RETRY && !o->failing) {
+        o->failing = true;
+        cg_log(CG_LOG_WARN,
+               "consumer %s: delivery failing (%s); retrying with "
+               "backoff",
+               o->name, res->detail[0] ? res->detail : "not now");
+    } else if (rc != CG_RETRY && o->failing) {
+        o->failing = false;
+        cg_log(CG_LOG_INFO, "consumer %s: delivering again", o->name);
+    }
+}
+
 /* Offers the batch until the sink takes or refuses it. Returns false when
  * the outbox stopped first (the batch is then given up). */
 static bool deliver_batch(struct outbox *o, struct hand *h)
@@ -194,6 +211,7 @@ static bool deliver_batch(struct outbox *o, struct hand *h)
     for (;;) {
         struct cg_delivery_result res = {0};
         int rc = o->sink->plugin->deliver(o->sink->inst, &b, &res);
+        note_outcome(o, rc, &res);
         pthread_mutex_lock(&o->lock);
         if (rc == CG_OK) {
             o->stats.delivered += h->n;
@@ -259,8 +277,7 @@ static bool wait_for_work(struct outbox *o, const struct hand *h, bool *tick)
     if (*tick || o->conf.batch_wait_ms <= 0)
         return !o->stopping;
     ts_after(&until, o->conf.batch_wait_ms / 1000.0);
-    while (!o->stopping &&
-           queued_count(o, h) < (uint64_t)o->conf.batch_max &&
+    while (!o->stopping && queued_count(o, h) < (uint64_t)o->conf.batch_max &&
            pthread_cond_timedwait(&o->wake, &o->lock, &until) == 0)
         ;
     return !o->stopping;

@@ -70,8 +70,9 @@ static int check_url(const char *url, char *err, size_t errlen)
     curl_free(scheme);
     curl_url_cleanup(u);
     if (bad)
+        /* The URL may hold credentials: the reason does not repeat it. */
         return dec_bad_option(err, errlen,
-                              "url: not an http:// or https:// URL: %s", url);
+                              "url must be an http:// or https:// URL");
     return CG_OK;
 }
 
@@ -141,7 +142,7 @@ static int add_header(struct curl_slist **list, const char *name,
 }
 
 /* Builds the header list: the configured headers, then Content-Type
- * unless configured, and an empty Expect so that curl never stalls a large
+ * unless configured, and no Expect, so that curl never stalls a large
  * batch waiting for "100 Continue". */
 static int build_headers(struct http_sink *s, const struct cg_value *opts,
                          char *err, size_t errlen)
@@ -160,9 +161,12 @@ static int build_headers(struct http_sink *s, const struct cg_value *opts,
     }
     if (rc == CG_OK && !has_type)
         rc = add_header(&s->headers, "Content-Type", "application/json");
-    if (rc == CG_OK)
-        rc = add_header(&s->headers, "Expect", "");
-    return rc;
+    /* "Name:" without a value tells curl to drop its own header. */
+    struct curl_slist *next =
+        rc == CG_OK ? curl_slist_append(s->headers, "Expect:") : NULL;
+    if (next)
+        s->headers = next;
+    return rc != CG_OK ? rc : next ? CG_OK : CG_ENOMEM;
 }
 
 /* ---- the handle ------------------------------------------------------- */
@@ -201,7 +205,8 @@ static int setup_handle(struct http_sink *s, const char *url, long timeout_ms,
     rc |= (int)curl_easy_setopt(c, CURLOPT_ERRORBUFFER, s->errbuf);
     if (rc != 0)
         return dec_bad_option(err, errlen,
-                              "libcurl %s lacks a needed option (7.85+)",
+                              "libcurl %s refused an option (out of memory, "
+                              "or older than 7.85)",
                               curl_version_info(CURLVERSION_NOW)->version);
     return CG_OK;
 }
@@ -368,7 +373,9 @@ static int http_deliver(void *inst, const struct cg_batch *batch,
     CURLcode rc = curl_easy_perform(s->curl);
     if (rc != CURLE_OK) {
         /* Every transport failure is transient: DNS, refused, reset, TLS,
-         * timeouts. Nothing reached the consumer for sure. */
+         * timeouts. The consumer may have the batch already (a timeout
+         * after the upload); sending it again is at-least-once, and the
+         * duplicates carry the same ids. */
         const char *why = s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc);
         sanitize(res->detail, sizeof(res->detail), why, strlen(why));
         return CG_RETRY;
