@@ -171,7 +171,7 @@ static int scan_quoted(struct line *l, size_t open, size_t *close, size_t *len)
 /* A quoted cell, with l->i at its opening quote: always a string. */
 static int quoted_cell(struct line *l, struct cg_value *v)
 {
-    size_t close, len;
+    size_t close = 0, len = 0; /* set by scan_quoted; zeroed for the compiler */
     int rc = scan_quoted(l, l->i, &close, &len);
     if (rc != CG_OK)
         return rc;
