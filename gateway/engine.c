@@ -204,6 +204,62 @@ static int add_filters(struct cg_engine *e, uint32_t vi, struct cg_diags *d)
     return CG_OK;
 }
 
+static bool has_name(char *const *names, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(names[i], name))
+            return true;
+    return false;
+}
+
+/* Every decoded field a device part reads. */
+static int device_sources(const struct vendor_rt *v, struct taint *t)
+{
+    for (size_t i = 0; i < v->n_device; i++)
+        if (v->device[i].expr)
+            taint__collect(v->device[i].expr, t);
+    return CG_OK;
+}
+
+static int add_device_field(struct vendor_rt *v, const char *name)
+{
+    if (has_name(v->device_fields, v->n_device_fields, name))
+        return CG_OK;
+    char **p = cg_realloc(v->device_fields,
+                          (v->n_device_fields + 1) * sizeof(*p));
+    if (!p)
+        return CG_ENOMEM;
+    v->device_fields = p;
+    if (!(p[v->n_device_fields] = cg_strdup(name)))
+        return CG_ENOMEM;
+    v->n_device_fields++;
+    return CG_OK;
+}
+
+/* A private device id must not leak through the fields it is made of:
+ * without `fields` those are record fields themselves; with `fields`,
+ * any canonical field computed from them. */
+static int taint_device_fields(struct vendor_rt *v)
+{
+    struct taint src = {0};
+    int rc = device_sources(v, &src);
+    const struct cg_vendor_conf *c = v->conf;
+    for (size_t i = 0; rc == CG_OK && i < src.n && !c->has_fields; i++)
+        rc = add_device_field(v, src.names[i]);
+    for (size_t f = 0; rc == CG_OK && c->has_fields && f < c->n_fields; f++) {
+        struct taint ft = {0};
+        taint__collect(v->fields[f], &ft);
+        bool reads = ft.all || ft.device;
+        for (size_t i = 0; !reads && i < ft.n; i++)
+            reads = has_name(src.names, src.n, ft.names[i]);
+        if (reads)
+            rc = add_device_field(v, c->fields[f].name.s);
+        taint__free(&ft);
+    }
+    taint__free(&src);
+    return rc;
+}
+
 static int build_vendor(struct cg_engine *e, uint32_t vi,
                         const struct cg_plugin_reg *reg, struct cg_diags *d)
 {
@@ -221,7 +277,7 @@ static int build_vendor(struct cg_engine *e, uint32_t vi,
     for (int i = 0; i < 4; i++)
         if (rcs[i] != CG_OK)
             return rcs[i];
-    return CG_OK;
+    return v->device_private ? taint_device_fields(v) : CG_OK;
 }
 
 int engine__build_vendors(struct cg_engine *e,
@@ -259,6 +315,9 @@ void engine__free_vendors(struct cg_engine *e)
             cg_expr_free(v->device[j].expr);
         }
         cg_free(v->device);
+        for (size_t j = 0; j < v->n_device_fields; j++)
+            cg_free(v->device_fields[j]);
+        cg_free(v->device_fields);
         cg_expr_free(v->time);
         for (size_t j = 0; v->fields && j < v->conf->n_fields; j++)
             cg_expr_free(v->fields[j]);

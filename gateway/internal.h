@@ -73,6 +73,10 @@ struct vendor_rt {
     struct cg_expr *time;
     struct cg_expr **fields;
     bool device_private;
+    /* With `device` private: the record fields the device id is made of
+     * (or that copy them), private under the grant "device" as well. */
+    char **device_fields;
+    size_t n_device_fields;
     uint32_t first_filter; /* index into engine filters */
 };
 

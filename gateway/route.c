@@ -29,10 +29,20 @@ static bool private_field(const struct vendor_rt *v, const char *name)
     return false;
 }
 
+static bool device_field(const struct vendor_rt *v, const char *name)
+{
+    for (size_t i = 0; i < v->n_device_fields; i++)
+        if (!strcmp(v->device_fields[i], name))
+            return true;
+    return false;
+}
+
 static bool name_visible(const struct vendor_rt *v,
                          const struct consumer_rt *c, const char *name)
 {
-    return !private_field(v, name) || granted(c, name);
+    if (private_field(v, name) && !granted(c, name))
+        return false;
+    return !device_field(v, name) || granted(c, "device");
 }
 
 /* A value computed from a private field is private too, with the same
@@ -52,6 +62,8 @@ static bool field_visible(const struct vendor_rt *v,
         if (strcmp(p, "device") && !granted(c, p))
             return false;
     }
+    if (t->all && v->n_device_fields && !granted(c, "device"))
+        return false;
     for (size_t i = 0; i < t->n; i++)
         if (!name_visible(v, c, t->names[i]))
             return false;

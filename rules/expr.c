@@ -60,7 +60,8 @@ static void reads_walk(struct reads *r, const struct expr__node *n)
     }
     if (is_builtin(n, BUILTIN_PAYLOAD))
         r->all = true;
-    if (is_builtin(n, BUILTIN_DEVICE))
+    /* The topic names the device as surely as the device id does. */
+    if (is_builtin(n, BUILTIN_DEVICE) || is_builtin(n, BUILTIN_TOPIC))
         r->device = true;
     for (uint32_t i = 0; i < n->n; i++)
         reads_walk(r, n->kids[i]);

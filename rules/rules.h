@@ -154,7 +154,8 @@ bool cg_expr_constant(const struct cg_expr *e, struct cg_value *out);
 
 /* For privacy taint (SPEC §6): the record fields an expression reads.
  * `all` is set when it reads the whole record (`payload` on its own or with
- * a computed key); `device` when it reads the built-in `device`. fn is
+ * a computed key); `device` when it reads the built-in `device` or
+ * `topic` (a topic names its device as surely as the id does). fn is
  * called once per distinct top-level field name. */
 struct cg_expr_reads {
     bool all;
