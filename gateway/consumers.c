@@ -129,7 +129,8 @@ static int own_connection(const struct cg_consumer_conf *c,
 {
     struct cg_mqtt_callbacks cb = {0};
     char err[160] = "";
-    int rc = cg_mqtt_new(c->broker, NULL, &cb, out, err, sizeof(err));
+    int rc = cg_mqtt_new(c->broker, NULL, NULL, &cb, out, err,
+                         sizeof(err));
     if (rc == CG_OK)
         rc = cg_mqtt_start(*out);
     if (rc != CG_OK)
@@ -161,7 +162,8 @@ static int new_consumer(struct gw *g, const struct cg_consumer_conf *c,
     if (rc != CG_OK)
         return rc;
     bool http = !strcmp(c->sink.s, "http");
-    struct outbox_conf oc = {c->name.s, http ? c->batch_max_events : 100,
+    struct outbox_conf oc = {c->name.s, g->gen.cfg->gateway.spool_dir,
+                             http ? c->batch_max_events : 100,
                              http ? c->batch_max_wait_ms : 0,
                              c->spool_max_bytes, c->spool_full,
                              reject_batch, g};

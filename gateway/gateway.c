@@ -5,6 +5,8 @@
  * down cleanly.
  */
 #include <curl/curl.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -20,9 +22,14 @@ static void emit_deliver(void *user, const struct cg_delivery *d)
 {
     struct gw *g = user;
     atomic_fetch_add(&g->events, 1);
-    if (outbox__push(g->gen.boxes[d->consumer], &d->event) != CG_OK)
-        cg_log(CG_LOG_ERROR, "out of memory: event %s for %s dropped",
-               d->event.id, d->consumer_name);
+    int rc = outbox__push(g->gen.boxes[d->consumer], &d->event);
+    if (rc != CG_OK) {
+        /* Not acknowledged: the message comes back and is processed again
+         * (consumers that did get its events drop the duplicate by id). */
+        atomic_store(&g->push_failed, true);
+        cg_log(CG_LOG_ERROR, "consumer %s: cannot spool event %s: %s",
+               d->consumer_name, d->event.id, cg_strerror(rc));
+    }
 }
 
 static void emit_dead(void *user, const char *reason, const char *json,
@@ -37,7 +44,8 @@ static void emit_dead(void *user, const char *reason, const char *json,
     struct cg_event ev = {id, g->gen.cfg->gateway.dead_letter_topic, json,
                           len, CG_SEV_INFO, 1};
     cg_log(CG_LOG_DEBUG, "dead letter (%s): %.*s", reason, (int)len, json);
-    outbox__push(g->dead, &ev);
+    if (outbox__push(g->dead, &ev) != CG_OK)
+        atomic_store(&g->push_failed, true);
 }
 
 /* With spool_full: block, a full outbox holds intake: the message stays
@@ -50,6 +58,15 @@ static bool intake_blocked(const struct gw *g)
     return false;
 }
 
+static int hold(void)
+{
+    struct timespec ts = {0, 5 * 1000 * 1000};
+    nanosleep(&ts, NULL); /* the client offers the message again */
+    return CG_RETRY;
+}
+
+/* Runs one message through the pipeline. Returning CG_OK lets the client
+ * acknowledge it: by then every event it produced is in a spool. */
 static int on_message(void *user, const char *topic, size_t tlen,
                       const void *payload, size_t len, int qos)
 {
@@ -57,20 +74,21 @@ static int on_message(void *user, const char *topic, size_t tlen,
     struct cg_message m = {topic, tlen, payload, len, cg_time_now()};
     struct cg_emit emit = {emit_deliver, emit_dead, g};
     pthread_mutex_lock(&g->engine_lock);
-    if (intake_blocked(g)) {
+    bool blocked = intake_blocked(g);
+    atomic_store(&g->blocked, blocked);
+    if (blocked) {
         pthread_mutex_unlock(&g->engine_lock);
-        struct timespec ts = {0, 5 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-        return CG_RETRY;
+        return hold();
     }
+    atomic_store(&g->push_failed, false);
     int rc = cg_engine_process(g->gen.engine, &m, &emit);
     pthread_mutex_unlock(&g->engine_lock);
-    atomic_fetch_add(&g->received, 1);
-    if (rc == CG_ENOMEM) {
+    if (rc == CG_ENOMEM)
         cg_log(CG_LOG_ERROR, "out of memory processing a message on %s",
                topic);
-        return CG_RETRY;
-    }
+    if (rc == CG_ENOMEM || atomic_load(&g->push_failed))
+        return hold();
+    atomic_fetch_add(&g->received, 1);
     return CG_OK;
 }
 
@@ -189,7 +207,8 @@ static int make_dead_outbox(struct gw *g, struct cg_diags *d)
                : CG_EINVAL;
     if (rc != CG_OK)
         return rc;
-    struct outbox_conf oc = {"dead-letters", 100, 0, 64ULL << 20,
+    struct outbox_conf oc = {".dead-letters", g->gen.cfg->gateway.spool_dir,
+                             100, 0, 64ULL << 20,
                              CG_SPOOL_DROP_OLDEST, NULL, NULL};
     g->dead_reg = cg_plugins_ref(g->gen.reg);
     return outbox__new(&oc, sink, &g->dead);
@@ -205,7 +224,8 @@ static int connect_out(struct gw *g)
              b->client_id);
     g->out_conf.client_id = g->out_client_id;
     g->out_conf.clean_session = true; /* our outboxes hold what waits */
-    int rc = cg_mqtt_new(&g->out_conf, NULL, &cb, &g->out, err, sizeof(err));
+    int rc = cg_mqtt_new(&g->out_conf, NULL, NULL, &cb, &g->out, err,
+                         sizeof(err));
     if (rc == CG_OK)
         rc = cg_mqtt_start(g->out);
     if (rc != CG_OK)
@@ -222,8 +242,8 @@ static int connect_in(struct gw *g)
     struct cg_mqtt_callbacks cb = {on_message, on_connected, on_lost, g};
     char err[160] = "";
     int rc = will.oom ? CG_ENOMEM
-                      : cg_mqtt_new(&cfg->broker, &w, &cb, &g->in, err,
-                                    sizeof(err));
+                      : cg_mqtt_new(&cfg->broker, &w, g->persist_dir, &cb,
+                                    &g->in, err, sizeof(err));
     cg_buf_free(&will);
     if (rc == CG_OK)
         rc = cg_mqtt_subscribe(g->in, (const char *const *)g->gen.filters,
@@ -233,6 +253,28 @@ static int connect_in(struct gw *g)
     if (rc != CG_OK)
         fprintf(stderr, "citygate: %s\n", err[0] ? err : cg_strerror(rc));
     return rc;
+}
+
+/* Where the intake client keeps messages it holds: inside the spool. */
+static int make_persist_dir(struct gw *g)
+{
+    snprintf(g->persist_dir, sizeof(g->persist_dir), "%s/.mqtt",
+             g->gen.cfg->gateway.spool_dir);
+    char cmd[sizeof(g->persist_dir)];
+    snprintf(cmd, sizeof(cmd), "%s", g->persist_dir);
+    for (char *p = cmd + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        mkdir(cmd, 0750);
+        *p = '/';
+    }
+    if (mkdir(cmd, 0750) < 0 && errno != EEXIST) {
+        fprintf(stderr, "citygate: cannot create %s: %s\n", g->persist_dir,
+                strerror(errno));
+        return CG_EIO;
+    }
+    return CG_OK;
 }
 
 int gw__start(struct gw *g, const char *config_path)
@@ -247,6 +289,9 @@ int gw__start(struct gw *g, const char *config_path)
         curl_global_init(CURL_GLOBAL_DEFAULT);
         cg_mqtt_global_init();
         g->fingerprint = cg_config_fingerprint(g->gen.cfg);
+        rc = make_persist_dir(g);
+    }
+    if (rc == CG_OK) {
         rc = connect_out(g);
     }
     if (rc == CG_OK && (rc = make_dead_outbox(g, &d)) == CG_OK)
@@ -332,6 +377,30 @@ void gw__reload(struct gw *g, const char *why)
 }
 
 /* ---- shutdown ---------------------------------------------------------- */
+
+void gw__check_backpressure(struct gw *g)
+{
+    double now = cg_time_mono();
+    if (!atomic_load(&g->blocked)) {
+        g->blocked_since = 0;
+    } else if (g->blocked_since == 0) {
+        g->blocked_since = now;
+    }
+    bool full = g->gen.cfg && intake_blocked(g);
+    if (!g->suspended && full && g->blocked_since &&
+        now - g->blocked_since >= 2.0) {
+        cg_log(CG_LOG_WARN, "a consumer's spool is full: holding intake at "
+                            "the broker until it has room");
+        cg_mqtt_suspend(g->in);
+        g->suspended = true;
+    } else if (g->suspended && !full) {
+        cg_log(CG_LOG_INFO, "spools have room again: resuming intake");
+        atomic_store(&g->blocked, false);
+        g->blocked_since = 0;
+        g->suspended = false;
+        cg_mqtt_resume(g->in);
+    }
+}
 
 void gw__log_stats(struct gw *g)
 {

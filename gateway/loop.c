@@ -96,6 +96,7 @@ int loop__run(struct gw *g)
         now = cg_time_mono();
         if (now >= next_watch) {
             watch_files(g);
+            gw__check_backpressure(g);
             next_watch = now + WATCH_EVERY_S;
         }
         if (now >= next_stats) {

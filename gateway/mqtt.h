@@ -45,11 +45,14 @@ struct cg_mqtt_will {
 void cg_mqtt_global_init(void);
 
 /* Creates a client for broker b (client id, credentials, TLS, keepalive,
- * clean session). will may be NULL. Returns CG_OK, CG_EINVAL (with a
- * sentence in err) or CG_ENOMEM. Nothing connects before start(). */
+ * clean session). will may be NULL. With persist_dir, messages that
+ * arrive while the gateway holds intake are kept on disk there until they
+ * are processed, surviving a crash (NULL: in memory only). Returns CG_OK,
+ * CG_EINVAL (with a sentence in err) or CG_ENOMEM. Nothing connects
+ * before start(). */
 int cg_mqtt_new(const struct cg_broker_conf *b, const struct cg_mqtt_will *will,
-                const struct cg_mqtt_callbacks *cb, struct cg_mqtt **out,
-                char *err, size_t errlen);
+                const char *persist_dir, const struct cg_mqtt_callbacks *cb,
+                struct cg_mqtt **out, char *err, size_t errlen);
 /* Remembers filters to subscribe at qos on every connect (a share group
  * is applied by the caller). Call before start(). */
 int cg_mqtt_subscribe(struct cg_mqtt *m, const char *const *filters,
@@ -75,6 +78,10 @@ int cg_mqtt_wait(struct cg_mqtt *m, unsigned ticket, int timeout_ms);
 
 /* Stops reading new messages (SIGTERM: stop intake first, then drain). */
 void cg_mqtt_pause_intake(struct cg_mqtt *m);
+/* Disconnects and stays away until resume(): while consumers' spools are
+ * full the broker, not the gateway, holds the backlog. */
+void cg_mqtt_suspend(struct cg_mqtt *m);
+void cg_mqtt_resume(struct cg_mqtt *m);
 /* Disconnects cleanly (the broker does not publish the will), waiting up
  * to timeout_ms for in-flight work, and stops reconnecting. */
 void cg_mqtt_stop(struct cg_mqtt *m, int timeout_ms);

@@ -50,7 +50,7 @@ struct cg_mqtt {
     pthread_cond_t cond;  /* publish completions */
     pthread_cond_t rcond; /* connect requests and stop, for reconnector */
     pthread_t reconnector;
-    bool started, stopping, need_connect, connecting;
+    bool started, stopping, need_connect, connecting, suspended;
     atomic_bool connected, paused;
     double backoff;
 
@@ -303,7 +303,8 @@ static void *reconnect_loop(void *arg)
     bool first = true;
     pthread_mutex_lock(&m->lock);
     for (;;) {
-        while (!m->stopping && (!m->need_connect || m->connecting))
+        while (!m->stopping &&
+               (!m->need_connect || m->connecting || m->suspended))
             pthread_cond_wait(&m->rcond, &m->lock);
         if (m->stopping || !wait_backoff(m, first))
             break;
@@ -350,14 +351,16 @@ static void set_tls(struct cg_mqtt *m)
     m->ssl.verify = t->verify;
 }
 
-static int create_client(struct cg_mqtt *m, char *err, size_t errlen)
+static int create_client(struct cg_mqtt *m, const char *persist_dir,
+                         char *err, size_t errlen)
 {
     MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
     co.sendWhileDisconnected = 0; /* our queues hold what waits */
-    int rc = MQTTAsync_createWithOptions(&m->client, m->conf->uri,
-                                         m->conf->client_id,
-                                         MQTTCLIENT_PERSISTENCE_NONE, NULL,
-                                         &co);
+    int rc = MQTTAsync_createWithOptions(
+        &m->client, m->conf->uri, m->conf->client_id,
+        persist_dir ? MQTTCLIENT_PERSISTENCE_DEFAULT
+                    : MQTTCLIENT_PERSISTENCE_NONE,
+        (void *)persist_dir, &co);
     if (rc != MQTTASYNC_SUCCESS) {
         snprintf(err, errlen, "cannot create an MQTT client for %s: %s",
                  m->conf->uri, MQTTAsync_strerror(rc));
@@ -368,8 +371,8 @@ static int create_client(struct cg_mqtt *m, char *err, size_t errlen)
 }
 
 int cg_mqtt_new(const struct cg_broker_conf *b, const struct cg_mqtt_will *will,
-                const struct cg_mqtt_callbacks *cb, struct cg_mqtt **out,
-                char *err, size_t errlen)
+                const char *persist_dir, const struct cg_mqtt_callbacks *cb,
+                struct cg_mqtt **out, char *err, size_t errlen)
 {
     *out = NULL;
     struct cg_mqtt *m = cg_calloc(1, sizeof(*m));
@@ -384,7 +387,7 @@ int cg_mqtt_new(const struct cg_broker_conf *b, const struct cg_mqtt_will *will,
     set_tls(m);
     int rc = set_will(m, will);
     if (rc == CG_OK)
-        rc = create_client(m, err, errlen);
+        rc = create_client(m, persist_dir, err, errlen);
     if (rc != CG_OK) {
         cg_mqtt_free(m);
         return rc;
@@ -483,6 +486,38 @@ void cg_mqtt_pause_intake(struct cg_mqtt *m)
     atomic_store(&m->paused, true);
 }
 
+static void disconnect_now(struct cg_mqtt *m, int timeout_ms)
+{
+    if (!m->client || !MQTTAsync_isConnected(m->client))
+        return;
+    MQTTAsync_disconnectOptions o = MQTTAsync_disconnectOptions_initializer;
+    o.timeout = timeout_ms;
+    MQTTAsync_disconnect(m->client, &o);
+    for (int i = 0; i < timeout_ms / 10 && MQTTAsync_isConnected(m->client);
+         i++) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+void cg_mqtt_suspend(struct cg_mqtt *m)
+{
+    pthread_mutex_lock(&m->lock);
+    m->suspended = true;
+    pthread_mutex_unlock(&m->lock);
+    disconnect_now(m, 1000);
+    atomic_store(&m->connected, false);
+}
+
+void cg_mqtt_resume(struct cg_mqtt *m)
+{
+    pthread_mutex_lock(&m->lock);
+    m->suspended = false;
+    m->need_connect = true;
+    pthread_cond_signal(&m->rcond);
+    pthread_mutex_unlock(&m->lock);
+}
+
 void cg_mqtt_stop(struct cg_mqtt *m, int timeout_ms)
 {
     pthread_mutex_lock(&m->lock);
@@ -493,16 +528,7 @@ void cg_mqtt_stop(struct cg_mqtt *m, int timeout_ms)
         pthread_join(m->reconnector, NULL);
         m->started = false;
     }
-    if (m->client && MQTTAsync_isConnected(m->client)) {
-        MQTTAsync_disconnectOptions o = MQTTAsync_disconnectOptions_initializer;
-        o.timeout = timeout_ms;
-        MQTTAsync_disconnect(m->client, &o);
-        for (int i = 0; i < timeout_ms / 10 && MQTTAsync_isConnected(m->client);
-             i++) {
-            struct timespec ts = {0, 10 * 1000 * 1000};
-            nanosleep(&ts, NULL);
-        }
-    }
+    disconnect_now(m, timeout_ms);
     atomic_store(&m->connected, false);
 }
 

@@ -56,6 +56,11 @@ struct gw {
     uint64_t fingerprint;
     atomic_ullong received, events, dead_count[GW_N_REASONS];
     atomic_bool stopping;
+    atomic_bool blocked;  /* intake held: a spool with block policy is full */
+    atomic_bool push_failed; /* a spool could not be written */
+    bool suspended;          /* intake disconnected while spools are full */
+    double blocked_since;
+    char persist_dir[4096];
 };
 
 /* gateway.c */
@@ -63,6 +68,9 @@ int gw__start(struct gw *g, const char *config_path);
 void gw__shutdown(struct gw *g);
 void gw__reload(struct gw *g, const char *why);
 void gw__log_stats(struct gw *g);
+/* Loop thread, every second: holds intake at the broker while spools stay
+ * full, and lets it in again once they have room. */
+void gw__check_backpressure(struct gw *g);
 
 /* consumers.c */
 int gw__build_consumers(struct gw *g, struct gw_gen *gen,
