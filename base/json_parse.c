@@ -6,10 +6,12 @@
  * value being built. A container's children pile up on the scratch stack
  * above the container's own slot; when the container closes they are
  * copied into one exact-size array taken from the caller's allocator and
- * popped. So the finished tree holds only memory from alloc(ctx, size) and
- * the scratch stack (plain heap, freed before returning) is its only other
- * memory. Every byte of input is looked at a bounded number of times;
- * duplicate keys are merged per object in O(k log k) for k keys.
+ * popped, so every value is copied once. The finished tree holds only
+ * memory from alloc(ctx, size); the scratch stack starts on the C stack
+ * and moves to cg_malloc memory only for documents with more than
+ * SCRATCH_INLINE values open at once, and it is freed before returning.
+ * Every byte of input is looked at a bounded number of times; duplicate
+ * keys are merged per object in O(k log k) for k keys.
  *
  * Invariants: slots[0] is the root; while a frame is open, its container's
  * slot is slots[frame.base - 1]; every string in the tree is NUL-terminated
@@ -317,8 +319,12 @@ static int close_container(struct parser *p)
 
 static int open_container(struct parser *p, bool is_obj)
 {
-    if (p->depth == CG_JSON_MAX_DEPTH)
-        return fail_plain(p, p->pos, "nesting deeper than 64");
+    if (p->depth == CG_JSON_MAX_DEPTH) {
+        char what[40];
+        snprintf(what, sizeof(what), "nesting deeper than %d",
+                 CG_JSON_MAX_DEPTH);
+        return fail_plain(p, p->pos, what);
+    }
     p->pos++;
     p->frames[p->depth++] = (struct frame){(uint32_t)p->top, is_obj};
     skip_ws(p);

@@ -174,8 +174,9 @@ static void load_consumer(struct loader *L, yaml_node_t *item,
                           struct cg_consumer_conf *c)
 {
     c->pos = node_pos(L, item);
-    c->batch_max_events = 100; /* the batch: block may be absent */
-    c->batch_max_wait_ms = 200;
+    c->batch_max_events = 100; /* the batch: and rotate: blocks may be */
+    c->batch_max_wait_ms = 200; /* absent: their defaults */
+    c->rotate_keep = 5;
     if (schema_apply(L, item, consumer_fields, c))
         return;
     check_sink(L, item, c);

@@ -431,6 +431,8 @@ static void drain_all(struct gw *g, int timeout_ms)
 
 static void publish_offline(struct gw *g)
 {
+    if (!g->in || !g->gen.cfg)
+        return;
     struct cg_buf json = {0};
     unsigned ticket;
     status_json(g, false, &json);

@@ -125,9 +125,11 @@ static void break_csv(struct sim_msg *m, struct sim_rng *rng)
 static void oversize(struct sim_msg *m)
 {
     cg_buf_reset(&m->payload);
-    cg_buf_puts(&m->payload, "{\"zone\":\"haidian\",\"status\":\"ok\",\"dump\":\"");
+    cg_buf_puts(&m->payload,
+                "{\"zone\":\"haidian\",\"status\":\"ok\",\"dump\":\"");
     while (m->payload.len < SIM_OVERSIZE && !m->payload.oom)
-        cg_buf_puts(&m->payload, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
+        cg_buf_puts(&m->payload,
+                    "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
     cg_buf_puts(&m->payload, "\"}");
 }
 

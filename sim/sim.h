@@ -25,6 +25,9 @@
 
 #include "base.h"
 
+/* Number of elements of an array (an int: tables here are small). */
+#define SIM_N_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
 /* ---- scenarios ------------------------------------------------------- */
 
 enum sim_scenario {
@@ -41,6 +44,26 @@ enum sim_scenario {
 int sim__scenario_parse(const char *name);
 const char *sim__scenario_name(int scenario);
 
+/* ---- the command line (options.c) ----------------------------------- */
+
+struct sim_opts {
+    const char *uri; /* as given, for messages */
+    char host[256];
+    int port;
+    int devices;         /* per vendor */
+    double rate;         /* messages per second, all vendors together */
+    double duration;     /* seconds; 0 = until a signal */
+    unsigned long count; /* messages; 0 = no limit */
+    int scenario;
+    uint64_t seed;
+    int qos;
+    int verbose;
+};
+
+/* Fills o from the command line. Returns 0 to run, 1 when --help was
+ * printed (exit 0), or -1 after printing a usage error (exit 2). */
+int sim__options_parse(int argc, char **argv, struct sim_opts *o);
+
 /* ---- random numbers (model.c) ---------------------------------------- */
 
 /* A small deterministic generator (splitmix64): one stream per run, so a
@@ -49,19 +72,19 @@ struct sim_rng {
     uint64_t state;
 };
 uint64_t sim__rng_next(struct sim_rng *r);
-double sim__rng_unit(struct sim_rng *r);        /* uniform in [0, 1) */
-double sim__rng_gauss(struct sim_rng *r);       /* standard normal */
-int sim__rng_below(struct sim_rng *r, int n);   /* uniform in [0, n) */
+double sim__rng_unit(struct sim_rng *r);      /* uniform in [0, 1) */
+double sim__rng_gauss(struct sim_rng *r);     /* standard normal */
+int sim__rng_below(struct sim_rng *r, int n); /* uniform in [0, n) */
 
 /* ---- the city -------------------------------------------------------- */
 
 /* A district of the example city, with names its devices use. */
 struct sim_district {
-    const char *name;     /* lower case, as vendors send it: "haidian" */
-    const char *title;    /* "Haidian" */
-    const char *code;     /* two letters used in asset ids: "HD" */
-    const char *road;     /* an arterial road */
-    const char *place;    /* a neighbourhood or landmark */
+    const char *name;  /* lower case, as vendors send it: "haidian" */
+    const char *title; /* "Haidian" */
+    const char *code;  /* two letters used in asset ids: "HD" */
+    const char *road;  /* an arterial road */
+    const char *place; /* a neighbourhood or landmark */
 };
 extern const struct sim_district sim__districts[];
 extern const size_t sim__district_count;
@@ -97,8 +120,8 @@ typedef int (*sim_gen_fn)(struct sim_device *d, struct sim_msg *m);
 /* A vendor of the example config: its name, how its devices speak and
  * what they measure. The generator reads d->value[] in metrics[] order. */
 struct sim_vendor {
-    const char *name;        /* as in config/citygate.yaml */
-    const char *format;      /* json | kv | csv | lpp: for --help only */
+    const char *name;   /* as in config/citygate.yaml */
+    const char *format; /* json | kv | csv | lpp: for --help only */
     const struct sim_metric *metrics;
     int n_metrics;
     sim_gen_fn gen;
@@ -127,16 +150,16 @@ double sim__scenario_target(const struct sim_vendor *v, int m, int scenario);
 /* One simulated device and its drifting state. */
 struct sim_device {
     const struct sim_vendor *vendor;
-    int index;                          /* 0-based within its vendor */
+    int index; /* 0-based within its vendor */
     const struct sim_district *district;
     int scenario;
-    struct sim_rng *rng;                /* the run's shared stream */
-    double now;                         /* wall clock of this message, epoch s */
-    double target[SIM_MAX_METRICS];     /* where each metric is pulled to */
-    double value[SIM_MAX_METRICS];      /* this message's readings */
-    double acc[2];                      /* counters a vendor keeps (kWh) */
-    int state;                          /* a sticky state (bay occupied) */
-    unsigned long seq;                  /* messages sent so far */
+    struct sim_rng *rng;            /* the run's shared stream */
+    double now;                     /* wall clock of this message, epoch s */
+    double target[SIM_MAX_METRICS]; /* where each metric is pulled to */
+    double value[SIM_MAX_METRICS];  /* this message's readings */
+    double acc[2];                  /* counters a vendor keeps (kWh) */
+    int state;                      /* a sticky state (bay occupied) */
+    unsigned long seq;              /* messages sent so far */
     int excursion_metric, excursion_left;
 };
 

@@ -16,13 +16,13 @@
 #include "sim.h"
 
 const struct sim_vendor *const sim__vendors[] = {
-    &sim__vendor_aircheck,      &sim__vendor_sonitus,
-    &sim__vendor_flowmetrix,    &sim__vendor_parkwise_bays,
+    &sim__vendor_aircheck,       &sim__vendor_sonitus,
+    &sim__vendor_flowmetrix,     &sim__vendor_parkwise_bays,
     &sim__vendor_parkwise_zones, &sim__vendor_gridmeter,
-    &sim__vendor_lumen,         &sim__vendor_guardian,
-    &sim__vendor_vitalband,     &sim__vendor_mediboard,
-    &sim__vendor_bms_link,      &sim__vendor_hydronet,
-    &sim__vendor_riverwatch,    &sim__vendor_civicq,
+    &sim__vendor_lumen,          &sim__vendor_guardian,
+    &sim__vendor_vitalband,      &sim__vendor_mediboard,
+    &sim__vendor_bms_link,       &sim__vendor_hydronet,
+    &sim__vendor_riverwatch,     &sim__vendor_civicq,
     &sim__vendor_classmate,
 };
 const size_t sim__vendor_count = sizeof(sim__vendors) / sizeof(sim__vendors[0]);
@@ -107,7 +107,8 @@ int sim__vendors_check(void)
     for (size_t i = 0; i < N_PUSHES; i++) {
         if (metric_exists(pushes[i].vendor, pushes[i].metric))
             continue;
-        fprintf(stderr, "citygate-sim: scenario %s moves unknown metric %s/%s\n",
+        fprintf(stderr,
+                "citygate-sim: scenario %s moves unknown metric %s/%s\n",
                 sim__scenario_name(pushes[i].scenario), pushes[i].vendor,
                 pushes[i].metric);
         bad = 1;

@@ -13,14 +13,13 @@
 
 #include "sim.h"
 
-#define N_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
-
 /* ---- aircheck: air-quality stations, JSON, RFC 3339 time in UTC ------- */
 
 enum { AQ_PM25, AQ_PM10, AQ_NO2, AQ_O3, AQ_TEMP_F, AQ_RH, AQ_FAULT, AQ_CAL };
 
 /* Everyday levels sit below the WHO 2021 guidelines (15, 45, 25, 100
  * µg/m³); excursions reach past them, and a smog episode past GB 3095. */
+/* clang-format off */
 static const struct sim_metric aircheck_metrics[] = {
     /* name          mean   spread noise revert lo    hi    alert */
     {"pm25",         10,    2.5,   0.8,  0.10,  1,    600,  48},
@@ -32,6 +31,7 @@ static const struct sim_metric aircheck_metrics[] = {
     {"fault_p",      0.002, 0,     0,    1,     0,    1,    NAN},
     {"calibrating_p", 0.003, 0,    0,    1,     0,    1,    NAN},
 };
+/* clang-format on */
 
 /* A station's full report; every fifth station has no ozone analyser and
  * leaves that key out. */
@@ -65,8 +65,11 @@ static int gen_aircheck(struct sim_device *d, struct sim_msg *m)
 }
 
 const struct sim_vendor sim__vendor_aircheck = {
-    "aircheck", "json", aircheck_metrics, N_OF(aircheck_metrics),
-    gen_aircheck,
+    .name = "aircheck",
+    .format = "json",
+    .metrics = aircheck_metrics,
+    .n_metrics = SIM_N_OF(aircheck_metrics),
+    .gen = gen_aircheck,
 };
 
 /* ---- sonitus: noise monitors, JSON nested under data.readings --------- */
@@ -75,12 +78,14 @@ enum { NS_LDEN, NS_LNIGHT, NS_LAEQ };
 
 /* Levels are kept relative to the WHO 2018 guideline of the monitor's
  * source, so one table serves road, rail and aircraft monitors. */
+/* clang-format off */
 static const struct sim_metric sonitus_metrics[] = {
     /* name          mean   spread noise revert lo    hi    alert */
     {"lden_margin",  -4,    1.5,   0.4,  0.15,  -25,  25,   4.5},
     {"lnight_margin", -5,   1.5,   0.4,  0.15,  -25,  25,   3.5},
     {"laeq_offset",  4,     1.5,   1.2,  0.30,  -10,  20,   NAN},
 };
+/* clang-format on */
 
 /* WHO guideline per source (Lden, Lnight); industry has none, so its
  * monitors report around a typical industrial level instead. */
@@ -88,14 +93,14 @@ static const struct {
     const char *source;
     double lden, lnight;
 } noise_sources[] = {
-    {"road", 53, 45}, {"rail", 54, 44}, {"road", 53, 45},
+    {"road", 53, 45},     {"rail", 54, 44},     {"road", 53, 45},
     {"aircraft", 45, 40}, {"industry", 60, 52},
 };
 
 static int gen_sonitus(struct sim_device *d, struct sim_msg *m)
 {
     const double *x = d->value;
-    int s = d->index % N_OF(noise_sources);
+    int s = d->index % SIM_N_OF(noise_sources);
     double lden = noise_sources[s].lden + x[NS_LDEN];
     double lnight = noise_sources[s].lnight + x[NS_LNIGHT];
     cg_buf_printf(&m->payload,
@@ -105,12 +110,15 @@ static int gen_sonitus(struct sim_device *d, struct sim_msg *m)
                   d->index % 3 == 2 ? "2.3.7" : "2.4.1", lden, lnight,
                   lden + x[NS_LAEQ], d->district->name,
                   noise_sources[s].source);
-    return sim__topic(m, "vendors/sonitus/noise/NS-%02d/report",
-                      31 + d->index);
+    return sim__topic(m, "vendors/sonitus/noise/NS-%02d/report", 31 + d->index);
 }
 
 const struct sim_vendor sim__vendor_sonitus = {
-    "sonitus", "json", sonitus_metrics, N_OF(sonitus_metrics), gen_sonitus,
+    .name = "sonitus",
+    .format = "json",
+    .metrics = sonitus_metrics,
+    .n_metrics = SIM_N_OF(sonitus_metrics),
+    .gen = gen_sonitus,
 };
 
 /* ---- hydronet: pressure, quality and reservoir loggers, JSON ---------- */
@@ -120,6 +128,7 @@ enum { HY_KPA, HY_FLOW, HY_CL, HY_TURB, HY_PH, HY_LEVEL };
 /* Alert levels: pressure under the 1.4 bar service level, chlorine under
  * the WHO 0.2 mg/L residual, turbidity over GB 5749's 1 NTU, a service
  * reservoir under its 2 m fire reserve. */
+/* clang-format off */
 static const struct sim_metric hydronet_metrics[] = {
     /* name          mean   spread noise revert lo    hi    alert */
     {"pressure_kpa", 310,   30,    6,    0.15,  0,    900,  122},
@@ -129,6 +138,7 @@ static const struct sim_metric hydronet_metrics[] = {
     {"ph",           7.4,   0.15,  0.04, 0.20,  5,    10,   NAN},
     {"level_cm",     420,   40,    6,    0.06,  0,    600,  170},
 };
+/* clang-format on */
 
 static int gen_hydronet(struct sim_device *d, struct sim_msg *m)
 {
@@ -138,8 +148,8 @@ static int gen_hydronet(struct sim_device *d, struct sim_msg *m)
     int rc;
     switch (d->index % 3) {
     case 0:
-        cg_buf_printf(p, "{\"pressure_kpa\":%.0f,\"flow_l_s\":%.1f,",
-                      x[HY_KPA], x[HY_FLOW]);
+        cg_buf_printf(p, "{\"pressure_kpa\":%.0f,\"flow_l_s\":%.1f,", x[HY_KPA],
+                      x[HY_FLOW]);
         rc = sim__topic(m, "vendors/hydronet/pressure/PL-%s-%04d/data", code,
                         311 + d->index);
         break;
@@ -161,8 +171,11 @@ static int gen_hydronet(struct sim_device *d, struct sim_msg *m)
 }
 
 const struct sim_vendor sim__vendor_hydronet = {
-    "hydronet", "json", hydronet_metrics, N_OF(hydronet_metrics),
-    gen_hydronet,
+    .name = "hydronet",
+    .format = "json",
+    .metrics = hydronet_metrics,
+    .n_metrics = SIM_N_OF(hydronet_metrics),
+    .gen = gen_hydronet,
 };
 
 /* ---- riverwatch: river stage gauges, Cayenne LPP in base64 ------------ */
@@ -171,12 +184,14 @@ enum { RW_STAGE, RW_RAIN, RW_BATTERY };
 
 /* Stage in m above gauge datum (warning stage 3.50 m, guaranteed 4.80 m),
  * rain in mm/h (heavy from 20 mm/h), battery in V. */
+/* clang-format off */
 static const struct sim_metric riverwatch_metrics[] = {
     /* name          mean   spread noise revert lo    hi    alert */
     {"stage_m",      2.1,   0.3,   0.02, 0.06,  0,    9,    3.9},
     {"rain_mm_h",    0.3,   0.2,   0.6,  0.35,  0,    150,  28},
     {"battery_v",    3.6,   0.03,  0.004, 0.10, 3.0,  3.7,  NAN},
 };
+/* clang-format on */
 
 /* Gauges sit on the city's rivers: Qinghe, Liangma, Tonghui, Beiyun. */
 static const char *const rivers[] = {"QH", "LM", "TH", "BY"};
@@ -190,11 +205,14 @@ static int gen_riverwatch(struct sim_device *d, struct sim_msg *m)
     n = sim__lpp_put(frame, n, 3, SIM_LPP_ANALOG_IN, d->value[RW_BATTERY]);
     cg_base64_encode(&m->payload, frame, n);
     return sim__topic(m, "vendors/riverwatch/%s/RG-%s-%02d/up",
-                      d->district->name, rivers[d->index % N_OF(rivers)],
+                      d->district->name, rivers[d->index % SIM_N_OF(rivers)],
                       1 + d->index);
 }
 
 const struct sim_vendor sim__vendor_riverwatch = {
-    "riverwatch", "lpp", riverwatch_metrics, N_OF(riverwatch_metrics),
-    gen_riverwatch,
+    .name = "riverwatch",
+    .format = "lpp",
+    .metrics = riverwatch_metrics,
+    .n_metrics = SIM_N_OF(riverwatch_metrics),
+    .gen = gen_riverwatch,
 };

@@ -12,8 +12,6 @@
 
 #include "sim.h"
 
-#define N_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
-
 static const char *const directions[] = {"N", "S", "E", "W"};
 
 /* ---- flowmetrix: traffic counters, one CSV line per interval ---------- */
@@ -22,6 +20,7 @@ enum { TC_SPEED, TC_FLOW, TC_HEAVY, TC_FAULT, TC_DEGRADED };
 
 /* Free flow on an arterial is 40-50 km/h; the alert level is moderate
  * congestion (GB/T 33171: < 15 km/h). Flow is vehicles per lane per 5 min. */
+/* clang-format off */
 static const struct sim_metric flowmetrix_metrics[] = {
     /* name          mean   spread noise revert lo    hi    alert */
     {"speed_kmh",    42,    6,     1.8,  0.15,  2,    90,   12},
@@ -30,6 +29,7 @@ static const struct sim_metric flowmetrix_metrics[] = {
     {"fault_p",      0.002, 0,     0,    1,     0,    1,    NAN},
     {"degraded_p",   0.004, 0,     0,    1,     0,    1,    NAN},
 };
+/* clang-format on */
 
 static int gen_flowmetrix(struct sim_device *d, struct sim_msg *m)
 {
@@ -45,8 +45,7 @@ static int gen_flowmetrix(struct sim_device *d, struct sim_msg *m)
         /* Loop occupancy grows as traffic slows down. */
         double occ = fmin(95, fmax(2, 8 + (50 - x[TC_SPEED]) * 1.1));
         cg_buf_printf(&m->payload, "%.0f,%.1f,%.0f,%.0f,%s",
-                      round(x[TC_FLOW] * lanes), x[TC_SPEED], occ,
-                      x[TC_HEAVY],
+                      round(x[TC_FLOW] * lanes), x[TC_SPEED], occ, x[TC_HEAVY],
                       sim__chance(d, TC_DEGRADED) ? "degraded" : "ok");
     }
     return sim__topic(m, "vendors/flowmetrix/counter/TC-%s-%03d/telemetry",
@@ -54,8 +53,11 @@ static int gen_flowmetrix(struct sim_device *d, struct sim_msg *m)
 }
 
 const struct sim_vendor sim__vendor_flowmetrix = {
-    "flowmetrix", "csv", flowmetrix_metrics, N_OF(flowmetrix_metrics),
-    gen_flowmetrix,
+    .name = "flowmetrix",
+    .format = "csv",
+    .metrics = flowmetrix_metrics,
+    .n_metrics = SIM_N_OF(flowmetrix_metrics),
+    .gen = gen_flowmetrix,
 };
 
 /* ---- parkwise-bays: in-ground bay sensors, Cayenne LPP in base64 ------ */
@@ -63,6 +65,7 @@ const struct sim_vendor sim__vendor_flowmetrix = {
 enum { PB_BATTERY, PB_TEMP, PB_OCCUPIED, PB_FAULT };
 
 /* Li-SOCl2 cell: 3.6 V nominal, "replace soon" below 3.3 V. */
+/* clang-format off */
 static const struct sim_metric bays_metrics[] = {
     /* name          mean   spread noise revert lo    hi    alert */
     {"battery_v",    3.56,  0.05,  0.004, 0.08, 2.9,  3.7,  3.2},
@@ -70,6 +73,7 @@ static const struct sim_metric bays_metrics[] = {
     {"occupied_p",   0.55,  0.12,  0,    1,     0,    1,    NAN},
     {"fault_p",      0.003, 0,     0,    1,     0,    1,    NAN},
 };
+/* clang-format on */
 
 static int gen_parkwise_bays(struct sim_device *d, struct sim_msg *m)
 {
@@ -81,16 +85,18 @@ static int gen_parkwise_bays(struct sim_device *d, struct sim_msg *m)
     n = sim__lpp_put(frame, n, 1, SIM_LPP_PRESENCE, d->state);
     n = sim__lpp_put(frame, n, 2, SIM_LPP_ANALOG_IN, d->value[PB_BATTERY]);
     n = sim__lpp_put(frame, n, 3, SIM_LPP_TEMPERATURE, d->value[PB_TEMP]);
-    n = sim__lpp_put(frame, n, 4, SIM_LPP_DIGITAL_IN,
-                     sim__chance(d, PB_FAULT));
+    n = sim__lpp_put(frame, n, 4, SIM_LPP_DIGITAL_IN, sim__chance(d, PB_FAULT));
     cg_base64_encode(&m->payload, frame, n);
     return sim__topic(m, "vendors/parkwise/%s/bay/PB-%s-%04d/uplink",
                       d->district->name, d->district->code, 451 + d->index);
 }
 
 const struct sim_vendor sim__vendor_parkwise_bays = {
-    "parkwise-bays", "lpp", bays_metrics, N_OF(bays_metrics),
-    gen_parkwise_bays,
+    .name = "parkwise-bays",
+    .format = "lpp",
+    .metrics = bays_metrics,
+    .n_metrics = SIM_N_OF(bays_metrics),
+    .gen = gen_parkwise_bays,
 };
 
 /* ---- parkwise-zones: zone controllers counting their bays, JSON ------- */
@@ -98,10 +104,12 @@ const struct sim_vendor sim__vendor_parkwise_bays = {
 enum { PZ_FILL };
 
 /* Share of the zone's bays taken; the alert level is a full zone. */
+/* clang-format off */
 static const struct sim_metric zones_metrics[] = {
     /* name          mean   spread noise revert lo    hi    alert */
     {"fill",         0.62,  0.12,  0.03, 0.12,  0,    1.03, 1.01},
 };
+/* clang-format on */
 
 static int gen_parkwise_zones(struct sim_device *d, struct sim_msg *m)
 {
@@ -109,16 +117,18 @@ static int gen_parkwise_zones(struct sim_device *d, struct sim_msg *m)
     cg_buf_printf(&m->payload,
                   "{\"name\":\"%s %s\",\"capacity\":%d,\"occupied\":%.0f,"
                   "\"ts\":%.0f}",
-                  d->district->place, d->index % 2 ? "West" : "East",
-                  capacity, round(d->value[PZ_FILL] * capacity),
-                  floor(d->now));
+                  d->district->place, d->index % 2 ? "West" : "East", capacity,
+                  round(d->value[PZ_FILL] * capacity), floor(d->now));
     return sim__topic(m, "vendors/parkwise/%s/zone/Z-%s-%02d/summary",
                       d->district->name, d->district->code, 1 + d->index);
 }
 
 const struct sim_vendor sim__vendor_parkwise_zones = {
-    "parkwise-zones", "json", zones_metrics, N_OF(zones_metrics),
-    gen_parkwise_zones,
+    .name = "parkwise-zones",
+    .format = "json",
+    .metrics = zones_metrics,
+    .n_metrics = SIM_N_OF(zones_metrics),
+    .gen = gen_parkwise_zones,
 };
 
 /* ---- gridmeter: household smart meters, key=value text ---------------- */
@@ -127,12 +137,14 @@ enum { EM_VOLT, EM_POWER, EM_TAMPER };
 
 /* EN 50160: 230 V ±10 %; the alert level is a sag at the end of a long
  * feeder. Power is the household's demand in W. */
+/* clang-format off */
 static const struct sim_metric gridmeter_metrics[] = {
     /* name          mean   spread noise revert lo    hi    alert */
     {"voltage_v",    230.5, 2.5,   0.8,  0.20,  150,  290,  202},
     {"power_w",      750,   250,   110,  0.25,  20,   12000, NAN},
     {"tamper_p",     0.0015, 0,    0,    1,     0,    1,    NAN},
 };
+/* clang-format on */
 
 static int gen_gridmeter(struct sim_device *d, struct sim_msg *m)
 {
@@ -142,8 +154,8 @@ static int gen_gridmeter(struct sim_device *d, struct sim_msg *m)
     double volts = d->value[EM_VOLT];
     int tamper = sim__chance(d, EM_TAMPER);
     if (d->seq == 1) {
-        d->acc[0] = 800 + 9000 * sim__rng_unit(d->rng);   /* register */
-        d->acc[1] = 20 + 220 * sim__rng_unit(d->rng);     /* this month */
+        d->acc[0] = 800 + 9000 * sim__rng_unit(d->rng); /* register */
+        d->acc[1] = 20 + 220 * sim__rng_unit(d->rng);   /* this month */
     }
     d->acc[0] += p_w / 1000 * 0.25; /* a reading every 15 minutes */
     d->acc[1] += p_w / 1000 * 0.25;
@@ -160,8 +172,11 @@ static int gen_gridmeter(struct sim_device *d, struct sim_msg *m)
 }
 
 const struct sim_vendor sim__vendor_gridmeter = {
-    "gridmeter", "kv", gridmeter_metrics, N_OF(gridmeter_metrics),
-    gen_gridmeter,
+    .name = "gridmeter",
+    .format = "kv",
+    .metrics = gridmeter_metrics,
+    .n_metrics = SIM_N_OF(gridmeter_metrics),
+    .gen = gen_gridmeter,
 };
 
 /* ---- lumen: LED streetlights on LoRaWAN, JSON uplinks ----------------- */
@@ -170,11 +185,13 @@ enum { SL_HEALTH, SL_DAYBURN };
 
 /* Health is the share of the expected power the LED driver draws; the
  * alert level is a failed driver (< 10 %). */
+/* clang-format off */
 static const struct sim_metric lumen_metrics[] = {
     /* name          mean   spread noise revert lo    hi    alert */
     {"driver_health", 0.97, 0.01,  0.005, 0.30, 0,    1.02, 0.03},
     {"dayburn_p",    0.01,  0,     0,    1,     0,    1,    NAN},
 };
+/* clang-format on */
 
 static const int rated_w[] = {120, 90, 150};
 
@@ -194,7 +211,7 @@ static void lamp_schedule(struct sim_device *d, int *dim, double *lux)
 
 static int gen_lumen(struct sim_device *d, struct sim_msg *m)
 {
-    int dim, rated = rated_w[d->index % N_OF(rated_w)];
+    int dim, rated = rated_w[d->index % SIM_N_OF(rated_w)];
     double lux;
     lamp_schedule(d, &dim, &lux);
     /* Off, the controller alone draws about 0.4 W. */
@@ -209,13 +226,19 @@ static int gen_lumen(struct sim_device *d, struct sim_msg *m)
                   "\"ambient_lux\":%.1f,\"ts\":%.0f}",
                   d->district->code, 41 + d->index, d->district->road,
                   d->district->name,
-                  dim == 0 ? "off" : dim < 100 ? "dimmed" : "on", dim, power,
-                  rated, d->acc[0], lux, floor(d->now));
+                  dim == 0    ? "off"
+                  : dim < 100 ? "dimmed"
+                              : "on",
+                  dim, power, rated, d->acc[0], lux, floor(d->now));
     /* Topic level 3 is the LoRaWAN DevEUI; the device id is lamp_id. */
     return sim__topic(m, "vendors/lumen/streetlight/70B3D57ED005%04X/status",
                       0x1234u + (unsigned)d->index);
 }
 
 const struct sim_vendor sim__vendor_lumen = {
-    "lumen", "json", lumen_metrics, N_OF(lumen_metrics), gen_lumen,
+    .name = "lumen",
+    .format = "json",
+    .metrics = lumen_metrics,
+    .n_metrics = SIM_N_OF(lumen_metrics),
+    .gen = gen_lumen,
 };

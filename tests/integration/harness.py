@@ -43,6 +43,9 @@ class Broker:
         self.log = os.path.join(workdir, "mosquitto-%d.log" % self.port)
         store = os.path.join(workdir, "mosquitto-db") + "/"
         os.makedirs(store, exist_ok=True)
+        # Started as root, mosquitto drops to its own user: let it write.
+        os.chmod(workdir, 0o755)
+        os.chmod(store, 0o777)
         with open(self.conf, "w") as f:
             f.write("listener %d 127.0.0.1\nallow_anonymous true\n" % self.port)
             f.write("max_queued_messages 200000\nset_tcp_nodelay true\n")
@@ -207,7 +210,10 @@ class IntegrationTest(unittest.TestCase):
             log = os.path.join(self.workdir, "citygate.log")
             if os.path.exists(log):
                 print("---- citygate.log ----\n" + open(log, errors="replace").read()[-6000:])
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        if os.environ.get("CG_KEEP_WORKDIR"):
+            print("kept " + self.workdir)
+        else:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     def _failed(self):
         result = self._outcome.result

@@ -21,6 +21,8 @@ SIM=$1
 CITYGATE=$2
 CONFIG=$3
 COUNT=${SIM_TEST_COUNT:-150}
+# Debian installs the broker in /usr/sbin, which a user's PATH may lack.
+MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 
 # One topic prefix per vendor of config/citygate.yaml (extended regexes).
 VENDOR_PREFIXES=(
@@ -77,7 +79,7 @@ start_broker() {
         PORT=$(pick_port) || fail "no free loopback port"
         printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' \
             "$PORT" > "$WORK/mosquitto.conf"
-        mosquitto -c "$WORK/mosquitto.conf" > "$WORK/mosquitto.log" 2>&1 &
+        "$MOSQUITTO" -c "$WORK/mosquitto.conf" > "$WORK/mosquitto.log" 2>&1 &
         MOSQ_PID=$!
         for _ in $(seq 50); do
             kill -0 "$MOSQ_PID" 2>/dev/null || break
@@ -175,5 +177,6 @@ for reason in $REASONS; do
     *) fail "malformed: unexpected dead-letter reason $reason" ;;
     esac
 done
-echo "malformed: $COUNT messages, $BAD bad, all dead-lettered:$REASONS"
+echo "malformed: $COUNT messages, $BAD bad, all dead-lettered:" \
+    $(printf '%s\n' $REASONS | sort | uniq -c | awk '{print $2 " " $1}')
 echo "PASS"
