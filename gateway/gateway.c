@@ -66,7 +66,12 @@ static int hold(void)
 }
 
 /* Runs one message through the pipeline. Returning CG_OK lets the client
- * acknowledge it: by then every event it produced is in a spool. */
+ * acknowledge it: by then every event it produced is in a spool.
+ *
+ * A full spool (policy block) does not refuse the message: the MQTT client
+ * would only park it in memory until its socket next stirs. Instead the
+ * message is spooled past the bound and the loop thread is woken to hold
+ * intake at the broker, so the overshoot is what was already in flight. */
 static int on_message(void *user, const char *topic, size_t tlen,
                       const void *payload, size_t len, int qos)
 {
@@ -75,11 +80,8 @@ static int on_message(void *user, const char *topic, size_t tlen,
     struct cg_emit emit = {emit_deliver, emit_dead, g};
     pthread_mutex_lock(&g->engine_lock);
     bool blocked = intake_blocked(g);
-    atomic_store(&g->blocked, blocked);
-    if (blocked) {
-        pthread_mutex_unlock(&g->engine_lock);
-        return hold();
-    }
+    if (blocked && !atomic_exchange(&g->blocked, true))
+        loop__wake();
     atomic_store(&g->push_failed, false);
     int rc = cg_engine_process(g->gen.engine, &m, &emit);
     pthread_mutex_unlock(&g->engine_lock);
@@ -380,26 +382,19 @@ void gw__reload(struct gw *g, const char *why)
 
 void gw__check_backpressure(struct gw *g)
 {
-    double now = cg_time_mono();
-    if (!atomic_load(&g->blocked)) {
-        g->blocked_since = 0;
-    } else if (g->blocked_since == 0) {
-        g->blocked_since = now;
-    }
     bool full = g->gen.cfg && intake_blocked(g);
-    if (!g->suspended && full && g->blocked_since &&
-        now - g->blocked_since >= 2.0) {
+    if (!g->suspended && full) {
         cg_log(CG_LOG_WARN, "a consumer's spool is full: holding intake at "
                             "the broker until it has room");
         cg_mqtt_suspend(g->in);
         g->suspended = true;
     } else if (g->suspended && !full) {
         cg_log(CG_LOG_INFO, "spools have room again: resuming intake");
-        atomic_store(&g->blocked, false);
-        g->blocked_since = 0;
         g->suspended = false;
         cg_mqtt_resume(g->in);
     }
+    if (!full)
+        atomic_store(&g->blocked, false);
 }
 
 void gw__log_stats(struct gw *g)

@@ -1,13 +1,16 @@
 /*
  * The loop thread: a poll() loop that waits for signals (delivered through
- * a self-pipe, so handlers only write a byte) and runs its timers: the
- * rule-file watch every second and a traffic summary every minute.
+ * a self-pipe, so handlers only write a byte) and for wake-ups from other
+ * threads (an eventfd), and runs its timers: the rule-file watch and the
+ * backpressure check every second, a traffic summary every minute.
  *
- * Each pass: handle signals, run due timers, compute the next timeout.
+ * Each pass: handle signals, then wake-ups, run due timers, compute the
+ * next timeout.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,6 +21,7 @@
 #define STATS_EVERY_S 60.0
 
 static int sig_pipe[2] = {-1, -1};
+static int wake_fd = -1; /* an eventfd: wake-ups from other threads merge */
 
 static void on_signal(int signo)
 {
@@ -29,9 +33,18 @@ static void on_signal(int signo)
     errno = saved;
 }
 
+void loop__wake(void)
+{
+    uint64_t one = 1;
+    if (wake_fd >= 0 && write(wake_fd, &one, sizeof(one)) < 0) {
+        /* the counter is saturated: a wake-up is pending anyway */
+    }
+}
+
 static int install_signals(void)
 {
-    if (pipe(sig_pipe) < 0)
+    wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (wake_fd < 0 || pipe(sig_pipe) < 0)
         return CG_EIO;
     for (int i = 0; i < 2; i++) {
         fcntl(sig_pipe[i], F_SETFL, O_NONBLOCK);
@@ -89,10 +102,15 @@ int loop__run(struct gw *g)
         double now = cg_time_mono();
         double due = next_watch < next_stats ? next_watch : next_stats;
         int timeout = due > now ? (int)((due - now) * 1000.0) + 1 : 0;
-        struct pollfd pfd = {sig_pipe[0], POLLIN, 0};
-        int rc = poll(&pfd, 1, timeout);
-        if (rc > 0 && !handle_signals(g))
+        struct pollfd pfd[2] = {{sig_pipe[0], POLLIN, 0}, {wake_fd, POLLIN, 0}};
+        int rc = poll(pfd, 2, timeout);
+        if (rc > 0 && pfd[0].revents && !handle_signals(g))
             break;
+        if (rc > 0 && pfd[1].revents) {
+            uint64_t n;
+            if (read(wake_fd, &n, sizeof(n)) > 0)
+                gw__check_backpressure(g);
+        }
         now = cg_time_mono();
         if (now >= next_watch) {
             watch_files(g);
@@ -106,5 +124,8 @@ int loop__run(struct gw *g)
     }
     close(sig_pipe[0]);
     close(sig_pipe[1]);
+    int fd = wake_fd;
+    wake_fd = -1;
+    close(fd);
     return CG_OK;
 }

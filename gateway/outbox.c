@@ -1,10 +1,10 @@
 /*
  * Outboxes (outbox.h) on the durable spool: push appends to the consumer's
- * spool; the delivery thread reads batches from it (critical first),
- * offers each to the sink until it is taken or refused, and only then
- * commits it. A batch in hand is retried as it is, so a retry sends the
- * same events in the same order; a crash before the commit sends them
- * again at the next start, with the same ids.
+ * spool; the delivery thread reads a batch from it (critical first),
+ * offers it to the sink and commits it once it is taken or refused. After
+ * a CG_RETRY the batch is read again after the backoff, so critical
+ * events that arrived meanwhile overtake it; a crash before the commit
+ * sends it again at the next start, with the same ids.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -32,6 +32,7 @@ struct outbox {
     struct outbox_stats stats;
     bool failing; /* logged once per outage, not once per retry */
     bool dropping;
+    double backoff; /* the next wait after a CG_RETRY */
 };
 
 static void ts_after(struct timespec *ts, double s)
@@ -113,39 +114,36 @@ static void note_outcome(struct outbox *o, int rc,
     }
 }
 
-/* Offers the batch until the sink takes or refuses it. Returns false when
- * the outbox stopped first: the batch stays in the spool, uncommitted. */
-static bool deliver_batch(struct outbox *o, const struct cg_batch *b)
+/* Offers a batch once. On CG_RETRY it waits out the backoff; the next
+ * batch is read afresh, so what turned critical meanwhile goes first.
+ * Returns false when the outbox stopped during the wait. */
+static bool offer(struct outbox *o, const struct cg_batch *b, bool *done)
 {
-    double backoff = BACKOFF_MIN;
-    for (;;) {
-        struct cg_delivery_result res = {0};
-        int rc = o->sink->plugin->deliver(o->sink->inst, b, &res);
-        note_outcome(o, rc, &res);
-        if (rc == CG_RETRY) {
-            double wait = jittered(backoff);
-            if (res.retry_after_ms / 1000.0 > wait)
-                wait = res.retry_after_ms / 1000.0;
-            backoff = backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : backoff * 2;
-            pthread_mutex_lock(&o->lock);
-            o->stats.retried++;
-            nap(o, wait);
-            bool stop = o->stopping;
-            pthread_mutex_unlock(&o->lock);
-            if (stop)
-                return false;
-            continue;
-        }
-        pthread_mutex_lock(&o->lock);
+    struct cg_delivery_result res = {0};
+    int rc = o->sink->plugin->deliver(o->sink->inst, b, &res);
+    note_outcome(o, rc, &res);
+    *done = rc != CG_RETRY;
+    pthread_mutex_lock(&o->lock);
+    if (rc == CG_RETRY) {
+        double wait = jittered(o->backoff);
+        if (res.retry_after_ms / 1000.0 > wait)
+            wait = res.retry_after_ms / 1000.0;
+        o->backoff = o->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX
+                                                  : o->backoff * 2;
+        o->stats.retried++;
+        nap(o, wait);
+    } else {
+        o->backoff = BACKOFF_MIN;
         if (rc == CG_OK)
             o->stats.delivered += b->n;
         else
             o->stats.rejected += b->n;
-        pthread_mutex_unlock(&o->lock);
-        if (rc != CG_OK && o->conf.reject)
-            o->conf.reject(o->conf.user, o->name, b, &res);
-        return true;
     }
+    bool stop = o->stopping;
+    pthread_mutex_unlock(&o->lock);
+    if (rc != CG_OK && rc != CG_RETRY && o->conf.reject)
+        o->conf.reject(o->conf.user, o->name, b, &res);
+    return !stop;
 }
 
 /* Waits for work. Returns false on stop; sets *tick when a second passed
@@ -191,8 +189,13 @@ static bool deliver_next(struct outbox *o, struct spool_batch *sb)
         return true;
     }
     struct cg_batch b = {sb->events, sb->n};
-    if (b.n && !deliver_batch(o, &b))
+    bool done = true;
+    if (b.n && !offer(o, &b, &done))
         return false;
+    if (!done) {
+        spool__rewind(o->spool);
+        return true;
+    }
     if (b.n && spool__commit(o->spool) != CG_OK)
         cg_log(CG_LOG_ERROR, "consumer %s: cannot record a delivery in its "
                              "spool; it may be sent again",
@@ -238,6 +241,7 @@ int outbox__new(const struct outbox_conf *conf, struct cg_instance *sink,
     o->conf.name = o->name;
     o->conf.batch_max = conf->batch_max < 1 ? 1 : conf->batch_max;
     o->sink = sink;
+    o->backoff = BACKOFF_MIN;
     pthread_mutex_init(&o->lock, NULL);
     pthread_cond_init(&o->wake, NULL);
     pthread_cond_init(&o->emptied, NULL);

@@ -5,9 +5,10 @@
  * Storage: the consumer's durable spool (spool.h); memory holds one batch.
  * Order: per severity, events leave in the order they came; when a
  * backlog drains, critical go before warning and warning before info.
- * Failures: a sink that says CG_RETRY gets the same batch again after a
- * backoff (0.5 s doubling to 30 s with jitter, or its Retry-After); a
- * batch refused for good is handed to the reject callback once.
+ * Failures: a sink that says CG_RETRY is offered the backlog again after
+ * a backoff (0.5 s doubling to 30 s with jitter, or its Retry-After),
+ * most urgent first; a batch refused for good is handed to the reject
+ * callback once.
  * Bounds: the spool holds at most max_bytes of events; past that the
  * policy decides: block (the caller holds intake) or drop the oldest.
  *

@@ -59,7 +59,6 @@ struct gw {
     atomic_bool blocked;  /* intake held: a spool with block policy is full */
     atomic_bool push_failed; /* a spool could not be written */
     bool suspended;          /* intake disconnected while spools are full */
-    double blocked_since;
     char persist_dir[4096];
 };
 
@@ -80,5 +79,7 @@ void gw__gen_free(struct gw_gen *gen);
 
 /* loop.c */
 int loop__run(struct gw *g);
+/* Wakes the loop thread from any thread (wake-ups merge). */
+void loop__wake(void);
 
 #endif

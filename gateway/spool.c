@@ -587,43 +587,61 @@ int spool__commit(struct spool *s)
     return rc;
 }
 
-/* The log whose next record (at its read position) is the oldest. */
-static struct log *oldest_log(struct spool *s, struct rec *out)
+static bool same_pos(struct pos a, struct pos b)
+{
+    return a.seg == b.seg && a.off == b.off;
+}
+
+/* The log whose oldest undelivered record (at its cursor) is the oldest
+ * of all; *at is where that record starts. */
+static struct log *oldest_log(struct spool *s, struct rec *out,
+                              struct pos *at)
 {
     struct log *best = NULL;
     for (int i = 0; i < N_SEV; i++) {
         struct log *l = &s->logs[i];
-        struct pos p = l->read;
+        struct pos p = l->cursor;
         struct rec r;
         if (read_rec(l, &p, &r, NULL, 0) != 1)
             continue;
-        l->read = p; /* it may have moved on to the next segment */
         if (!best || r.seq < out->seq) {
             best = l;
             *out = r;
+            *at = p;
         }
     }
     return best;
+}
+
+/* Drops one record at the cursor. A record handed out already stops
+ * counting as handed out; one not yet handed out moves the read position
+ * along with the cursor. */
+static void drop_at_cursor(struct log *l, struct pos at, const struct rec *r)
+{
+    bool handed_out = !same_pos(l->read, l->cursor);
+    l->cursor = at;
+    advance(&l->cursor, r);
+    if (handed_out && l->out_count) {
+        l->out_bytes -= HDR + r->len;
+        l->out_count--;
+    }
+    if (!handed_out || (l->read.seg < l->cursor.seg ||
+                        (l->read.seg == l->cursor.seg &&
+                         l->read.off < l->cursor.off)))
+        l->read = l->cursor;
+    l->bytes -= HDR + r->len;
+    l->count--;
 }
 
 uint64_t spool__drop_oldest(struct spool *s, uint64_t bytes)
 {
     uint64_t freed = 0, dropped = 0;
     struct rec r;
+    struct pos at;
     struct log *l;
     pthread_mutex_lock(&s->lock);
-    while (freed < bytes && (l = oldest_log(s, &r))) {
-        bool idle = l->read.seg == l->cursor.seg &&
-                    l->read.off == l->cursor.off;
-        advance(&l->read, &r);
-        if (idle) /* nothing in flight: the drop is durable at once */
-            l->cursor = l->read;
-        else /* counted as handed out: commit settles it */
-            l->out_bytes += HDR + r.len, l->out_count++;
-        if (idle) {
-            l->bytes -= HDR + r.len;
-            l->count--;
-        }
+    while (freed < bytes && (l = oldest_log(s, &r, &at))) {
+        drop_at_cursor(l, at, &r);
         freed += HDR + r.len;
         dropped++;
     }
@@ -633,6 +651,17 @@ uint64_t spool__drop_oldest(struct spool *s, uint64_t bytes)
     }
     pthread_mutex_unlock(&s->lock);
     return dropped;
+}
+
+void spool__rewind(struct spool *s)
+{
+    pthread_mutex_lock(&s->lock);
+    for (int i = 0; i < N_SEV; i++) {
+        struct log *l = &s->logs[i];
+        l->read = l->cursor;
+        l->out_bytes = l->out_count = 0;
+    }
+    pthread_mutex_unlock(&s->lock);
 }
 
 void spool__batch_free(struct spool_batch *b)

@@ -43,8 +43,9 @@ uint64_t spool__bytes(struct spool *s);
 uint64_t spool__count(struct spool *s);
 
 /* Drops the oldest undelivered events (by arrival, across severities)
- * that are not being delivered, until at least `bytes` are freed or
- * nothing is left to drop. Returns the number of events dropped. */
+ * until at least `bytes` are freed or nothing is left. An event in a
+ * batch being delivered may still arrive; it no longer counts. Returns
+ * the number of events dropped. */
 uint64_t spool__drop_oldest(struct spool *s, uint64_t bytes);
 
 /* A batch read from the spool; its memory belongs to it. */
@@ -63,6 +64,9 @@ int spool__peek(struct spool *s, size_t max, struct spool_batch *b);
  * and never committed (a delivery that gave up at shutdown) is read again
  * at the next open. */
 int spool__commit(struct spool *s);
+/* Forgets what was handed out since the last commit: the next peek reads
+ * it again, after anything more urgent that arrived meanwhile. */
+void spool__rewind(struct spool *s);
 void spool__batch_free(struct spool_batch *b);
 
 /* Tests only: the size at which a log starts a new segment file. */

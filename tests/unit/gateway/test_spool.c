@@ -243,19 +243,43 @@ static void test_drop_oldest(void **state)
     spool__close(s);
 }
 
-static void test_drop_spares_events_in_flight(void **state)
+static void test_drop_reaches_events_in_flight(void **state)
 {
     struct spool *s = open_spool("inflight");
     for (int i = 1; i <= 4; i++)
         put(s, i, CG_SEV_INFO, "f");
     struct spool_batch b = {0};
     assert_int_equal(spool__peek(s, 2, &b), CG_OK); /* 1, 2 in flight */
-    assert_int_equal(spool__drop_oldest(s, 1), 1);  /* drops 3 */
+    assert_int_equal(spool__drop_oldest(s, 1), 1);  /* drops 1 */
+    assert_int_equal(spool__count(s), 3);
+    assert_int_equal(spool__drop_oldest(s, 1), 1); /* drops 2 */
+    assert_int_equal(spool__drop_oldest(s, 1), 1); /* drops 3, not out yet */
     assert_int_equal(spool__commit(s), CG_OK);
+    assert_int_equal(spool__count(s), 1);
     assert_int_equal(spool__peek(s, 10, &b), CG_OK);
     assert_int_equal(b.n, 1);
     assert_non_null(strstr(b.events[0].json, "\"n\":4"));
     assert_int_equal(spool__commit(s), CG_OK);
+    assert_int_equal(spool__count(s), 0);
+    assert_int_equal(spool__bytes(s), 0);
+    spool__batch_free(&b);
+    spool__close(s);
+}
+
+static void test_rewind_lets_urgent_events_first(void **state)
+{
+    struct spool *s = open_spool("rewind");
+    put(s, 1, CG_SEV_INFO, "r");
+    put(s, 2, CG_SEV_INFO, "r");
+    struct spool_batch b = {0};
+    assert_int_equal(spool__peek(s, 10, &b), CG_OK);
+    assert_int_equal(b.n, 2);
+    put(s, 3, CG_SEV_CRITICAL, "r"); /* arrives while 1, 2 are retried */
+    spool__rewind(s);
+    int got[4];
+    assert_int_equal(drain(s, 10, got, 4, true), 3);
+    int want[] = {3, 1, 2};
+    assert_memory_equal(got, want, sizeof(want));
     assert_int_equal(spool__count(s), 0);
     spool__batch_free(&b);
     spool__close(s);
@@ -282,7 +306,8 @@ int main(void)
         cmocka_unit_test(test_damaged_record_is_cut),
         cmocka_unit_test(test_garbage_length_is_cut),
         cmocka_unit_test(test_drop_oldest),
-        cmocka_unit_test(test_drop_spares_events_in_flight),
+        cmocka_unit_test(test_drop_reaches_events_in_flight),
+        cmocka_unit_test(test_rewind_lets_urgent_events_first),
         cmocka_unit_test(test_names_stay_in_their_folder),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
