@@ -83,8 +83,10 @@ static int on_message(void *user, const char *topic, size_t tlen,
     if (blocked && !atomic_exchange(&g->blocked, true))
         loop__wake();
     atomic_store(&g->push_failed, false);
+    double t0 = cg_time_mono();
     int rc = cg_engine_process(g->gen.engine, &m, &emit);
     pthread_mutex_unlock(&g->engine_lock);
+    gw__observe_pipeline(g, cg_time_mono() - t0);
     if (rc == CG_ENOMEM)
         cg_log(CG_LOG_ERROR, "out of memory processing a message on %s",
                topic);
@@ -299,6 +301,8 @@ int gw__start(struct gw *g, const char *config_path)
     if (rc == CG_OK && (rc = make_dead_outbox(g, &d)) == CG_OK)
         rc = gw__build_consumers(g, &g->gen, &d);
     if (rc == CG_OK)
+        rc = gw__metrics_start(g);
+    if (rc == CG_OK)
         rc = connect_in(g);
     struct cg_buf b = {0};
     cg_diags_format(&d, &b);
@@ -368,6 +372,7 @@ void gw__reload(struct gw *g, const char *why)
                             next.n_filters, next.cfg->broker.qos);
     pthread_mutex_lock(&g->engine_lock);
     struct gw_gen old = g->gen;
+    cg_engine_inherit_stats(next.engine, old.engine);
     g->gen = next;
     pthread_mutex_unlock(&g->engine_lock);
     gw__retire_consumers(g, 5000); /* after the swap: nothing feeds them */
@@ -441,6 +446,7 @@ static void publish_offline(struct gw *g)
 void gw__shutdown(struct gw *g)
 {
     atomic_store(&g->stopping, true);
+    gw__metrics_stop(g);
     if (g->in)
         cg_mqtt_pause_intake(g->in);
     drain_all(g, 5000);

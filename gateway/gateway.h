@@ -124,6 +124,17 @@ int cg_engine_process(struct cg_engine *e, const struct cg_message *m,
                       const struct cg_emit *emit);
 
 const struct cg_ruleset *cg_engine_rules(const struct cg_engine *e);
+
+/* Counters for /metrics, safe to read from any thread. Each returns the
+ * number of vendors (rules) and, when i is below it, fills name and the
+ * count of messages (events) so far. */
+size_t cg_engine_vendor_stats(const struct cg_engine *e, size_t i,
+                              const char **name, uint64_t *received);
+size_t cg_engine_rule_stats(const struct cg_engine *e, size_t i,
+                            const char **name, uint64_t *events);
+/* Carries counters of vendors and rules with the same names over from
+ * the engine being replaced by a reload. */
+void cg_engine_inherit_stats(struct cg_engine *e, const struct cg_engine *old);
 const struct cg_config *cg_engine_config(const struct cg_engine *e);
 
 /* ---- commands (cmd_*.c) ---------------------------------------------- */

@@ -5,6 +5,8 @@
 #ifndef CG_GATEWAY_INTERNAL_H
 #define CG_GATEWAY_INTERNAL_H
 
+#include <stdatomic.h>
+
 #include "gateway.h"
 
 /* A decoder's output plus the arena its nodes come from: the host's
@@ -78,6 +80,7 @@ struct vendor_rt {
     char **device_fields;
     size_t n_device_fields;
     uint32_t first_filter; /* index into engine filters */
+    _Atomic uint64_t received; /* messages matched to this vendor */
 };
 
 /* One vendor topic filter; `plus_level` is the level of its first '+',
@@ -97,6 +100,7 @@ struct consumer_rt {
 struct rule_rt {
     uint64_t hash;        /* of the full name, for event ids */
     struct taint *taints; /* per data field */
+    _Atomic uint64_t events; /* events it produced (per consumer) */
 };
 
 struct cg_engine {
@@ -145,7 +149,7 @@ struct msg_ctx {
 /* One fired rule's event before it is routed. */
 struct fired {
     const struct cg_rule *rule;
-    const struct rule_rt *rt;
+    struct rule_rt *rt;
     int severity;
     struct cg_value data; /* an object */
 };

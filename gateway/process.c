@@ -270,6 +270,8 @@ static const struct filter_rt *find_vendor(struct cg_engine *e,
         return NULL;
     const struct filter_rt *f = &e->filters[hit.filter];
     mc->vendor = &e->vendors[f->vendor];
+    atomic_fetch_add_explicit(&e->vendors[f->vendor].received, 1,
+                              memory_order_relaxed);
     mc->eval.vendor = mc->vendor->conf->name.s;
     mc->eval.network = mc->vendor->network;
     return f;
@@ -334,4 +336,45 @@ int cg_engine_process(struct cg_engine *e, const struct cg_message *m,
     cg_time_format(m->received, mc.received);
     cg_time_format(mc.time, mc.time_text);
     return run_rules(e, &mc, emit);
+}
+
+size_t cg_engine_vendor_stats(const struct cg_engine *e, size_t i,
+                              const char **name, uint64_t *received)
+{
+    if (i >= e->n_vendors)
+        return e->n_vendors;
+    *name = e->vendors[i].conf->name.s;
+    *received = atomic_load_explicit(&e->vendors[i].received,
+                                     memory_order_relaxed);
+    return e->n_vendors;
+}
+
+size_t cg_engine_rule_stats(const struct cg_engine *e, size_t i,
+                            const char **name, uint64_t *events)
+{
+    size_t n = cg_ruleset_count(e->rules);
+    if (i >= n)
+        return n;
+    *name = cg_ruleset_rule(e->rules, i)->full_name;
+    *events = atomic_load_explicit(&e->rule_rt[i].events,
+                                   memory_order_relaxed);
+    return n;
+}
+
+/* Counters survive a reload: carried over by vendor and rule name. */
+void cg_engine_inherit_stats(struct cg_engine *e, const struct cg_engine *old)
+{
+    for (size_t i = 0; i < e->n_vendors; i++)
+        for (size_t j = 0; j < old->n_vendors; j++)
+            if (!strcmp(e->vendors[i].conf->name.s,
+                        old->vendors[j].conf->name.s))
+                atomic_store(&e->vendors[i].received,
+                             atomic_load(&old->vendors[j].received));
+    size_t n = cg_ruleset_count(e->rules), m = cg_ruleset_count(old->rules);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < m; j++)
+            if (!strcmp(cg_ruleset_rule(e->rules, i)->full_name,
+                        cg_ruleset_rule(old->rules, j)->full_name))
+                atomic_store(&e->rule_rt[i].events,
+                             atomic_load(&old->rule_rt[j].events));
 }

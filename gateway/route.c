@@ -248,6 +248,8 @@ int route__event(struct cg_engine *e, const struct msg_ctx *mc,
                       c->conf->qos},
         };
         emit->deliver(emit->user, &d);
+        atomic_fetch_add_explicit(&f->rt->events, 1,
+                                  memory_order_relaxed);
         count++;
     }
     return count;

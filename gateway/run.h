@@ -37,6 +37,7 @@ struct gw_gen {
 };
 
 #define GW_N_REASONS 5
+#define GW_N_BUCKETS 12 /* pipeline histogram, plus +Inf */
 
 struct gw {
     const char *config_path;
@@ -60,6 +61,9 @@ struct gw {
     atomic_bool push_failed; /* a spool could not be written */
     bool suspended;          /* intake disconnected while spools are full */
     char persist_dir[4096];
+    atomic_ullong pipeline_buckets[GW_N_BUCKETS + 1];
+    atomic_ullong pipeline_ns;
+    struct MHD_Daemon *metrics;
 };
 
 /* gateway.c */
@@ -70,6 +74,12 @@ void gw__log_stats(struct gw *g);
 /* Loop thread, every second: holds intake at the broker while spools stay
  * full, and lets it in again once they have room. */
 void gw__check_backpressure(struct gw *g);
+
+/* metrics.c */
+struct MHD_Daemon;
+int gw__metrics_start(struct gw *g);
+void gw__metrics_stop(struct gw *g);
+void gw__observe_pipeline(struct gw *g, double seconds);
 
 /* consumers.c */
 int gw__build_consumers(struct gw *g, struct gw_gen *gen,

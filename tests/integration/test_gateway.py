@@ -9,7 +9,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import IntegrationTest, publish, wait_until  # noqa: E402
+import urllib.request  # noqa: E402
+
+from harness import IntegrationTest, free_port, publish, wait_until  # noqa: E402
 
 CONFIG = """
 gateway:
@@ -17,6 +19,7 @@ gateway:
   dead_letter_topic: {pfx}/dead
   status_topic: {pfx}/status
   max_payload_bytes: 2048
+  metrics_listen: 127.0.0.1:{mport}
 broker:
   uri: tcp://127.0.0.1:{port}
   client_id: cg-{pfx}
@@ -81,7 +84,8 @@ class GatewayTest(IntegrationTest):
         os.makedirs(os.path.join(self.workdir, "rules"), exist_ok=True)
         self.write_rules(threshold)
         self.all = self.sub(self.b, self.pfx + "/#")
-        text = CONFIG.format(pfx=self.pfx, port=self.b.port)
+        self.mport = free_port()
+        text = CONFIG.format(pfx=self.pfx, port=self.b.port, mport=self.mport)
         self.g = self.gateway(text, wait_online=self.wait_online)
         return self.g
 
@@ -131,6 +135,31 @@ class GatewayTest(IntegrationTest):
         self.assertEqual(len({gov["id"], ent["id"], util["id"], pub["id"]}), 4)
         for key in ("time", "received"):
             self.assertRegex(gov[key], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+    def metrics(self):
+        url = "http://127.0.0.1:%d/metrics" % self.mport
+        with urllib.request.urlopen(url, timeout=5) as r:
+            self.assertIn("text/plain", r.headers["Content-Type"])
+            return r.read().decode()
+
+    def test_metrics(self):
+        self.start_city()
+        self.reading()
+        publish(self.b, self.pfx + "/vendors/acme/air/aq-1/telemetry", "{bad")
+        self.all.wait_count(4, self.pfx + "/city/")
+        self.all.wait_count(1, self.pfx + "/dead")
+        wait_until(lambda: 'result="delivered"} 1' in self.metrics(), 10,
+                   what="deliveries in /metrics")
+        text = self.metrics()
+        self.assertIn('citygate_messages_received_total{vendor="acme-air"} 2', text)
+        self.assertIn('citygate_messages_dead_total{reason="decode_error"} 1', text)
+        self.assertIn('citygate_rule_events_total{rule="environment/pm25-high"} 4', text)
+        self.assertIn('citygate_deliveries_total{consumer="city-ops",result="delivered"} 1', text)
+        self.assertIn('citygate_spool_depth{consumer="open-data"} 0', text)
+        self.assertIn('citygate_pipeline_seconds_bucket{le="+Inf"} 2', text)
+        self.assertIn("citygate_pipeline_seconds_count 2", text)
+        with self.assertRaises(urllib.error.HTTPError):
+            urllib.request.urlopen("http://127.0.0.1:%d/other" % self.mport, timeout=5)
 
     def test_dead_letters_keep_traffic_flowing(self):
         self.start_city()

@@ -1,0 +1,217 @@
+/*
+ * /metrics in the Prometheus text format (SPEC §9), served by
+ * libmicrohttpd on its own thread when gateway.metrics_listen is set.
+ * Counters are atomics written by the pipeline and read here; the
+ * generation (engine, outboxes) is read under the engine lock so a
+ * reload cannot swap it away mid-page.
+ */
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "run.h"
+
+static const char *const reasons[GW_N_REASONS] = {
+    "unknown_vendor", "too_large", "decode_error", "no_device", "rejected"};
+
+/* Upper bounds of the pipeline histogram, in seconds. */
+static const double bounds[GW_N_BUCKETS] = {
+    0.00001, 0.00002, 0.00005, 0.0001, 0.0002, 0.0005,
+    0.001,   0.002,   0.005,   0.01,   0.05,   0.1};
+
+void gw__observe_pipeline(struct gw *g, double seconds)
+{
+    int b = 0;
+    while (b < GW_N_BUCKETS && seconds > bounds[b])
+        b++;
+    atomic_fetch_add_explicit(&g->pipeline_buckets[b], 1,
+                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&g->pipeline_ns,
+                              (unsigned long long)(seconds * 1e9),
+                              memory_order_relaxed);
+}
+
+/* A label value with the escapes the text format wants. */
+static void put_label(struct cg_buf *b, const char *v)
+{
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"')
+            cg_buf_putc(b, '\\');
+        if (*v == '\n')
+            cg_buf_puts(b, "\\n");
+        else
+            cg_buf_putc(b, *v);
+    }
+}
+
+static void family(struct cg_buf *b, const char *name, const char *type,
+                   const char *help)
+{
+    cg_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void sample(struct cg_buf *b, const char *name, const char *label,
+                   const char *value, unsigned long long n)
+{
+    cg_buf_printf(b, "%s{%s=\"", name, label);
+    put_label(b, value);
+    cg_buf_printf(b, "\"} %llu\n", n);
+}
+
+static void render_engine(struct cg_buf *b, const struct cg_engine *e)
+{
+    const char *name;
+    uint64_t n;
+    family(b, "citygate_messages_received_total", "counter",
+           "Messages matched to each vendor.");
+    for (size_t i = 0; i < cg_engine_vendor_stats(e, i, &name, &n); i++)
+        sample(b, "citygate_messages_received_total", "vendor", name, n);
+    family(b, "citygate_rule_events_total", "counter",
+           "Events each rule produced, one per consumer reached.");
+    for (size_t i = 0; i < cg_engine_rule_stats(e, i, &name, &n); i++)
+        sample(b, "citygate_rule_events_total", "rule", name, n);
+}
+
+static void render_delivery(struct cg_buf *b, const struct gw *g)
+{
+    family(b, "citygate_deliveries_total", "counter",
+           "Events per consumer by outcome (delivered, rejected, dropped; "
+           "retried counts attempts).");
+    for (size_t i = 0; i < g->gen.cfg->n_consumers; i++) {
+        struct outbox_stats s;
+        const char *c = g->gen.cfg->consumers[i].name.s;
+        outbox__stats(g->gen.boxes[i], &s);
+        const struct {
+            const char *result;
+            uint64_t n;
+        } rows[] = {{"delivered", s.delivered},
+                    {"rejected", s.rejected},
+                    {"dropped", s.dropped},
+                    {"retried", s.retried}};
+        for (size_t r = 0; r < 4; r++) {
+            cg_buf_puts(b, "citygate_deliveries_total{consumer=\"");
+            put_label(b, c);
+            cg_buf_printf(b, "\",result=\"%s\"} %llu\n", rows[r].result,
+                          (unsigned long long)rows[r].n);
+        }
+    }
+    family(b, "citygate_spool_depth", "gauge",
+           "Events waiting in each consumer's spool.");
+    for (size_t i = 0; i < g->gen.cfg->n_consumers; i++) {
+        struct outbox_stats s;
+        outbox__stats(g->gen.boxes[i], &s);
+        sample(b, "citygate_spool_depth", "consumer",
+               g->gen.cfg->consumers[i].name.s, s.queued);
+    }
+}
+
+static void render_pipeline(struct cg_buf *b, struct gw *g)
+{
+    family(b, "citygate_messages_dead_total", "counter",
+           "Dead letters by reason.");
+    for (int i = 0; i < GW_N_REASONS; i++)
+        sample(b, "citygate_messages_dead_total", "reason", reasons[i],
+               atomic_load(&g->dead_count[i]));
+    family(b, "citygate_pipeline_seconds", "histogram",
+           "Time from arrival to every event spooled, per message.");
+    unsigned long long cum = 0;
+    for (int i = 0; i <= GW_N_BUCKETS; i++) {
+        cum += atomic_load(&g->pipeline_buckets[i]);
+        if (i < GW_N_BUCKETS)
+            cg_buf_printf(b, "citygate_pipeline_seconds_bucket{le=\"%g\"} %llu\n",
+                          bounds[i], cum);
+        else
+            cg_buf_printf(b, "citygate_pipeline_seconds_bucket{le=\"+Inf\"} "
+                             "%llu\n",
+                          cum);
+    }
+    cg_buf_printf(b, "citygate_pipeline_seconds_sum %.9f\n",
+                  atomic_load(&g->pipeline_ns) / 1e9);
+    cg_buf_printf(b, "citygate_pipeline_seconds_count %llu\n", cum);
+}
+
+static void render(struct gw *g, struct cg_buf *b)
+{
+    pthread_mutex_lock(&g->engine_lock);
+    render_engine(b, g->gen.engine);
+    render_delivery(b, g);
+    pthread_mutex_unlock(&g->engine_lock);
+    render_pipeline(b, g);
+}
+
+static enum MHD_Result serve(void *cls, struct MHD_Connection *conn,
+                             const char *url, const char *method,
+                             const char *version, const char *upload,
+                             size_t *upload_size, void **state)
+{
+    struct cg_buf b = {0};
+    int status = MHD_HTTP_OK;
+    if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
+        status = MHD_HTTP_METHOD_NOT_ALLOWED;
+        cg_buf_puts(&b, "only GET\n");
+    } else if (strcmp(url, "/metrics")) {
+        status = MHD_HTTP_NOT_FOUND;
+        cg_buf_puts(&b, "citygate serves /metrics\n");
+    } else {
+        render(cls, &b);
+    }
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        b.len, b.data ? b.data : (char *)"", MHD_RESPMEM_MUST_COPY);
+    cg_buf_free(&b);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", "text/plain; version=0.0.4");
+    enum MHD_Result rc = MHD_queue_response(conn, (unsigned)status, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+/* "127.0.0.1:9108" or ":9108" (every address). */
+static int parse_listen(const char *s, struct sockaddr_in *sa)
+{
+    char host[64] = "0.0.0.0";
+    const char *colon = strrchr(s, ':');
+    unsigned port;
+    if (!colon || sscanf(colon + 1, "%u", &port) != 1 || port > 65535 ||
+        (size_t)(colon - s) >= sizeof(host))
+        return -1;
+    if (colon > s) {
+        memcpy(host, s, (size_t)(colon - s));
+        host[colon - s] = '\0';
+    }
+    memset(sa, 0, sizeof(*sa));
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons((uint16_t)port);
+    return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
+}
+
+int gw__metrics_start(struct gw *g)
+{
+    const char *listen = g->gen.cfg->gateway.metrics_listen;
+    struct sockaddr_in sa;
+    if (!listen)
+        return CG_OK;
+    if (parse_listen(listen, &sa) < 0) {
+        fprintf(stderr, "citygate: metrics_listen '%s' is not host:port\n",
+                listen);
+        return CG_EINVAL;
+    }
+    g->metrics = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD, ntohs(sa.sin_port), NULL, NULL,
+        serve, g, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+    if (!g->metrics) {
+        fprintf(stderr, "citygate: cannot serve metrics on %s\n", listen);
+        return CG_EIO;
+    }
+    cg_log(CG_LOG_INFO, "metrics on http://%s/metrics", listen);
+    return CG_OK;
+}
+
+void gw__metrics_stop(struct gw *g)
+{
+    if (g->metrics)
+        MHD_stop_daemon(g->metrics);
+    g->metrics = NULL;
+}
