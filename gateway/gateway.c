@@ -429,17 +429,19 @@ static void drain_all(struct gw *g, int timeout_ms)
         outbox__drain(g->dead, left > 0 ? left : 0);
 }
 
+/* Intake is already disconnected (cleanly: no will), so the retained
+ * offline status goes out on the publishing connection. */
 static void publish_offline(struct gw *g)
 {
-    if (!g->in || !g->gen.cfg)
+    if (!g->out || !g->gen.cfg)
         return;
     struct cg_buf json = {0};
     unsigned ticket;
     status_json(g, false, &json);
-    if (!json.oom && g->in &&
-        cg_mqtt_publish(g->in, g->gen.cfg->gateway.status_topic, json.data,
+    if (!json.oom &&
+        cg_mqtt_publish(g->out, g->gen.cfg->gateway.status_topic, json.data,
                         json.len, 1, true, &ticket) == CG_OK)
-        cg_mqtt_wait(g->in, ticket, 1000);
+        cg_mqtt_wait(g->out, ticket, 1000);
     cg_buf_free(&json);
 }
 

@@ -7,6 +7,9 @@
  * Connection management is the client's job: after start() it connects in
  * the background and, after any loss, reconnects with capped exponential
  * backoff and jitter (0.5 s doubling to 30 s), resubscribing every filter.
+ *
+ * Backends: Eclipse Paho (the default) and libmosquitto, chosen by
+ * `broker.client`; the functions below dispatch (mqtt.c).
  */
 #ifndef CG_MQTT_H
 #define CG_MQTT_H
@@ -76,7 +79,9 @@ int cg_mqtt_publish(struct cg_mqtt *m, const char *topic, const void *payload,
  * CG_ETIMEDOUT. */
 int cg_mqtt_wait(struct cg_mqtt *m, unsigned ticket, int timeout_ms);
 
-/* Stops reading new messages (SIGTERM: stop intake first, then drain). */
+/* Stops reading new messages for good (SIGTERM: stop intake first, then
+ * drain): the client disconnects; a message already read is still
+ * processed; the broker keeps the rest for the next start. */
 void cg_mqtt_pause_intake(struct cg_mqtt *m);
 /* Disconnects and stays away until resume(): while consumers' spools are
  * full the broker, not the gateway, holds the backlog. */

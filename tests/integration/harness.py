@@ -148,10 +148,20 @@ def publish_many(broker, topic, payloads, qos=1):
     subprocess.run(args, input=data, check=True, timeout=120)
 
 
+def with_client(config_text):
+    """Runs the suite on another MQTT backend: CG_MQTT_CLIENT=mosquitto
+    adds `client: mosquitto` to the broker section of every config."""
+    client = os.environ.get("CG_MQTT_CLIENT")
+    if not client:
+        return config_text
+    return config_text.replace("\nbroker:\n", "\nbroker:\n  client: %s\n" % client, 1)
+
+
 class Gateway:
     """citygate run with a config written into the test's folder."""
 
     def __init__(self, workdir, config_text, name="citygate.yaml"):
+        config_text = with_client(config_text)
         self.dir = workdir
         self.config = os.path.join(workdir, name)
         self.log = os.path.join(workdir, "citygate.log")

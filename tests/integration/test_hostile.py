@@ -123,7 +123,10 @@ class HostileTest(IntegrationTest):
         self.assertEqual(self.dead("decode_error"), decode)
         self.assertEqual(self.dead("too_large"), large)
         events = os.path.join(self.workdir, "events.jsonl")
-        wait_until(lambda: sum(1 for _ in open(events)) >= good, 120, step=1,
+        def lines():
+            with open(events) as f:
+                return sum(1 for _ in f)
+        wait_until(lambda: lines() >= good, 120, step=1,
                    what="events of the good traffic")
         samples.append(self.rss_kb())
         warm = max(samples[1:3])
