@@ -226,7 +226,8 @@ int gw__build_consumers(struct gw *g, struct gw_gen *gen, struct cg_diags *d)
     struct gw_consumer *next = cg_calloc(n ? n : 1, sizeof(*next));
     size_t *from = cg_malloc((n ? n : 1) * sizeof(*from));
     gen->boxes = cg_calloc(n ? n : 1, sizeof(*gen->boxes));
-    int rc = next && from && gen->boxes ? CG_OK : CG_ENOMEM;
+    gen->direct = cg_calloc(n ? n : 1, sizeof(*gen->direct));
+    int rc = next && from && gen->boxes && gen->direct ? CG_OK : CG_ENOMEM;
     for (size_t i = 0; from && i < n; i++)
         from[i] = SIZE_MAX;
     for (size_t i = 0; i < n && rc == CG_OK; i++) {
@@ -235,6 +236,7 @@ int gw__build_consumers(struct gw *g, struct gw_gen *gen, struct cg_diags *d)
         if (from[i] == SIZE_MAX)
             rc = new_consumer(g, c, gen->reg, &next[i], d);
         gen->boxes[i] = next[i].box;
+        gen->direct[i] = !strcmp(c->sink.s, "mqtt") && !c->broker && c->qos == 0;
     }
     if (rc != CG_OK && next && from)
         undo_build(g, next, from, n);
@@ -268,5 +270,6 @@ void gw__gen_free(struct gw_gen *gen)
         cg_free(gen->filters[i]);
     cg_free(gen->filters);
     cg_free(gen->boxes);
+    cg_free(gen->direct);
     memset(gen, 0, sizeof(*gen));
 }

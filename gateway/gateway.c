@@ -18,10 +18,29 @@ static const char *const reasons[GW_N_REASONS] = {
 
 /* ---- the pipeline, on the MQTT receive thread --------------------- */
 
+/* A QoS 0 consumer promises no more than MQTT QoS 0 does: its events go
+ * straight out on our connection, skipping the spool, unless a backlog
+ * is waiting there (order first) or the connection is down. */
+static bool deliver_direct(struct gw *g, const struct cg_delivery *d)
+{
+    unsigned ticket;
+    struct outbox *o = g->gen.boxes[d->consumer];
+    if (!g->gen.direct[d->consumer] || !outbox__idle(o))
+        return false;
+    const struct cg_event *e = &d->event;
+    if (cg_mqtt_publish(g->out, e->topic, e->json, e->json_len, 0, false,
+                        &ticket) != CG_OK)
+        return false;
+    outbox__count_direct(o);
+    return true;
+}
+
 static void emit_deliver(void *user, const struct cg_delivery *d)
 {
     struct gw *g = user;
     atomic_fetch_add(&g->events, 1);
+    if (deliver_direct(g, d))
+        return;
     int rc = outbox__push(g->gen.boxes[d->consumer], &d->event);
     if (rc != CG_OK) {
         /* Not acknowledged: the message comes back and is processed again

@@ -59,6 +59,10 @@ void outbox__free(struct outbox *o);
 int outbox__push(struct outbox *o, const struct cg_event *ev);
 /* True when the outbox is at its bound and its policy is block. */
 bool outbox__full(struct outbox *o);
+/* True when nothing waits in the spool (a direct publish keeps order). */
+bool outbox__idle(struct outbox *o);
+/* Counts an event the caller delivered itself, past the spool. */
+void outbox__count_direct(struct outbox *o);
 /* Waits until the queue is empty or timeout_ms passes; true if empty. */
 bool outbox__drain(struct outbox *o, int timeout_ms);
 

@@ -32,6 +32,7 @@ struct gw_gen {
     struct cg_plugin_reg *reg;
     struct cg_engine *engine;
     struct outbox **boxes; /* per consumer of cfg, in config order */
+    bool *direct; /* per consumer: QoS 0 over our own connection */
     char **filters;        /* vendor filters, with any share group */
     size_t n_filters;
 };

@@ -52,6 +52,7 @@ consumers:
   - name: utility
     role: enterprise
     topic: "{pfx}/city/util/{{type}}"
+    qos: 0              # best effort: straight out, past the spool
   - name: open-data
     role: citizen
     topic: "{pfx}/city/public/{{domain}}/{{data.district}}"
@@ -156,6 +157,7 @@ class GatewayTest(IntegrationTest):
         self.assertIn('citygate_rule_events_total{rule="environment/pm25-high"} 4', text)
         self.assertIn('citygate_deliveries_total{consumer="city-ops",result="delivered"} 1', text)
         self.assertIn('citygate_spool_depth{consumer="open-data"} 0', text)
+        self.assertIn('citygate_deliveries_total{consumer="utility",result="delivered"} 1', text)
         self.assertIn('citygate_pipeline_seconds_bucket{le="+Inf"} 2', text)
         self.assertIn("citygate_pipeline_seconds_count 2", text)
         with self.assertRaises(urllib.error.HTTPError):
