@@ -57,8 +57,7 @@ void cg_diags_format(const struct cg_diags *d, struct cg_buf *out)
     }
 }
 
-void cg_src_locate(const struct cg_src *src, size_t offset, int *line,
-                   int *col)
+void cg_src_locate(const struct cg_src *src, size_t offset, int *line, int *col)
 {
     int l = src->line, c = src->col;
     for (size_t i = 0; i < offset && src->text[i]; i++) {

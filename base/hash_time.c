@@ -120,8 +120,7 @@ static int parse_offset(const char *s, size_t n, size_t *i, int *offset_s)
     int sign = *i < n && s[*i] == '-' ? -1 : 1;
     int oh, om;
     if (expect(s, n, i, "+-") || digits(s, n, i, 2, &oh) ||
-        expect(s, n, i, ":") || digits(s, n, i, 2, &om) || oh > 23 ||
-        om > 59)
+        expect(s, n, i, ":") || digits(s, n, i, 2, &om) || oh > 23 || om > 59)
         return -1;
     *offset_s = sign * (oh * 3600 + om * 60);
     return 0;
@@ -138,8 +137,7 @@ int cg_time_parse(const char *s, size_t n, double *epoch_s)
         digits(s, n, &i, 2, &mi) || expect(s, n, &i, ":") ||
         digits(s, n, &i, 2, &sec))
         return CG_EINVAL;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
-        sec > 60)
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
         return CG_EINVAL;
     double frac = 0, scale = 0.1;
     if (i < n && s[i] == '.') {

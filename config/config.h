@@ -64,7 +64,7 @@ enum cg_log_level_conf {
 
 struct cg_gateway_conf {
     const char *id;
-    int log_level; /* enum cg_log_level_conf */
+    int log_level;         /* enum cg_log_level_conf */
     const char *spool_dir; /* absolute, or relative to the config folder */
     const char *dead_letter_topic;
     const char *status_topic;
@@ -114,8 +114,8 @@ struct cg_header_conf {
 
 struct cg_consumer_conf {
     struct cg_pstr name;
-    int role; /* enum cg_role */
-    struct cg_pstr sink; /* mqtt | http | file | plugin:<name> */
+    int role;             /* enum cg_role */
+    struct cg_pstr sink;  /* mqtt | http | file | plugin:<name> */
     struct cg_pstr topic; /* template, mqtt sink */
     int qos;
     const char *url;
@@ -127,12 +127,12 @@ struct cg_consumer_conf {
     struct cg_pstr *grants;
     size_t n_grants;
     uint64_t spool_max_bytes;
-    int spool_full; /* enum cg_spool_full */
+    int spool_full;   /* enum cg_spool_full */
     const char *path; /* file sink, resolved against the config folder */
     int fsync;        /* enum cg_fsync */
     uint64_t rotate_max_bytes; /* 0: no rotation */
     int rotate_keep;
-    struct cg_broker_conf *broker; /* its own connection, or NULL */
+    struct cg_broker_conf *broker;  /* its own connection, or NULL */
     const struct cg_value *options; /* plugin sinks: a CG_OBJ */
     struct cg_pos pos;
 };

@@ -13,14 +13,12 @@
 static const char *const roles[] = {"government", "enterprise", "citizen",
                                     NULL};
 static const char *const spool_full[] = {"block", "drop_oldest", NULL};
-static const char *const fsyncs[] = {"interval", "every_event", "never",
-                                     NULL};
+static const char *const fsyncs[] = {"interval", "every_event", "never", NULL};
 
 static const struct field batch_fields[] = {
     {FIELD(struct cg_consumer_conf, batch_max_events, "max_events", FT_INT),
      .def = "100", .min = 1, .max = 100000},
-    {FIELD(struct cg_consumer_conf, batch_max_wait_ms, "max_wait_ms",
-           FT_INT),
+    {FIELD(struct cg_consumer_conf, batch_max_wait_ms, "max_wait_ms", FT_INT),
      .def = "200", .min = 0, .max = 600000},
     {0}};
 
@@ -105,8 +103,8 @@ static const struct field consumer_fields[] = {
            FT_INT),
      .def = "2000", .min = 1, .max = 600000},
     {FIELD(struct cg_consumer_conf, path, "path", FT_STR)},
-    {FIELD(struct cg_consumer_conf, fsync, "fsync", FT_ENUM),
-     .def = "interval", .choices = fsyncs},
+    {FIELD(struct cg_consumer_conf, fsync, "fsync", FT_ENUM), .def = "interval",
+     .choices = fsyncs},
     {.key = "rotate", .type = FT_CUSTOM, .parse = parse_rotate},
     {FIELD(struct cg_consumer_conf, grants, "grants", FT_PLIST)},
     {FIELD(struct cg_consumer_conf, spool_max_bytes, "spool_max_bytes",
@@ -121,12 +119,12 @@ static const struct field consumer_fields[] = {
 static const struct {
     const char *key, *sinks;
 } sink_keys[] = {
-    {"topic", "mqtt"},          {"qos", "mqtt"},
-    {"broker", "mqtt"},         {"url", "http"},
-    {"headers", "http"},        {"batch", "http"},
-    {"timeout_ms", "http"},     {"connect_timeout_ms", "http"},
-    {"path", "file"},           {"fsync", "file"},
-    {"rotate", "file"},         {"options", "plugin"},
+    {"topic", "mqtt"},      {"qos", "mqtt"},
+    {"broker", "mqtt"},     {"url", "http"},
+    {"headers", "http"},    {"batch", "http"},
+    {"timeout_ms", "http"}, {"connect_timeout_ms", "http"},
+    {"path", "file"},       {"fsync", "file"},
+    {"rotate", "file"},     {"options", "plugin"},
 };
 
 static void check_sink_keys(struct loader *L, yaml_node_t *item,
@@ -152,8 +150,7 @@ static void check_sink(struct loader *L, yaml_node_t *item,
     if (!known) {
         yaml_node_t *v = map_get(L, item, "sink");
         loader_error(L, v ? v : item,
-                     "unknown sink '%s' (mqtt | http | file | plugin:NAME)",
-                     s);
+                     "unknown sink '%s' (mqtt | http | file | plugin:NAME)", s);
         return;
     }
     check_sink_keys(L, item, s);
@@ -174,7 +171,7 @@ static void load_consumer(struct loader *L, yaml_node_t *item,
                           struct cg_consumer_conf *c)
 {
     c->pos = node_pos(L, item);
-    c->batch_max_events = 100; /* the batch: and rotate: blocks may be */
+    c->batch_max_events = 100;  /* the batch: and rotate: blocks may be */
     c->batch_max_wait_ms = 200; /* absent: their defaults */
     c->rotate_keep = 5;
     if (schema_apply(L, item, consumer_fields, c))

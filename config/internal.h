@@ -51,7 +51,8 @@ struct field {
 };
 
 /* A table row helper: FIELD(struct, member, "key", type). */
-#define FIELD(st, member, k, t) .key = (k), .type = (t), .off = offsetof(st, member)
+#define FIELD(st, member, k, t)                                                \
+    .key = (k), .type = (t), .off = offsetof(st, member)
 
 /* Applies a table to a mapping node: every key must be in the table,
  * every required key present; absent keys get their default. `base` is
@@ -63,8 +64,8 @@ int schema_apply(struct loader *L, yaml_node_t *map, const struct field *t,
 void schema_defaults(struct loader *L, const struct field *t, void *base);
 
 /* Diagnostics at a node; the message is prefixed with L->where. */
-void loader_error(struct loader *L, const yaml_node_t *n, const char *fmt,
-                  ...) __attribute__((format(printf, 3, 4)));
+void loader_error(struct loader *L, const yaml_node_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 void loader_error_at(struct loader *L, const yaml_mark_t *m, const char *fmt,
                      ...) __attribute__((format(printf, 3, 4)));
 /* Pushes ".key" or "[i]" onto L->where; returns the old length to pop. */

@@ -14,7 +14,8 @@
 
 #include "internal.h"
 
-#define MAX_FILE_BYTES (16u << 20) /* a config larger than this is a mistake */
+#define MAX_FILE_BYTES (16u << 20) /* a config larger than this is a mistake   \
+                                    */
 
 static int skip(struct loader *L, yaml_node_t *n, void *base)
 {
@@ -238,8 +239,8 @@ static void load_rule_files(struct loader *L, const char *const *only,
     } else {
         expand_globs(L, cfg->rule_globs, cfg->n_rule_globs, &files, "rules");
     }
-    cfg->rule_files = loader_alloc(L, (files.n ? files.n : 1) *
-                                          sizeof(*cfg->rule_files));
+    cfg->rule_files =
+        loader_alloc(L, (files.n ? files.n : 1) * sizeof(*cfg->rule_files));
     for (size_t i = 0; cfg->rule_files && i < files.n; i++)
         load_one_rule_file(L, files.v[i]);
 }
@@ -251,8 +252,7 @@ static void load_plugin_paths(struct loader *L)
     if (!cfg->n_plugin_globs)
         return;
     size_t mark = where_push(L, ".plugins");
-    expand_globs(L, cfg->plugin_globs, cfg->n_plugin_globs, &files,
-                 "plugins");
+    expand_globs(L, cfg->plugin_globs, cfg->n_plugin_globs, &files, "plugins");
     where_pop(L, mark);
     cfg->plugin_paths = files.v;
     cfg->n_plugin_paths = files.n;

@@ -8,8 +8,8 @@
 
 #include "internal.h"
 
-static void add_error(struct loader *L, const yaml_mark_t *m,
-                      const char *fmt, va_list ap)
+static void add_error(struct loader *L, const yaml_mark_t *m, const char *fmt,
+                      va_list ap)
 {
     char msg[160];
     vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -18,13 +18,12 @@ static void add_error(struct loader *L, const yaml_mark_t *m,
         cg_diags_add(L->d, L->file, (int)m->line + 1, (int)m->column + 1,
                      "%s: %s", where, msg);
     else
-        cg_diags_add(L->d, L->file, (int)m->line + 1, (int)m->column + 1,
-                     "%s", msg);
+        cg_diags_add(L->d, L->file, (int)m->line + 1, (int)m->column + 1, "%s",
+                     msg);
     L->errors++;
 }
 
-void loader_error(struct loader *L, const yaml_node_t *n, const char *fmt,
-                  ...)
+void loader_error(struct loader *L, const yaml_node_t *n, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -200,6 +199,8 @@ int node_plist(struct loader *L, yaml_node_t *n, struct cg_pstr **out,
             return -1;
         p->s = scalar_dup(L, n);
         p->pos = node_pos(L, n);
+        if (!p->s)
+            return -1; /* out of memory */
         *out = p;
         *count = 1;
         return 0;
@@ -217,14 +218,18 @@ int node_plist(struct loader *L, yaml_node_t *n, struct cg_pstr **out,
         yaml_node_t *item = node_at(L, n->data.sequence.items.start[i]);
         p[i].s = scalar_dup(L, item);
         p[i].pos = node_pos(L, item);
+        /* A non-string item is reported; leave the list unset rather
+         * than hand on a NULL string (rule globs are expanded even when
+         * the config has errors). */
+        if (!p[i].s)
+            return -1;
     }
     *out = p;
     *count = len;
     return 0;
 }
 
-static int scalar_value(struct loader *L, yaml_node_t *n,
-                        struct cg_value *out)
+static int scalar_value(struct loader *L, yaml_node_t *n, struct cg_value *out)
 {
     const char *s = node_text(n);
     size_t len = n->data.scalar.length;
@@ -262,8 +267,7 @@ static int sequence_value(struct loader *L, yaml_node_t *n,
     return 0;
 }
 
-static int mapping_value(struct loader *L, yaml_node_t *n,
-                         struct cg_value *out)
+static int mapping_value(struct loader *L, yaml_node_t *n, struct cg_value *out)
 {
     size_t len = node_len(n);
     struct cg_member *m = loader_alloc(L, (len ? len : 1) * sizeof(*m));

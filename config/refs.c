@@ -8,8 +8,8 @@
 
 #include "internal.h"
 
-static void ref_error(struct loader *L, const struct cg_pos *p,
-                      const char *fmt, const char *name)
+static void ref_error(struct loader *L, const struct cg_pos *p, const char *fmt,
+                      const char *name)
 {
     cg_diags_add(L->d, p->file, p->line, p->col, fmt, name);
     L->errors++;
@@ -34,8 +34,7 @@ static bool vendor_exists(const struct cg_config *cfg, const char *name)
 static bool consumer_exists(const struct cg_config *cfg, const char *name)
 {
     for (size_t i = 0; i < cfg->n_consumers; i++)
-        if (cfg->consumers[i].name.s &&
-            !strcmp(cfg->consumers[i].name.s, name))
+        if (cfg->consumers[i].name.s && !strcmp(cfg->consumers[i].name.s, name))
             return true;
     return false;
 }
@@ -53,13 +52,11 @@ static void check_vendors(struct loader *L)
             continue;
         v->network_index = network_index(cfg, v->network.s);
         if (v->network_index < 0)
-            ref_error(L, &v->network.pos, "unknown network '%s'",
-                      v->network.s);
+            ref_error(L, &v->network.pos, "unknown network '%s'", v->network.s);
     }
 }
 
-static bool is_private_somewhere(const struct cg_config *cfg,
-                                 const char *name)
+static bool is_private_somewhere(const struct cg_config *cfg, const char *name)
 {
     for (size_t i = 0; i < cfg->n_vendors; i++)
         for (size_t j = 0; j < cfg->vendors[i].n_private; j++)

@@ -76,8 +76,9 @@ static int parse_expect(struct loader *L, yaml_node_t *n, void *base)
 {
     struct cg_test_conf *t = base;
     if (n->type != YAML_SEQUENCE_NODE) {
-        loader_error(L, n, "expected a list of expected events ([] for "
-                           "none)");
+        loader_error(L, n,
+                     "expected a list of expected events ([] for "
+                     "none)");
         return 1;
     }
     for (size_t i = 0; i < node_len(n); i++) {
@@ -95,10 +96,11 @@ static int parse_expect(struct loader *L, yaml_node_t *n, void *base)
 static const struct field test_fields[] = {
     {FIELD(struct cg_test_conf, name, "name", FT_STR)},
     {FIELD(struct cg_test_conf, topic, "topic", FT_STR)},
-    {.key = "payload", .type = FT_CUSTOM, .required = 1,
+    {.key = "payload",
+     .type = FT_CUSTOM,
+     .required = 1,
      .parse = parse_payload},
-    {.key = "expect", .type = FT_CUSTOM, .required = 1,
-     .parse = parse_expect},
+    {.key = "expect", .type = FT_CUSTOM, .required = 1, .parse = parse_expect},
     {0}};
 
 static void load_test(struct loader *L, yaml_node_t *item,
@@ -202,8 +204,7 @@ static int parse_rules(struct loader *L, yaml_node_t *n, void *base)
 }
 
 static const struct field file_fields[] = {
-    {FIELD(struct cg_rule_file_conf, domain, "domain", FT_PSTR),
-     .required = 1},
+    {FIELD(struct cg_rule_file_conf, domain, "domain", FT_PSTR), .required = 1},
     {.key = "rules", .type = FT_CUSTOM, .required = 1, .parse = parse_rules},
     {0}};
 

@@ -112,10 +112,14 @@ int parse_size(const char *s, uint64_t *out)
     static const struct {
         const char *unit;
         uint64_t mult;
-    } units[] = {{"", 1},           {"B", 1},
-                 {"KiB", 1ULL << 10}, {"MiB", 1ULL << 20},
-                 {"GiB", 1ULL << 30}, {"KB", 1000},
-                 {"MB", 1000000},     {"GB", 1000000000}};
+    } units[] = {{"", 1},
+                 {"B", 1},
+                 {"KiB", 1ULL << 10},
+                 {"MiB", 1ULL << 20},
+                 {"GiB", 1ULL << 30},
+                 {"KB", 1000},
+                 {"MB", 1000000},
+                 {"GB", 1000000000}};
     char *end;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
@@ -155,8 +159,8 @@ static void enum_error(struct loader *L, yaml_node_t *n, const struct field *f)
 
 /* Parses a scalar text into the field (for values and for defaults). n is
  * NULL for defaults, which are trusted. Returns 0 or -1. */
-static int scalar_into(struct loader *L, const struct field *f,
-                       yaml_node_t *n, const char *s, char *dst)
+static int scalar_into(struct loader *L, const struct field *f, yaml_node_t *n,
+                       const char *s, char *dst)
 {
     long lv;
     switch (f->type) {
@@ -189,8 +193,8 @@ static int scalar_into(struct loader *L, const struct field *f,
     }
 }
 
-static void apply_value(struct loader *L, const struct field *f,
-                        yaml_node_t *v, void *base)
+static void apply_value(struct loader *L, const struct field *f, yaml_node_t *v,
+                        void *base)
 {
     char *dst = (char *)base + f->off;
     if (f->type == FT_CUSTOM) {
@@ -228,8 +232,7 @@ static void apply_value(struct loader *L, const struct field *f,
                      node_text(v));
 }
 
-static void apply_default(struct loader *L, const struct field *f,
-                          void *base)
+static void apply_default(struct loader *L, const struct field *f, void *base)
 {
     char *dst = (char *)base + f->off;
     if (!f->def)

@@ -10,8 +10,8 @@
 
 static const char *const log_levels[] = {"error", "warn", "info", "debug",
                                          NULL};
-static const char *const network_kinds[] = {
-    "nb-iot", "lorawan", "5g", "lte", "fibre", "wifi", "other", NULL};
+static const char *const network_kinds[] = {"nb-iot", "lorawan", "5g",    "lte",
+                                            "fibre",  "wifi",    "other", NULL};
 static const char *const mqtt_clients[] = {"paho", "mosquitto", NULL};
 
 static const struct field gateway_fields[] = {
@@ -91,8 +91,8 @@ static const struct field broker_fields[] = {
     {FIELD(struct cg_broker_conf, username, "username", FT_STR)},
     {FIELD(struct cg_broker_conf, password_file, "password_file", FT_STR)},
     {.key = "tls", .type = FT_CUSTOM, .parse = parse_tls},
-    {FIELD(struct cg_broker_conf, keepalive, "keepalive", FT_INT),
-     .def = "30", .min = 1, .max = 65535},
+    {FIELD(struct cg_broker_conf, keepalive, "keepalive", FT_INT), .def = "30",
+     .min = 1, .max = 65535},
     {FIELD(struct cg_broker_conf, clean_session, "clean_session", FT_BOOL),
      .def = "false"},
     {FIELD(struct cg_broker_conf, qos, "qos", FT_INT), .def = "1", .min = 0,
@@ -122,8 +122,7 @@ static void read_password(struct loader *L, yaml_node_t *n,
     b->password = loader_strdup(L, buf);
 }
 
-int load_broker_into(struct loader *L, yaml_node_t *n,
-                     struct cg_broker_conf *b)
+int load_broker_into(struct loader *L, yaml_node_t *n, struct cg_broker_conf *b)
 {
     b->pos = node_pos(L, n);
     int errs = schema_apply(L, n, broker_fields, b);
@@ -192,8 +191,7 @@ int load_networks(struct loader *L, yaml_node_t *n, void *base)
         for (size_t j = 0; j + 1 < cfg->n_networks && net->name; j++)
             if (cfg->networks[j].name &&
                 strcmp(cfg->networks[j].name, net->name) == 0)
-                loader_error(L, item, "duplicate network name '%s'",
-                             net->name);
+                loader_error(L, item, "duplicate network name '%s'", net->name);
         where_pop(L, mark);
     }
     return 0;

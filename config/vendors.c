@@ -36,11 +36,9 @@ static int parse_fields(struct loader *L, yaml_node_t *n, void *base)
 static const struct field vendor_fields[] = {
     {FIELD(struct cg_vendor_conf, name, "name", FT_PSTR), .required = 1},
     {FIELD(struct cg_vendor_conf, network, "network", FT_PSTR)},
-    {FIELD(struct cg_vendor_conf, topics, "topics", FT_PLIST),
-     .required = 1},
+    {FIELD(struct cg_vendor_conf, topics, "topics", FT_PLIST), .required = 1},
     {FIELD(struct cg_vendor_conf, device, "device", FT_SRC)},
-    {FIELD(struct cg_vendor_conf, decoder, "decoder", FT_PSTR),
-     .def = "json"},
+    {FIELD(struct cg_vendor_conf, decoder, "decoder", FT_PSTR), .def = "json"},
     {FIELD(struct cg_vendor_conf, decoder_options, "decoder_options",
            FT_VALUE)},
     {.key = "fields", .type = FT_CUSTOM, .parse = parse_fields},

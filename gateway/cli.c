@@ -67,8 +67,7 @@ void cli__usage(FILE *out)
 
 int cli__usage_error(const char *cmd, const char *msg)
 {
-    fprintf(stderr, "citygate%s%s: %s\n", cmd ? " " : "", cmd ? cmd : "",
-            msg);
+    fprintf(stderr, "citygate%s%s: %s\n", cmd ? " " : "", cmd ? cmd : "", msg);
     fputs("Try 'citygate --help'.\n", stderr);
     return 2;
 }

@@ -25,7 +25,6 @@ void cli__print_diags(const struct cg_diags *d);
 int cli__usage_error(const char *cmd, const char *msg);
 void cli__usage(FILE *out);
 
-
 /* An option that takes a value: -c FILE, --config FILE, --config=FILE. */
 struct cli_opt {
     char short_name;

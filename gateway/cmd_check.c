@@ -66,8 +66,7 @@ static void print_plugins(const struct cg_plugin_reg *reg)
     for (size_t i = 0; i < n; i++) {
         const char *path;
         const struct cg_plugin *p = cg_plugins_get(reg, i, &path);
-        printf("  %-22s %-8s %s\n", p->name, p->kind,
-               path ? path : "built-in");
+        printf("  %-22s %-8s %s\n", p->name, p->kind, path ? path : "built-in");
     }
 }
 

@@ -46,8 +46,7 @@ static int eval_message(const char *config, const char *topic,
     struct cli_loaded l;
     if (cli__load(config, NULL, 0, &l))
         return 1;
-    struct cg_message m = {topic, strlen(topic), payload, len,
-                           cg_time_now()};
+    struct cg_message m = {topic, strlen(topic), payload, len, cg_time_now()};
     struct cg_emit emit = {print_delivery, print_dead, NULL};
     int rc = cg_engine_process(l.engine, &m, &emit);
     cli__unload(&l);

@@ -21,7 +21,8 @@ static const struct command commands[] = {
 
 int cg_main(int argc, char **argv)
 {
-    if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))) {
+    if (argc >= 2 &&
+        (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))) {
         printf("citygate %s (plugin ABI %d)\n", CG_VERSION, CG_PLUGIN_ABI);
         return 0;
     }

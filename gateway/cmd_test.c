@@ -33,8 +33,8 @@ static void collect(void *user, const struct cg_delivery *d)
         return;
     struct got *g = &r->events[r->n];
     char err[128];
-    g->consumer = cg_arena_strndup(r->arena, d->consumer_name,
-                                   strlen(d->consumer_name));
+    g->consumer =
+        cg_arena_strndup(r->arena, d->consumer_name, strlen(d->consumer_name));
     g->target = cg_arena_strndup(r->arena, d->target, strlen(d->target));
     if (g->consumer && g->target &&
         cg_json_parse(d->event.json, d->event.json_len, cg_arena_alloc_fn,
@@ -77,8 +77,7 @@ static bool item_matches(const struct cg_value *item, const struct got *g)
             const char *have = m->key[0] == 'c' ? g->consumer : g->target;
             if (w->type != CG_STR || strcmp(w->as.str, have))
                 return false;
-        } else if (!subset(w, cg_value_member(&g->event, m->key,
-                                              m->key_len))) {
+        } else if (!subset(w, cg_value_member(&g->event, m->key, m->key_len))) {
             return false;
         }
     }
@@ -162,8 +161,7 @@ static bool run_case(struct cg_engine *e, const struct cg_rule *rule,
     if (rc < 0)
         snprintf(why, sizeof(why), "%s", cg_strerror(rc));
     printf("%s %s:%d: %s %s%s%s\n", ok ? "ok  " : "FAIL", t->pos.file,
-           t->pos.line, rule->full_name, label, ok ? "" : ": ",
-           ok ? "" : why);
+           t->pos.line, rule->full_name, label, ok ? "" : ": ", ok ? "" : why);
     if (!ok)
         print_events(&r);
     return ok;

@@ -15,13 +15,12 @@
 static uint64_t signature(const struct cg_consumer_conf *c)
 {
     struct cg_buf b = {0};
-    cg_buf_printf(&b, "%s|%d|%s|%s|%d|%d|%d|%d|%d|%llu|%d|%d|%llu|%d",
-                  c->sink.s, c->qos, c->url ? c->url : "",
-                  c->path ? c->path : "", c->batch_max_events,
-                  c->batch_max_wait_ms, c->timeout_ms, c->connect_timeout_ms,
-                  c->fsync, (unsigned long long)c->spool_max_bytes,
-                  c->spool_full, c->rotate_keep,
-                  (unsigned long long)c->rotate_max_bytes, c->role);
+    cg_buf_printf(
+        &b, "%s|%d|%s|%s|%d|%d|%d|%d|%d|%llu|%d|%d|%llu|%d", c->sink.s, c->qos,
+        c->url ? c->url : "", c->path ? c->path : "", c->batch_max_events,
+        c->batch_max_wait_ms, c->timeout_ms, c->connect_timeout_ms, c->fsync,
+        (unsigned long long)c->spool_max_bytes, c->spool_full, c->rotate_keep,
+        (unsigned long long)c->rotate_max_bytes, c->role);
     for (size_t i = 0; i < c->n_headers; i++)
         cg_buf_printf(&b, "|%s=%s", c->headers[i].name, c->headers[i].value);
     if (c->broker)
@@ -34,8 +33,7 @@ static uint64_t signature(const struct cg_consumer_conf *c)
     return h;
 }
 
-static void put_member(struct cg_member *m, const char *key,
-                       struct cg_value v)
+static void put_member(struct cg_member *m, const char *key, struct cg_value v)
 {
     m->key = key;
     m->key_len = (uint32_t)strlen(key);
@@ -57,8 +55,7 @@ static struct cg_value headers_value(const struct cg_consumer_conf *c,
     return v;
 }
 
-static const char *const fsync_names[] = {"interval", "every_event",
-                                          "never"};
+static const char *const fsync_names[] = {"interval", "every_event", "never"};
 
 /* The options a built-in sink gets, named as its option table says. */
 static struct cg_value sink_options(const struct cg_consumer_conf *c,
@@ -103,8 +100,8 @@ static void reject_batch(void *user, const char *consumer,
     cg_buf_puts(&j, "{\"reason\":\"rejected\",\"consumer\":");
     cg_json_put_string(&j, consumer, strlen(consumer));
     cg_buf_printf(&j, ",\"status\":%d,\"detail\":", res->status);
-    cg_json_put_string(&j, res->detail, strnlen(res->detail,
-                                                sizeof(res->detail)));
+    cg_json_put_string(&j, res->detail,
+                       strnlen(res->detail, sizeof(res->detail)));
     cg_buf_puts(&j, ",\"events\":[");
     uint64_t h = cg_hash64(CG_HASH_SEED, consumer, strlen(consumer));
     for (size_t i = 0; i < b->n; i++) {
@@ -113,12 +110,17 @@ static void reject_batch(void *user, const char *consumer,
     }
     cg_buf_printf(&j, "],\"received\":\"%s\"}", received);
     cg_hex64(cg_hash_mix(h), id);
-    cg_log(CG_LOG_WARN, "consumer %s refused %zu events for good (status %d: "
-                        "%s)",
+    cg_log(CG_LOG_WARN,
+           "consumer %s refused %zu events for good (status %d: "
+           "%s)",
            consumer, b->n, res->status, res->detail);
     if (!j.oom && g->dead) {
-        struct cg_event ev = {id, g->gen.cfg->gateway.dead_letter_topic,
-                              j.data, j.len, CG_SEV_WARNING, 1};
+        struct cg_event ev = {id,
+                              g->gen.cfg->gateway.dead_letter_topic,
+                              j.data,
+                              j.len,
+                              CG_SEV_WARNING,
+                              1};
         outbox__push(g->dead, &ev);
     }
     cg_buf_free(&j);
@@ -129,13 +131,12 @@ static int own_connection(const struct cg_consumer_conf *c,
 {
     struct cg_mqtt_callbacks cb = {0};
     char err[160] = "";
-    int rc = cg_mqtt_new(c->broker, NULL, NULL, &cb, out, err,
-                         sizeof(err));
+    int rc = cg_mqtt_new(c->broker, NULL, NULL, &cb, out, err, sizeof(err));
     if (rc == CG_OK)
         rc = cg_mqtt_start(*out);
     if (rc != CG_OK)
-        cg_diags_add(d, c->pos.file, c->pos.line, c->pos.col,
-                     "consumer %s: %s", c->name.s, err[0] ? err : cg_strerror(rc));
+        cg_diags_add(d, c->pos.file, c->pos.line, c->pos.col, "consumer %s: %s",
+                     c->name.s, err[0] ? err : cg_strerror(rc));
     return rc;
 }
 
@@ -162,11 +163,14 @@ static int new_consumer(struct gw *g, const struct cg_consumer_conf *c,
     if (rc != CG_OK)
         return rc;
     bool http = !strcmp(c->sink.s, "http");
-    struct outbox_conf oc = {c->name.s, g->gen.cfg->gateway.spool_dir,
+    struct outbox_conf oc = {c->name.s,
+                             g->gen.cfg->gateway.spool_dir,
                              http ? c->batch_max_events : 100,
                              http ? c->batch_max_wait_ms : 0,
-                             c->spool_max_bytes, c->spool_full,
-                             reject_batch, g};
+                             c->spool_max_bytes,
+                             c->spool_full,
+                             reject_batch,
+                             g};
     if ((rc = outbox__new(&oc, sink, &out->box)) != CG_OK)
         return rc;
     out->name = cg_strdup(c->name.s);
@@ -178,8 +182,7 @@ static int new_consumer(struct gw *g, const struct cg_consumer_conf *c,
 static void consumer_free(struct gw_consumer *c, int drain_ms)
 {
     if (c->box && drain_ms > 0 && !outbox__drain(c->box, drain_ms))
-        cg_log(CG_LOG_WARN, "consumer %s: undelivered events dropped",
-               c->name);
+        cg_log(CG_LOG_WARN, "consumer %s: undelivered events dropped", c->name);
     outbox__free(c->box);
     if (c->own_mqtt)
         cg_mqtt_stop(c->own_mqtt, 1000);
@@ -236,7 +239,8 @@ int gw__build_consumers(struct gw *g, struct gw_gen *gen, struct cg_diags *d)
         if (from[i] == SIZE_MAX)
             rc = new_consumer(g, c, gen->reg, &next[i], d);
         gen->boxes[i] = next[i].box;
-        gen->direct[i] = !strcmp(c->sink.s, "mqtt") && !c->broker && c->qos == 0;
+        gen->direct[i] =
+            !strcmp(c->sink.s, "mqtt") && !c->broker && c->qos == 0;
     }
     if (rc != CG_OK && next && from)
         undo_build(g, next, from, n);

@@ -63,8 +63,7 @@ static int device_placeholder(struct vendor_rt *v, const struct cg_src *src,
 }
 
 static int compile_device_template(struct vendor_rt *v,
-                                   const struct cg_src *src,
-                                   struct cg_diags *d)
+                                   const struct cg_src *src, struct cg_diags *d)
 {
     const char *t = src->text;
     size_t i = 0, n = strlen(t);
@@ -129,8 +128,8 @@ static int compile_fields(struct vendor_rt *v, struct cg_diags *d)
     for (size_t i = 0; i < c->n_fields; i++) {
         char what[96];
         snprintf(what, sizeof(what), "fields.%s", c->fields[i].name.s);
-        int rc = cg_expr_compile_src(&c->fields[i].expr, what, &v->fields[i],
-                                     d);
+        int rc =
+            cg_expr_compile_src(&c->fields[i].expr, what, &v->fields[i], d);
         if (rc == CG_ENOMEM)
             return rc;
         if (rc != CG_OK)
@@ -140,8 +139,7 @@ static int compile_fields(struct vendor_rt *v, struct cg_diags *d)
 }
 
 static int decoder_instance(struct vendor_rt *v,
-                            const struct cg_plugin_reg *reg,
-                            struct cg_diags *d)
+                            const struct cg_plugin_reg *reg, struct cg_diags *d)
 {
     const struct cg_pstr *dec = &v->conf->decoder;
     const char *name = dec->s;
@@ -225,8 +223,8 @@ static int add_device_field(struct vendor_rt *v, const char *name)
 {
     if (has_name(v->device_fields, v->n_device_fields, name))
         return CG_OK;
-    char **p = cg_realloc(v->device_fields,
-                          (v->n_device_fields + 1) * sizeof(*p));
+    char **p =
+        cg_realloc(v->device_fields, (v->n_device_fields + 1) * sizeof(*p));
     if (!p)
         return CG_ENOMEM;
     v->device_fields = p;
@@ -280,8 +278,7 @@ static int build_vendor(struct cg_engine *e, uint32_t vi,
     return v->device_private ? taint_device_fields(v) : CG_OK;
 }
 
-int engine__build_vendors(struct cg_engine *e,
-                          const struct cg_plugin_reg *reg,
+int engine__build_vendors(struct cg_engine *e, const struct cg_plugin_reg *reg,
                           struct cg_diags *d)
 {
     const struct cg_config *cfg = e->cfg;

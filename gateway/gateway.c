@@ -60,8 +60,8 @@ static void emit_dead(void *user, const char *reason, const char *json,
             atomic_fetch_add(&g->dead_count[i], 1);
     char id[17];
     cg_hex64(cg_hash_mix(cg_hash64(CG_HASH_SEED, json, len)), id);
-    struct cg_event ev = {id, g->gen.cfg->gateway.dead_letter_topic, json,
-                          len, CG_SEV_INFO, 1};
+    struct cg_event ev = {
+        id, g->gen.cfg->gateway.dead_letter_topic, json, len, CG_SEV_INFO, 1};
     cg_log(CG_LOG_DEBUG, "dead letter (%s): %.*s", reason, (int)len, json);
     if (outbox__push(g->dead, &ev) != CG_OK)
         atomic_store(&g->push_failed, true);
@@ -107,8 +107,7 @@ static int on_message(void *user, const char *topic, size_t tlen,
     pthread_mutex_unlock(&g->engine_lock);
     gw__observe_pipeline(g, cg_time_mono() - t0);
     if (rc == CG_ENOMEM)
-        cg_log(CG_LOG_ERROR, "out of memory processing a message on %s",
-               topic);
+        cg_log(CG_LOG_ERROR, "out of memory processing a message on %s", topic);
     if (rc == CG_ENOMEM || atomic_load(&g->push_failed))
         return hold();
     atomic_fetch_add(&g->received, 1);
@@ -122,14 +121,14 @@ static int on_message(void *user, const char *topic, size_t tlen,
 static void status_json(const struct gw *g, bool online, struct cg_buf *b)
 {
     const char *id = g->gen.cfg->gateway.id;
-    cg_buf_printf(b, "{\"state\":\"%s\",\"gateway\":",
-                  online ? "online" : "offline");
+    cg_buf_printf(
+        b, "{\"state\":\"%s\",\"gateway\":", online ? "online" : "offline");
     cg_json_put_string(b, id, strlen(id));
     if (online) {
         char started[32];
         cg_time_format(g->started, started);
-        cg_buf_printf(b, ",\"version\":\"%s\",\"started\":\"%s\"",
-                      CG_VERSION, started);
+        cg_buf_printf(b, ",\"version\":\"%s\",\"started\":\"%s\"", CG_VERSION,
+                      started);
     }
     cg_buf_putc(b, '}');
 }
@@ -150,8 +149,7 @@ static void on_connected(void *user, bool session_present)
 
 static void on_lost(void *user, const char *cause)
 {
-    cg_log(CG_LOG_WARN, "lost the broker connection: %s; reconnecting",
-           cause);
+    cg_log(CG_LOG_WARN, "lost the broker connection: %s; reconnecting", cause);
 }
 
 /* ---- loading a generation ------------------------------------------- */
@@ -208,8 +206,8 @@ static int load_gen(const char *path, struct gw_gen *gen, struct cg_diags *d)
     memset(gen, 0, sizeof(*gen));
     int rc = cg_config_load(path, NULL, 0, &gen->cfg, d);
     if (rc == CG_OK)
-        rc = cg_plugins_load(gen->cfg->plugin_paths,
-                             gen->cfg->n_plugin_paths, &gen->reg, d);
+        rc = cg_plugins_load(gen->cfg->plugin_paths, gen->cfg->n_plugin_paths,
+                             &gen->reg, d);
     if (rc == CG_OK)
         rc = cg_engine_new(gen->cfg, gen->reg, &gen->engine, d);
     if (rc == CG_OK)
@@ -225,14 +223,14 @@ static int make_dead_outbox(struct gw *g, struct cg_diags *d)
     struct cg_value opts = {.type = CG_OBJ};
     struct cg_pos pos = {g->gen.cfg->path, 0, 0};
     struct cg_instance *sink;
-    int rc = p ? cg_instance_new(p, "dead-letters", &opts, &pos, g->out,
-                                 &sink, d)
-               : CG_EINVAL;
+    int rc =
+        p ? cg_instance_new(p, "dead-letters", &opts, &pos, g->out, &sink, d)
+          : CG_EINVAL;
     if (rc != CG_OK)
         return rc;
-    struct outbox_conf oc = {".dead-letters", g->gen.cfg->gateway.spool_dir,
-                             100, 0, 64ULL << 20,
-                             CG_SPOOL_DROP_OLDEST, NULL, NULL};
+    struct outbox_conf oc = {
+        ".dead-letters", g->gen.cfg->gateway.spool_dir, 100,  0,
+        64ULL << 20,     CG_SPOOL_DROP_OLDEST,          NULL, NULL};
     g->dead_reg = cg_plugins_ref(g->gen.reg);
     return outbox__new(&oc, sink, &g->dead);
 }
@@ -247,8 +245,8 @@ static int connect_out(struct gw *g)
              b->client_id);
     g->out_conf.client_id = g->out_client_id;
     g->out_conf.clean_session = true; /* our outboxes hold what waits */
-    int rc = cg_mqtt_new(&g->out_conf, NULL, NULL, &cb, &g->out, err,
-                         sizeof(err));
+    int rc =
+        cg_mqtt_new(&g->out_conf, NULL, NULL, &cb, &g->out, err, sizeof(err));
     if (rc == CG_OK)
         rc = cg_mqtt_start(g->out);
     if (rc != CG_OK)
@@ -330,8 +328,9 @@ int gw__start(struct gw *g, const char *config_path)
     cg_buf_free(&b);
     cg_diags_free(&d);
     if (rc == CG_OK)
-        cg_log(CG_LOG_INFO, "citygate %s started: %zu vendors, %zu rules, "
-                            "%zu consumers",
+        cg_log(CG_LOG_INFO,
+               "citygate %s started: %zu vendors, %zu rules, "
+               "%zu consumers",
                CG_VERSION, g->gen.cfg->n_vendors,
                cg_ruleset_count(cg_engine_rules(g->gen.engine)),
                g->gen.cfg->n_consumers);
@@ -437,10 +436,11 @@ static void drain_all(struct gw *g, int timeout_ms)
     double deadline = cg_time_mono() + timeout_ms / 1000.0;
     for (size_t i = 0; i < g->n_cons; i++) {
         int left = (int)((deadline - cg_time_mono()) * 1000.0);
-        if (g->cons[i].box && !outbox__drain(g->cons[i].box,
-                                             left > 0 ? left : 0))
-            cg_log(CG_LOG_WARN, "consumer %s: shutting down with events "
-                                "undelivered",
+        if (g->cons[i].box &&
+            !outbox__drain(g->cons[i].box, left > 0 ? left : 0))
+            cg_log(CG_LOG_WARN,
+                   "consumer %s: shutting down with events "
+                   "undelivered",
                    g->cons[i].name);
     }
     int left = (int)((deadline - cg_time_mono()) * 1000.0);

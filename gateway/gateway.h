@@ -90,11 +90,11 @@ struct cg_message {
 /* One event for one consumer. Everything is valid only during the
  * callback. */
 struct cg_delivery {
-    uint32_t consumer;          /* index in config order */
+    uint32_t consumer; /* index in config order */
     const char *consumer_name;
-    const char *target;         /* rendered topic, url, or file path */
+    const char *target; /* rendered topic, url, or file path */
     const struct cg_rule *rule;
-    struct cg_event event;      /* json, id, topic, severity, qos */
+    struct cg_event event; /* json, id, topic, severity, qos */
 };
 
 /* What the engine emits while it processes one message. */
@@ -102,8 +102,7 @@ struct cg_emit {
     void (*deliver)(void *user, const struct cg_delivery *d);
     /* A message that fails: reason is a SPEC §1 reason code; json the
      * dead-letter document. */
-    void (*dead)(void *user, const char *reason, const char *json,
-                 size_t len);
+    void (*dead)(void *user, const char *reason, const char *json, size_t len);
     void *user;
 };
 
@@ -112,9 +111,8 @@ struct cg_emit {
  * templates and every rule. Every problem goes to d with its position.
  * The engine borrows cfg and reg: both must outlive it. Returns CG_OK,
  * CG_EINVAL or CG_ENOMEM. */
-int cg_engine_new(const struct cg_config *cfg,
-                  const struct cg_plugin_reg *reg, struct cg_engine **out,
-                  struct cg_diags *d);
+int cg_engine_new(const struct cg_config *cfg, const struct cg_plugin_reg *reg,
+                  struct cg_engine **out, struct cg_diags *d);
 void cg_engine_free(struct cg_engine *e);
 
 /* Runs one message through decode → normalize → rules → route and calls

@@ -12,8 +12,7 @@
 
 #define PUBLISH_MAX 1024 /* events one host->publish call sends at most */
 
-static void host_log(const struct cg_host *h, int level, const char *fmt,
-                     ...)
+static void host_log(const struct cg_host *h, int level, const char *fmt, ...)
 {
     if (!cg_log_enabled(level))
         return;
@@ -99,8 +98,8 @@ static bool type_fits(int type, const struct cg_value *v)
 }
 
 static const char *const type_names[] = {
-    "", "a string", "an integer", "a number", "true or false", "a list",
-    "a mapping"};
+    "",       "a string", "an integer", "a number", "true or false",
+    "a list", "a mapping"};
 
 static const struct cg_option *find_option(const struct cg_plugin *p,
                                            const char *name)
@@ -111,8 +110,7 @@ static const struct cg_option *find_option(const struct cg_plugin *p,
     return NULL;
 }
 
-static int check_options(const struct cg_plugin *p,
-                         const struct cg_value *opts,
+static int check_options(const struct cg_plugin *p, const struct cg_value *opts,
                          const struct cg_pos *pos, struct cg_diags *d)
 {
     size_t before = d->n;

@@ -32,7 +32,7 @@ enum tpl_kind {
 };
 
 struct tpl_part {
-    int kind; /* enum tpl_kind */
+    int kind;   /* enum tpl_kind */
     char *text; /* TPL_TEXT: the text; TPL_DATA: the field name */
     size_t len;
 };
@@ -79,7 +79,7 @@ struct vendor_rt {
      * (or that copy them), private under the grant "device" as well. */
     char **device_fields;
     size_t n_device_fields;
-    uint32_t first_filter; /* index into engine filters */
+    uint32_t first_filter;     /* index into engine filters */
     _Atomic uint64_t received; /* messages matched to this vendor */
 };
 
@@ -98,8 +98,8 @@ struct consumer_rt {
 };
 
 struct rule_rt {
-    uint64_t hash;        /* of the full name, for event ids */
-    struct taint *taints; /* per data field */
+    uint64_t hash;           /* of the full name, for event ids */
+    struct taint *taints;    /* per data field */
     _Atomic uint64_t events; /* events it produced (per consumer) */
 };
 
@@ -122,8 +122,7 @@ struct cg_engine {
     struct cg_buf json, topic, text;
 };
 
-int engine__build_vendors(struct cg_engine *e,
-                          const struct cg_plugin_reg *reg,
+int engine__build_vendors(struct cg_engine *e, const struct cg_plugin_reg *reg,
                           struct cg_diags *d);
 void engine__free_vendors(struct cg_engine *e);
 int engine__build_rules(struct cg_engine *e, const struct cg_plugin_reg *reg,
@@ -138,8 +137,8 @@ void taint__free(struct taint *t);
 struct msg_ctx {
     const struct cg_message *m;
     const struct vendor_rt *vendor;
-    const char *device; /* the id as text */
-    double time;        /* device time or received */
+    const char *device;     /* the id as text */
+    double time;            /* device time or received */
     struct cg_value record; /* normalized */
     struct cg_eval_ctx eval;
     uint64_t hash; /* gateway id, topic and payload */

@@ -36,5 +36,8 @@ void cg_log(int level, const char *fmt, ...)
     cg_time_format(cg_time_now(), ts);
     /* One fprintf per line: stdio's lock keeps lines from interleaving. */
     fprintf(stderr, "%s %s %s: %s\n", ts, log_id,
-            level_names[level < 0 ? 0 : level > 3 ? 3 : level], msg);
+            level_names[level < 0   ? 0
+                        : level > 3 ? 3
+                                    : level],
+            msg);
 }

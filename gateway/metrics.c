@@ -16,17 +16,16 @@ static const char *const reasons[GW_N_REASONS] = {
     "unknown_vendor", "too_large", "decode_error", "no_device", "rejected"};
 
 /* Upper bounds of the pipeline histogram, in seconds. */
-static const double bounds[GW_N_BUCKETS] = {
-    0.00001, 0.00002, 0.00005, 0.0001, 0.0002, 0.0005,
-    0.001,   0.002,   0.005,   0.01,   0.05,   0.1};
+static const double bounds[GW_N_BUCKETS] = {0.00001, 0.00002, 0.00005, 0.0001,
+                                            0.0002,  0.0005,  0.001,   0.002,
+                                            0.005,   0.01,    0.05,    0.1};
 
 void gw__observe_pipeline(struct gw *g, double seconds)
 {
     int b = 0;
     while (b < GW_N_BUCKETS && seconds > bounds[b])
         b++;
-    atomic_fetch_add_explicit(&g->pipeline_buckets[b], 1,
-                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&g->pipeline_buckets[b], 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&g->pipeline_ns,
                               (unsigned long long)(seconds * 1e9),
                               memory_order_relaxed);
@@ -119,11 +118,13 @@ static void render_pipeline(struct cg_buf *b, struct gw *g)
     for (int i = 0; i <= GW_N_BUCKETS; i++) {
         cum += atomic_load(&g->pipeline_buckets[i]);
         if (i < GW_N_BUCKETS)
-            cg_buf_printf(b, "citygate_pipeline_seconds_bucket{le=\"%g\"} %llu\n",
+            cg_buf_printf(b,
+                          "citygate_pipeline_seconds_bucket{le=\"%g\"} %llu\n",
                           bounds[i], cum);
         else
-            cg_buf_printf(b, "citygate_pipeline_seconds_bucket{le=\"+Inf\"} "
-                             "%llu\n",
+            cg_buf_printf(b,
+                          "citygate_pipeline_seconds_bucket{le=\"+Inf\"} "
+                          "%llu\n",
                           cum);
     }
     cg_buf_printf(b, "citygate_pipeline_seconds_sum %.9f\n",
@@ -198,8 +199,8 @@ int gw__metrics_start(struct gw *g)
         return CG_EINVAL;
     }
     g->metrics = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD, ntohs(sa.sin_port), NULL, NULL,
-        serve, g, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_USE_INTERNAL_POLLING_THREAD, ntohs(sa.sin_port), NULL, NULL, serve,
+        g, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
         MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
     if (!g->metrics) {
         fprintf(stderr, "citygate: cannot serve metrics on %s\n", listen);

@@ -27,14 +27,14 @@ int cg_mqtt_new(const struct cg_broker_conf *b, const struct cg_mqtt_will *will,
     return mqtt__paho_new(b, will, persist_dir, cb, out, err, errlen);
 }
 
-int cg_mqtt_subscribe(struct cg_mqtt *m, const char *const *filters,
-                      size_t n, int qos)
+int cg_mqtt_subscribe(struct cg_mqtt *m, const char *const *filters, size_t n,
+                      int qos)
 {
     return m->ops->subscribe(m, filters, n, qos);
 }
 
-int cg_mqtt_resubscribe(struct cg_mqtt *m, const char *const *filters,
-                        size_t n, int qos)
+int cg_mqtt_resubscribe(struct cg_mqtt *m, const char *const *filters, size_t n,
+                        int qos)
 {
     return m->ops->resubscribe(m, filters, n, qos);
 }

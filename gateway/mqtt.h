@@ -58,12 +58,12 @@ int cg_mqtt_new(const struct cg_broker_conf *b, const struct cg_mqtt_will *will,
                 struct cg_mqtt **out, char *err, size_t errlen);
 /* Remembers filters to subscribe at qos on every connect (a share group
  * is applied by the caller). Call before start(). */
-int cg_mqtt_subscribe(struct cg_mqtt *m, const char *const *filters,
-                      size_t n, int qos);
+int cg_mqtt_subscribe(struct cg_mqtt *m, const char *const *filters, size_t n,
+                      int qos);
 /* Replaces the filter list of a running client: subscribes the new
  * filters and unsubscribes the ones that went away. */
-int cg_mqtt_resubscribe(struct cg_mqtt *m, const char *const *filters,
-                        size_t n, int qos);
+int cg_mqtt_resubscribe(struct cg_mqtt *m, const char *const *filters, size_t n,
+                        int qos);
 /* Starts connecting in the background. */
 int cg_mqtt_start(struct cg_mqtt *m);
 bool cg_mqtt_connected(const struct cg_mqtt *m);

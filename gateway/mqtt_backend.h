@@ -16,8 +16,8 @@
 struct mqtt_ops {
     int (*subscribe)(struct cg_mqtt *m, const char *const *filters, size_t n,
                      int qos);
-    int (*resubscribe)(struct cg_mqtt *m, const char *const *filters,
-                       size_t n, int qos);
+    int (*resubscribe)(struct cg_mqtt *m, const char *const *filters, size_t n,
+                       int qos);
     int (*start)(struct cg_mqtt *m);
     bool (*connected)(const struct cg_mqtt *m);
     int (*publish)(struct cg_mqtt *m, const char *topic, const void *payload,
@@ -49,8 +49,7 @@ void mqtt__tickets_init(struct mqtt_tickets *t);
 void mqtt__tickets_destroy(struct mqtt_tickets *t);
 /* Returns false when MQTT_RING publishes are in flight. */
 bool mqtt__tickets_reserve(struct mqtt_tickets *t, unsigned *ticket);
-void mqtt__tickets_complete(struct mqtt_tickets *t, unsigned ticket,
-                            bool ok);
+void mqtt__tickets_complete(struct mqtt_tickets *t, unsigned ticket, bool ok);
 
 /* A list of filters with their QoS; copies are owned. */
 struct mqtt_filters {

@@ -45,8 +45,7 @@ static struct mosq *of(const struct cg_mqtt *m)
 }
 
 /* tcp://host:port, ssl://host:port (mqtt:// and mqtts:// too). */
-static int parse_uri(struct mosq *q, const char *uri, char *err,
-                     size_t errlen)
+static int parse_uri(struct mosq *q, const char *uri, char *err, size_t errlen)
 {
     const char *rest = strstr(uri, "://");
     bool tls = !strncmp(uri, "ssl://", 6) || !strncmp(uri, "mqtts://", 8);
@@ -84,10 +83,11 @@ static void on_message(struct mosquitto *c, void *obj,
 static void subscribe_all(struct mosq *q)
 {
     pthread_mutex_lock(&q->lock);
-    int rc = q->filters.n ? mosquitto_subscribe_multiple(
-                                q->client, NULL, (int)q->filters.n,
-                                q->filters.f, q->filters.qos[0], 0, NULL)
-                          : MOSQ_ERR_SUCCESS;
+    int rc = q->filters.n
+                 ? mosquitto_subscribe_multiple(q->client, NULL,
+                                                (int)q->filters.n, q->filters.f,
+                                                q->filters.qos[0], 0, NULL)
+                 : MOSQ_ERR_SUCCESS;
     pthread_mutex_unlock(&q->lock);
     if (rc != MOSQ_ERR_SUCCESS)
         cg_log(CG_LOG_ERROR, "mqtt: subscribe failed: %s",
@@ -98,8 +98,8 @@ static void on_connect(struct mosquitto *c, void *obj, int rc, int flags)
 {
     struct mosq *q = obj;
     if (rc != 0) {
-        cg_log(CG_LOG_WARN, "mqtt: %s refused the connection: %s",
-               q->conf->uri, mosquitto_connack_string(rc));
+        cg_log(CG_LOG_WARN, "mqtt: %s refused the connection: %s", q->conf->uri,
+               mosquitto_connack_string(rc));
         return;
     }
     mosquitto_reconnect_delay_set(c, 1, 30, true);
@@ -266,13 +266,12 @@ static void mosq_free(struct cg_mqtt *m)
 }
 
 static const struct mqtt_ops mosq_ops = {
-    mosq_subscribe, mosq_resubscribe, mosq_start,  mosq_connected,
-    mosq_publish,   mosq_suspend,     mosq_resume, mosq_stop,
-    mosq_free,
+    mosq_subscribe, mosq_resubscribe, mosq_start, mosq_connected, mosq_publish,
+    mosq_suspend,   mosq_resume,      mosq_stop,  mosq_free,
 };
 
-static int configure(struct mosq *q, const struct cg_mqtt_will *will,
-                     char *err, size_t errlen)
+static int configure(struct mosq *q, const struct cg_mqtt_will *will, char *err,
+                     size_t errlen)
 {
     const struct cg_broker_conf *b = q->conf;
     const struct cg_tls_conf *t = &b->tls;
@@ -295,8 +294,8 @@ static int configure(struct mosq *q, const struct cg_mqtt_will *will,
         mosquitto_reconnect_delay_set(q->client, 1, 30, true);
     }
     if (rc != MOSQ_ERR_SUCCESS)
-        snprintf(err, errlen, "cannot set up an MQTT client for %s: %s",
-                 b->uri, mosquitto_strerror(rc));
+        snprintf(err, errlen, "cannot set up an MQTT client for %s: %s", b->uri,
+                 mosquitto_strerror(rc));
     return rc == MOSQ_ERR_SUCCESS ? CG_OK : CG_EINVAL;
 }
 
@@ -326,8 +325,7 @@ int mqtt__mosq_new(const struct cg_broker_conf *b,
     int rc = parse_uri(q, b->uri, err, errlen);
     if (rc == CG_OK &&
         !(q->client = mosquitto_new(b->client_id, b->clean_session, q))) {
-        snprintf(err, errlen, "cannot create an MQTT client for %s",
-                 b->uri);
+        snprintf(err, errlen, "cannot create an MQTT client for %s", b->uri);
         rc = CG_ENOMEM;
     }
     if (rc == CG_OK)

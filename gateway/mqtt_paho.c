@@ -62,10 +62,10 @@ static int on_message(void *ctx, char *topic, int topic_len,
 {
     struct paho *p = ctx;
     size_t tlen = topic_len ? (size_t)topic_len : strlen(topic);
-    int rc = p->cb.message ? p->cb.message(p->cb.user, topic, tlen,
-                                           msg->payload,
-                                           (size_t)msg->payloadlen, msg->qos)
-                           : CG_OK;
+    int rc = p->cb.message
+                 ? p->cb.message(p->cb.user, topic, tlen, msg->payload,
+                                 (size_t)msg->payloadlen, msg->qos)
+                 : CG_OK;
     if (rc == CG_RETRY)
         return 0; /* Paho keeps it and offers it again */
     MQTTAsync_freeMessage(&msg);
@@ -115,8 +115,8 @@ static int paho_publish(struct cg_mqtt *m, const char *topic,
     ro.onSuccess = on_publish_ok;
     ro.onFailure = on_publish_fail;
     ro.context = s;
-    int rc = MQTTAsync_send(p->client, topic, (int)len, payload, qos,
-                            retain, &ro);
+    int rc =
+        MQTTAsync_send(p->client, topic, (int)len, payload, qos, retain, &ro);
     if (rc != MQTTASYNC_SUCCESS) {
         mqtt__tickets_complete(&m->tickets, *ticket, false);
         return rc == MQTTASYNC_FAILURE ? CG_ENOMEM : CG_RETRY;
@@ -132,9 +132,9 @@ static void subscribe_all(struct paho *p)
 {
     struct mqtt_filters copy = {0};
     pthread_mutex_lock(&p->lock);
-    int rc = mqtt__filters_set(&copy, (const char *const *)p->filters.f,
-                               p->filters.n,
-                               p->filters.n ? p->filters.qos[0] : 0);
+    int rc =
+        mqtt__filters_set(&copy, (const char *const *)p->filters.f,
+                          p->filters.n, p->filters.n ? p->filters.qos[0] : 0);
     pthread_mutex_unlock(&p->lock);
     if (rc == CG_OK && copy.n) {
         MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
@@ -180,7 +180,7 @@ static void fill_connect_options(struct paho *p, MQTTAsync_connectOptions *o)
     o->username = b->username;
     o->password = b->password;
     o->connectTimeout = 10;
-    o->maxInflight = 100; /* Paho searches its in-flight list linearly */
+    o->maxInflight = 100;      /* Paho searches its in-flight list linearly */
     o->automaticReconnect = 0; /* we reconnect, with jitter */
     o->will = p->has_will ? &p->will : NULL;
     o->ssl = b->tls.enabled ? &p->ssl : NULL;
@@ -370,9 +370,8 @@ static void paho_free(struct cg_mqtt *m)
 }
 
 static const struct mqtt_ops paho_ops = {
-    paho_subscribe, paho_resubscribe, paho_start, paho_connected,
-    paho_publish,   paho_suspend,     paho_resume, paho_stop,
-    paho_free,
+    paho_subscribe, paho_resubscribe, paho_start, paho_connected, paho_publish,
+    paho_suspend,   paho_resume,      paho_stop,  paho_free,
 };
 
 static int set_will(struct paho *p, const struct cg_mqtt_will *w)

@@ -16,7 +16,7 @@
 
 #define BACKOFF_MIN 0.5
 #define BACKOFF_MAX 30.0
-#define TICK_S 1.0
+#define TICK_S      1.0
 
 struct outbox {
     struct outbox_conf conf;
@@ -61,8 +61,9 @@ static void enforce_bound(struct outbox *o)
     o->dropping = true;
     pthread_mutex_unlock(&o->lock);
     if (first)
-        cg_log(CG_LOG_WARN, "consumer %s: spool full (%llu bytes); dropping "
-                            "the oldest events (counted)",
+        cg_log(CG_LOG_WARN,
+               "consumer %s: spool full (%llu bytes); dropping "
+               "the oldest events (counted)",
                o->name, (unsigned long long)o->conf.max_bytes);
 }
 
@@ -105,8 +106,9 @@ static void note_outcome(struct outbox *o, int rc,
 {
     if (rc == CG_RETRY && !o->failing) {
         o->failing = true;
-        cg_log(CG_LOG_WARN, "consumer %s: delivery failing (%s); retrying "
-                            "with backoff",
+        cg_log(CG_LOG_WARN,
+               "consumer %s: delivery failing (%s); retrying "
+               "with backoff",
                o->name, res->detail[0] ? res->detail : "not now");
     } else if (rc != CG_RETRY && o->failing) {
         o->failing = false;
@@ -128,8 +130,8 @@ static bool offer(struct outbox *o, const struct cg_batch *b, bool *done)
         double wait = jittered(o->backoff);
         if (res.retry_after_ms / 1000.0 > wait)
             wait = res.retry_after_ms / 1000.0;
-        o->backoff = o->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX
-                                                  : o->backoff * 2;
+        o->backoff =
+            o->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : o->backoff * 2;
         o->stats.retried++;
         nap(o, wait);
     } else {
@@ -181,8 +183,8 @@ static bool deliver_next(struct outbox *o, struct spool_batch *sb)
 {
     int rc = spool__peek(o->spool, (size_t)o->conf.batch_max, sb);
     if (rc != CG_OK) {
-        cg_log(CG_LOG_ERROR, "consumer %s: cannot read its spool: %s",
-               o->name, cg_strerror(rc));
+        cg_log(CG_LOG_ERROR, "consumer %s: cannot read its spool: %s", o->name,
+               cg_strerror(rc));
         pthread_mutex_lock(&o->lock);
         nap(o, 1.0);
         pthread_mutex_unlock(&o->lock);
@@ -197,8 +199,9 @@ static bool deliver_next(struct outbox *o, struct spool_batch *sb)
         return true;
     }
     if (b.n && spool__commit(o->spool) != CG_OK)
-        cg_log(CG_LOG_ERROR, "consumer %s: cannot record a delivery in its "
-                             "spool; it may be sent again",
+        cg_log(CG_LOG_ERROR,
+               "consumer %s: cannot record a delivery in its "
+               "spool; it may be sent again",
                o->name);
     pthread_mutex_lock(&o->lock);
     if (spool__count(o->spool) == 0)
@@ -245,8 +248,8 @@ int outbox__new(const struct outbox_conf *conf, struct cg_instance *sink,
     pthread_mutex_init(&o->lock, NULL);
     pthread_cond_init(&o->wake, NULL);
     pthread_cond_init(&o->emptied, NULL);
-    int rc = spool__open(conf->spool_dir, conf->name, &o->spool, err,
-                         sizeof(err));
+    int rc =
+        spool__open(conf->spool_dir, conf->name, &o->spool, err, sizeof(err));
     if (rc == CG_OK && pthread_create(&o->thread, NULL, deliver_loop, o))
         rc = CG_ENOMEM;
     o->started = rc == CG_OK;

@@ -33,8 +33,8 @@ typedef void (*outbox_reject_fn)(void *user, const char *consumer,
 struct outbox_conf {
     const char *name;
     const char *spool_dir; /* the consumer's spool lives below it */
-    int batch_max;     /* events per deliver() call */
-    int batch_wait_ms; /* wait this long for a batch to fill (0: none) */
+    int batch_max;         /* events per deliver() call */
+    int batch_wait_ms;     /* wait this long for a batch to fill (0: none) */
     uint64_t max_bytes;
     int full_policy; /* enum cg_spool_full */
     outbox_reject_fn reject;

@@ -28,7 +28,7 @@ struct cg_plugin_reg {
 
 static const struct cg_plugin *const builtins[] = {
     &cg_builtin_decode_json, &cg_builtin_decode_kv, &cg_builtin_decode_csv,
-    &cg_builtin_decode_lpp,  &cg_builtin_sink_mqtt,  &cg_builtin_sink_http,
+    &cg_builtin_decode_lpp,  &cg_builtin_sink_mqtt, &cg_builtin_sink_http,
     &cg_builtin_sink_file,
 };
 

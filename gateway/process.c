@@ -12,9 +12,8 @@
 
 #define ARENA_CHUNK (64 * 1024)
 
-int cg_engine_new(const struct cg_config *cfg,
-                  const struct cg_plugin_reg *reg, struct cg_engine **out,
-                  struct cg_diags *d)
+int cg_engine_new(const struct cg_config *cfg, const struct cg_plugin_reg *reg,
+                  struct cg_engine **out, struct cg_diags *d)
 {
     *out = NULL;
     struct cg_engine *e = cg_calloc(1, sizeof(*e));
@@ -171,7 +170,7 @@ static double device_time(const struct msg_ctx *mc)
         s = cg_value_to_double(&t);
         s = s >= 1e11 ? s / 1000.0 : s;
         return isfinite(s) && s >= 0 && s < 253402300800.0 ? s
-                                                            : mc->m->received;
+                                                           : mc->m->received;
     }
     if (t.type == CG_STR && cg_time_parse(t.as.str, t.len, &s) == CG_OK &&
         s >= 0 && s < 253402300800.0)
@@ -210,8 +209,7 @@ static int fire(struct cg_engine *e, struct msg_ctx *mc,
         if (!cg_value_is_true(&v))
             return 0;
     }
-    struct fired f = {r, &e->rule_rt[r->index], r->severity_const,
-                      mc->record};
+    struct fired f = {r, &e->rule_rt[r->index], r->severity_const, mc->record};
     if (r->severity) {
         cg_expr_eval(r->severity, &mc->eval, &v);
         f.severity = cg_severity_parse(&v);
@@ -344,8 +342,8 @@ size_t cg_engine_vendor_stats(const struct cg_engine *e, size_t i,
     if (i >= e->n_vendors)
         return e->n_vendors;
     *name = e->vendors[i].conf->name.s;
-    *received = atomic_load_explicit(&e->vendors[i].received,
-                                     memory_order_relaxed);
+    *received =
+        atomic_load_explicit(&e->vendors[i].received, memory_order_relaxed);
     return e->n_vendors;
 }
 
@@ -356,8 +354,7 @@ size_t cg_engine_rule_stats(const struct cg_engine *e, size_t i,
     if (i >= n)
         return n;
     *name = cg_ruleset_rule(e->rules, i)->full_name;
-    *events = atomic_load_explicit(&e->rule_rt[i].events,
-                                   memory_order_relaxed);
+    *events = atomic_load_explicit(&e->rule_rt[i].events, memory_order_relaxed);
     return n;
 }
 

@@ -37,8 +37,8 @@ static bool device_field(const struct vendor_rt *v, const char *name)
     return false;
 }
 
-static bool name_visible(const struct vendor_rt *v,
-                         const struct consumer_rt *c, const char *name)
+static bool name_visible(const struct vendor_rt *v, const struct consumer_rt *c,
+                         const char *name)
 {
     if (private_field(v, name) && !granted(c, name))
         return false;
@@ -248,8 +248,7 @@ int route__event(struct cg_engine *e, const struct msg_ctx *mc,
                       c->conf->qos},
         };
         emit->deliver(emit->user, &d);
-        atomic_fetch_add_explicit(&f->rt->events, 1,
-                                  memory_order_relaxed);
+        atomic_fetch_add_explicit(&f->rt->events, 1, memory_order_relaxed);
         count++;
     }
     return count;

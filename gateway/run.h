@@ -32,7 +32,7 @@ struct gw_gen {
     struct cg_plugin_reg *reg;
     struct cg_engine *engine;
     struct outbox **boxes; /* per consumer of cfg, in config order */
-    bool *direct; /* per consumer: QoS 0 over our own connection */
+    bool *direct;          /* per consumer: QoS 0 over our own connection */
     char **filters;        /* vendor filters, with any share group */
     size_t n_filters;
 };
@@ -48,17 +48,17 @@ struct gw {
     size_t n_cons;
     struct gw_consumer *retired; /* replaced by a reload, freed after it */
     size_t n_retired;
-    struct outbox *dead; /* dead letters, published at QoS 1 */
+    struct outbox *dead;            /* dead letters, published at QoS 1 */
     struct cg_plugin_reg *dead_reg; /* its sink's plugin stays loaded */
-    struct cg_mqtt *in;  /* intake: subscriptions, status and will */
-    struct cg_mqtt *out; /* events and dead letters */
+    struct cg_mqtt *in;             /* intake: subscriptions, status and will */
+    struct cg_mqtt *out;            /* events and dead letters */
     struct cg_broker_conf out_conf;
     char out_client_id[300];
     double started;
     uint64_t fingerprint;
     atomic_ullong received, events, dead_count[GW_N_REASONS];
     atomic_bool stopping;
-    atomic_bool blocked;  /* intake held: a spool with block policy is full */
+    atomic_bool blocked; /* intake held: a spool with block policy is full */
     atomic_bool push_failed; /* a spool could not be written */
     bool suspended;          /* intake disconnected while spools are full */
     char persist_dir[4096];
@@ -83,8 +83,7 @@ void gw__metrics_stop(struct gw *g);
 void gw__observe_pipeline(struct gw *g, double seconds);
 
 /* consumers.c */
-int gw__build_consumers(struct gw *g, struct gw_gen *gen,
-                        struct cg_diags *d);
+int gw__build_consumers(struct gw *g, struct gw_gen *gen, struct cg_diags *d);
 void gw__retire_consumers(struct gw *g, int drain_ms);
 void gw__gen_free(struct gw_gen *gen);
 

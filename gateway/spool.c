@@ -32,8 +32,8 @@
 /* Segment size: big enough for few files, small enough that delivered
  * space returns to the disk soon. Tests shrink it to exercise wrapping. */
 static uint64_t seg_max = 8u << 20;
-#define HDR 8
-#define FIXED 28
+#define HDR     8
+#define FIXED   28
 #define REC_MAX (64u << 20)
 
 struct pos {
@@ -48,8 +48,8 @@ struct log {
     uint64_t first_seg; /* the oldest segment still on disk */
     int rfd;            /* a reading descriptor, for rseg */
     uint64_t rseg;
-    int cfd; /* the cursor file */
-    uint64_t bytes, count; /* from the cursor to the end */
+    int cfd;                       /* the cursor file */
+    uint64_t bytes, count;         /* from the cursor to the end */
     uint64_t out_bytes, out_count; /* handed out, not yet committed */
 };
 
@@ -61,8 +61,7 @@ struct spool {
 
 static const char *const sev_dirs[N_SEV] = {"info", "warning", "critical"};
 
-static void seg_path(const struct log *l, uint64_t seg, char *buf,
-                     size_t size)
+static void seg_path(const struct log *l, uint64_t seg, char *buf, size_t size)
 {
     snprintf(buf, size, "%s/%016llx.seg", l->dir, (unsigned long long)seg);
 }
@@ -172,8 +171,7 @@ static void load_cursor(struct log *l)
 }
 
 /* Finds the first and last segment numbers on disk. */
-static bool list_segments(const struct log *l, uint64_t *first,
-                          uint64_t *last)
+static bool list_segments(const struct log *l, uint64_t *first, uint64_t *last)
 {
     DIR *d = opendir(l->dir);
     bool any = false;
@@ -202,8 +200,8 @@ static void cut_segment(struct log *l, uint64_t seg, uint64_t off)
     char path[PATH_MAX + 64];
     seg_path(l, seg, path, sizeof(path));
     if (truncate(path, (off_t)off) == 0)
-        cg_log(CG_LOG_WARN, "spool %s: cut a damaged record at %s:%llu",
-                    l->dir, path, (unsigned long long)off);
+        cg_log(CG_LOG_WARN, "spool %s: cut a damaged record at %s:%llu", l->dir,
+               path, (unsigned long long)off);
 }
 
 /* Walks from the cursor to the end, counting what is undelivered and
@@ -261,8 +259,7 @@ static int open_writer(struct log *l)
     return CG_OK;
 }
 
-static int open_log(struct log *l, const char *root, int sev,
-                    uint64_t *max_seq)
+static int open_log(struct log *l, const char *root, int sev, uint64_t *max_seq)
 {
     char path[PATH_MAX + 64];
     l->wfd = l->rfd = l->cfd = -1;
@@ -414,8 +411,7 @@ int spool__append(struct spool *s, const struct cg_event *ev)
     if (rc == CG_OK && write_all(l->wfd, rec, size) < 0) {
         rc = CG_EIO; /* take back any part of it: no torn record */
         if (ftruncate(l->wfd, (off_t)l->end.off) < 0)
-            cg_log(CG_LOG_ERROR, "spool %s: cannot cut a failed write",
-                   l->dir);
+            cg_log(CG_LOG_ERROR, "spool %s: cannot cut a failed write", l->dir);
     }
     if (rc == CG_OK) {
         l->end.off += size;
@@ -517,8 +513,9 @@ static int load_one(struct log *l, struct spool_batch *b, struct slot *sl,
 
 static void skip_damage(struct log *l)
 {
-    cg_log(CG_LOG_ERROR, "spool %s: damaged record in segment %llu; skipping "
-                         "the rest of it",
+    cg_log(CG_LOG_ERROR,
+           "spool %s: damaged record in segment %llu; skipping "
+           "the rest of it",
            l->dir, (unsigned long long)l->read.seg);
     if (l->read.seg < l->end.seg)
         l->read = (struct pos){l->read.seg + 1, 0};
@@ -552,8 +549,8 @@ int spool__peek(struct spool *s, size_t max, struct spool_batch *b)
     pthread_mutex_unlock(&s->lock);
     for (size_t i = 0; i < b->n; i++) {
         b->events[i].id = b->buf + slots[i].id;
-        b->events[i].topic = slots[i].has_topic ? b->buf + slots[i].topic
-                                                : NULL;
+        b->events[i].topic =
+            slots[i].has_topic ? b->buf + slots[i].topic : NULL;
         b->events[i].json = b->buf + slots[i].json;
         b->events[i].json_len = slots[i].json_len;
     }
@@ -594,8 +591,7 @@ static bool same_pos(struct pos a, struct pos b)
 
 /* The log whose oldest undelivered record (at its cursor) is the oldest
  * of all; *at is where that record starts. */
-static struct log *oldest_log(struct spool *s, struct rec *out,
-                              struct pos *at)
+static struct log *oldest_log(struct spool *s, struct rec *out, struct pos *at)
 {
     struct log *best = NULL;
     for (int i = 0; i < N_SEV; i++) {
@@ -625,9 +621,9 @@ static void drop_at_cursor(struct log *l, struct pos at, const struct rec *r)
         l->out_bytes -= HDR + r->len;
         l->out_count--;
     }
-    if (!handed_out || (l->read.seg < l->cursor.seg ||
-                        (l->read.seg == l->cursor.seg &&
-                         l->read.off < l->cursor.off)))
+    if (!handed_out ||
+        (l->read.seg < l->cursor.seg ||
+         (l->read.seg == l->cursor.seg && l->read.off < l->cursor.off)))
         l->read = l->cursor;
     l->bytes -= HDR + r->len;
     l->count--;

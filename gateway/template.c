@@ -35,8 +35,7 @@ static int add_part(struct tpl *t, int kind, const char *s, size_t n)
 static int placeholder_kind(const char *s, size_t n, const char **field,
                             size_t *field_len)
 {
-    for (size_t i = 0; i < sizeof(placeholders) / sizeof(placeholders[0]);
-         i++)
+    for (size_t i = 0; i < sizeof(placeholders) / sizeof(placeholders[0]); i++)
         if (strlen(placeholders[i].name) == n &&
             !memcmp(placeholders[i].name, s, n))
             return placeholders[i].kind;

@@ -150,7 +150,6 @@ struct cg_batch {
     size_t n;
 };
 
-
 /* What deliver() reports beyond its result. */
 struct cg_delivery_result {
     int status;              /* protocol status (HTTP code), 0 if none */
@@ -190,8 +189,7 @@ struct cg_plugin {
     void (*destroy)(void *inst);
     /* Decoders: turn in into out->root. May run on any one thread at a
      * time per instance. Returns CG_OK, CG_EDECODE or CG_ENOMEM. */
-    int (*decode)(void *inst, const struct cg_input *in,
-                  struct cg_record *out);
+    int (*decode)(void *inst, const struct cg_input *in, struct cg_record *out);
     /* Sinks: deliver a batch, in order. Called from the consumer's own
      * delivery thread (one call at a time per instance), so it may block
      * up to the consumer's timeout. Returns CG_OK (all delivered),

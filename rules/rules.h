@@ -169,8 +169,6 @@ void cg_expr_reads(const struct cg_expr *e, struct cg_expr_reads *r,
  * (`pm25`, `a.b`), returns that first name; else NULL. */
 const char *cg_expr_field_name(const struct cg_expr *e);
 
-
-
 /* ---- compiled rules and their match index (ruleset.c) ----------------- */
 
 /* An expression's source with a name: a data field or a vendor field. */

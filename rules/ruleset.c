@@ -122,8 +122,7 @@ size_t cg_ruleset_count(const struct cg_ruleset *rs)
     return rs->n_rules;
 }
 
-const struct cg_rule *cg_ruleset_rule(const struct cg_ruleset *rs,
-                                      size_t index)
+const struct cg_rule *cg_ruleset_rule(const struct cg_ruleset *rs, size_t index)
 {
     return index < rs->n_rules ? rs->rules[index] : NULL;
 }
@@ -330,8 +329,7 @@ static int index_rule(struct vendor_index *vi, const char *filter,
     return cg_topic_trie_add(vi->by_topic, filter, rule);
 }
 
-static bool rule_has_vendor(const struct cg_ruleset *rs, size_t r,
-                            uint32_t v)
+static bool rule_has_vendor(const struct cg_ruleset *rs, size_t r, uint32_t v)
 {
     if (!rs->n_rule_vendors[r])
         return true;
@@ -347,8 +345,8 @@ int cg_ruleset_finish(struct cg_ruleset *rs)
         for (size_t r = 0; r < rs->n_rules; r++) {
             if (!rule_has_vendor(rs, r, v))
                 continue;
-            int rc = index_rule(&rs->vendors[v], rs->topic_filters[r],
-                                (uint32_t)r);
+            int rc =
+                index_rule(&rs->vendors[v], rs->topic_filters[r], (uint32_t)r);
             if (rc != CG_OK)
                 return rc;
         }

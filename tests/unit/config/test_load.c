@@ -99,7 +99,8 @@ static void test_minimal_defaults(void **state)
     assert_int_equal(cg_config_load(path, NULL, 0, &cfg, &d), CG_OK);
     assert_int_equal(d.n, 0);
     assert_string_equal(cfg->gateway.id, "citygate");
-    assert_string_equal(cfg->gateway.dead_letter_topic, "citygate/citygate/dead");
+    assert_string_equal(cfg->gateway.dead_letter_topic,
+                        "citygate/citygate/dead");
     assert_int_equal(cfg->gateway.max_payload_bytes, 262144);
     assert_string_equal(cfg->broker.uri, "tcp://127.0.0.1:1883");
     assert_string_equal(cfg->broker.client_id, "citygate-citygate");
@@ -149,36 +150,43 @@ static const struct error_case error_cases[] = {
      NULL, "citygate.yaml:2:5: error: vendors[0]: missing required key 'name'"},
     {"consumers:\n  - name: c\nrules: [\"rules/*.yaml\"]\n", NULL,
      "citygate.yaml:1:1: error: missing required key 'vendors'"},
-    {MINIMAL, "domain: environment\nrules:\n  - name: r\n    when: x > 1\n"
-              "    to: [nobody]\n",
+    {MINIMAL,
+     "domain: environment\nrules:\n  - name: r\n    when: x > 1\n"
+     "    to: [nobody]\n",
      "env.yaml:5:10: error: to: 'nobody' is neither a consumer nor a role"},
-    {MINIMAL, "domain: environment\nrules:\n  - name: r\n    to: [citizen]\n"
-              "    throttle: 60s\n",
+    {MINIMAL,
+     "domain: environment\nrules:\n  - name: r\n    to: [citizen]\n"
+     "    throttle: 60s\n",
      "env.yaml:5:5: error: rules[0].throttle: 'throttle' is not supported in "
      "this version"},
-    {MINIMAL, "domain: environment\nrules:\n  - name: r\n    to: [citizen]\n"
-              "  - name: r\n    to: [citizen]\n",
+    {MINIMAL,
+     "domain: environment\nrules:\n  - name: r\n    to: [citizen]\n"
+     "  - name: r\n    to: [citizen]\n",
      "env.yaml:5:5: error: rules[1]: duplicate rule name 'r' in domain "
      "'environment'"},
     {MINIMAL, "rules:\n  - name: r\n    to: [citizen]\n",
      "env.yaml:1:1: error: missing required key 'domain'"},
-    {MINIMAL, "domain: d\nrules:\n  - name: r\n    to: [citizen]\n    tests:\n"
-              "      - payload: '{}'\n        expect: []\n",
+    {MINIMAL,
+     "domain: d\nrules:\n  - name: r\n    to: [citizen]\n    tests:\n"
+     "      - payload: '{}'\n        expect: []\n",
      "env.yaml:6:9: error: rules[0].tests[0]: the first test case needs a "
      "'topic'"},
-    {MINIMAL, "domain: d\nrules:\n  - name: r\n    to: [citizen]\n"
-              "    match: { vendors: [acme-aire] }\n",
+    {MINIMAL,
+     "domain: d\nrules:\n  - name: r\n    to: [citizen]\n"
+     "    match: { vendors: [acme-aire] }\n",
      "env.yaml:5:24: error: match.vendors: unknown vendor 'acme-aire'"},
     {"vendors:\n  - name: a\n    topics: [x/+]\n"
      "consumers:\n  - name: c\n    sink: http\n"
      "rules: [\"rules/*.yaml\"]\n",
-     NULL, "citygate.yaml:5:5: error: consumers[0]: missing required key "
-           "'url' for an http sink"},
+     NULL,
+     "citygate.yaml:5:5: error: consumers[0]: missing required key "
+     "'url' for an http sink"},
     {"vendors:\n  - name: a\n    topics: [x/+]\n"
      "consumers:\n  - name: c\n    url: http://x\n"
      "rules: [\"rules/*.yaml\"]\n",
-     NULL, "citygate.yaml:6:10: error: consumers[0]: 'url' does not apply to "
-           "a mqtt sink"},
+     NULL,
+     "citygate.yaml:6:10: error: consumers[0]: 'url' does not apply to "
+     "a mqtt sink"},
     {"vendors:\n  - name: a\n    topics: [x/+]\n"
      "consumers:\n  - name: c\n    sink: http\n    url: http://x\n"
      "    headers: { A: \"env:CG_SURELY_UNSET_VAR\" }\n"
@@ -187,8 +195,9 @@ static const struct error_case error_cases[] = {
     {"vendors:\n  - name: a\n    topics: [x/+]\n    private: [owner]\n"
      "    fields: { pm25: pm2_5 }\n"
      "consumers:\n  - name: c\nrules: [\"rules/*.yaml\"]\n",
-     NULL, "citygate.yaml:4:15: error: vendors[0].private: 'owner' is not "
-           "one of this vendor's fields"},
+     NULL,
+     "citygate.yaml:4:15: error: vendors[0].private: 'owner' is not "
+     "one of this vendor's fields"},
     {"vendors:\n  - name: a\n    topics: [x/+]\n"
      "consumers:\n  - name: c\n    role: citizen\n    grants: [x]\n"
      "rules: [\"rules/*.yaml\"]\n",
@@ -198,10 +207,12 @@ static const struct error_case error_cases[] = {
      NULL, "consumer name 'government' is a role name"},
     {"vendors:\n  - name: a\n    topics: [x/+]\n"
      "consumers:\n  - name: c\nrules: [\"nothing/*.yaml\"]\n",
-     NULL, "citygate.yaml:6:9: error: rules: 'nothing/*.yaml' matches no "
-           "file"},
-    {MINIMAL, "domain: d\nrules:\n  - name: r\n    to: [citizen]\n"
-              "    tests:\n      - topic: a\n        payload: '{}'\n",
+     NULL,
+     "citygate.yaml:6:9: error: rules: 'nothing/*.yaml' matches no "
+     "file"},
+    {MINIMAL,
+     "domain: d\nrules:\n  - name: r\n    to: [citizen]\n"
+     "    tests:\n      - topic: a\n        payload: '{}'\n",
      "env.yaml:6:9: error: rules[0].tests[0]: missing required key "
      "'expect'"},
 };
@@ -233,9 +244,9 @@ static void test_missing_file(void **state)
 {
     struct cg_diags d = {0};
     struct cg_config *cfg = NULL;
-    assert_int_equal(cg_config_load("/nonexistent/citygate.yaml", NULL, 0,
-                                    &cfg, &d),
-                     CG_ENOENT);
+    assert_int_equal(
+        cg_config_load("/nonexistent/citygate.yaml", NULL, 0, &cfg, &d),
+        CG_ENOENT);
     assert_null(cfg);
     assert_int_equal(d.n, 1);
     cg_diags_free(&d);

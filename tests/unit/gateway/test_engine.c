@@ -33,10 +33,13 @@ static const char *CONFIG =
     "    device: \"{payload.id}\"\n"
     "    private: [device, wearer]\n"
     "consumers:\n"
-    "  - { name: gov, role: government, topic: \"c/gov/{domain}/{type}/{severity}\" }\n"
-    "  - { name: ent, role: enterprise, topic: \"c/ent/{device}\", grants: [owner_id] }\n"
+    "  - { name: gov, role: government, topic: "
+    "\"c/gov/{domain}/{type}/{severity}\" }\n"
+    "  - { name: ent, role: enterprise, topic: \"c/ent/{device}\", grants: "
+    "[owner_id] }\n"
     "  - { name: ent2, role: enterprise, topic: \"c/ent2/{data.owner}\" }\n"
-    "  - { name: pub, role: citizen, topic: \"c/pub/{data.district}/{device}\" }\n"
+    "  - { name: pub, role: citizen, topic: \"c/pub/{data.district}/{device}\" "
+    "}\n"
     "rules: [\"rules/*.yaml\"]\n";
 
 static const char *RULES =
@@ -142,13 +145,14 @@ static const char *line_of(struct out *o, const char *consumer)
     return NULL;
 }
 
-#define HAS(line, text) assert_non_null(strstr((line), (text)))
+#define HAS(line, text)   assert_non_null(strstr((line), (text)))
 #define HASNT(line, text) assert_null(strstr((line), (text)))
 
 static void test_roles_and_taint(void **state)
 {
     struct out o;
-    const char *p = "{\"pm2_5\": 80.2, \"zone\": \"haidian\", \"owner\": \"o-17\"}";
+    const char *p =
+        "{\"pm2_5\": 80.2, \"zone\": \"haidian\", \"owner\": \"o-17\"}";
     assert_int_equal(process("v/acme/aq-7/t", p, &o), 4);
     const char *gov = line_of(&o, "gov"), *ent = line_of(&o, "ent"),
                *pub = line_of(&o, "pub");
@@ -172,8 +176,8 @@ static void test_enterprise_without_grant(void **state)
 {
     struct out o;
     /* ent2 is reached by role: the rule's `to` names enterprise. */
-    process("v/acme/aq-7/t", "{\"pm2_5\": 50, \"zone\": \"z\", \"owner\": \"o\"}",
-            &o);
+    process("v/acme/aq-7/t",
+            "{\"pm2_5\": 50, \"zone\": \"z\", \"owner\": \"o\"}", &o);
     assert_int_equal(o.n, 4);
     const char *ent2 = line_of(&o, "ent2");
     assert_non_null(ent2);
@@ -187,8 +191,8 @@ static void test_enterprise_without_grant(void **state)
 static void test_topic_values_are_made_safe(void **state)
 {
     struct out o;
-    process("v/acme/aq-7/t",
-            "{\"pm2_5\": 50, \"zone\": \"a/b+c#d\\u0001e f\"}", &o);
+    process("v/acme/aq-7/t", "{\"pm2_5\": 50, \"zone\": \"a/b+c#d\\u0001e f\"}",
+            &o);
     const char *pub = line_of(&o, "pub");
     assert_non_null(pub);
     assert_int_equal(strncmp(pub, "pub c/pub/a_b_c_d_e f/aq-7 ", 27), 0);
@@ -202,8 +206,8 @@ static void test_private_device(void **state)
 {
     struct out o;
     assert_int_equal(
-        process("v/band/b1", "{\"id\": \"w/9\", \"wearer\": \"ann\", \"hr\": 130}",
-                &o),
+        process("v/band/b1",
+                "{\"id\": \"w/9\", \"wearer\": \"ann\", \"hr\": 130}", &o),
         3);
     const char *gov = line_of(&o, "gov"), *pub = line_of(&o, "pub"),
                *ent = line_of(&o, "ent");
@@ -230,22 +234,22 @@ static void test_envelope(void **state)
     cg_time_format(1764490502.130, r);
     assert_int_equal(strncmp(gov, "gov c/gov/env/high/critical {\"id\":\"", 34),
                      0);
-    snprintf(want,
-             sizeof(want),
-             "\",\"time\":\"%s\",\"received\":\"%s\",\"gateway\":\"box-1\","
-             "\"domain\":\"env\",\"type\":\"high\",\"severity\":\"critical\","
-             "\"rule\":\"env/high\",\"source\":{\"vendor\":\"acme\",\"device\":"
-             "\"aq-7\",\"topic\":\"v/acme/aq-7/t\"},\"chain\":{\"device_provider\":"
-             "\"acme\",\"network_provider\":\"nb\",\"application_provider\":"
-             "\"gov\"},\"data\":{",
-             t, r);
+    snprintf(
+        want, sizeof(want),
+        "\",\"time\":\"%s\",\"received\":\"%s\",\"gateway\":\"box-1\","
+        "\"domain\":\"env\",\"type\":\"high\",\"severity\":\"critical\","
+        "\"rule\":\"env/high\",\"source\":{\"vendor\":\"acme\",\"device\":"
+        "\"aq-7\",\"topic\":\"v/acme/aq-7/t\"},\"chain\":{\"device_provider\":"
+        "\"acme\",\"network_provider\":\"nb\",\"application_provider\":"
+        "\"gov\"},\"data\":{",
+        t, r);
     HAS(gov, want);
     /* time that does not parse falls back to received */
     process("v/acme/aq-7/t", "{\"pm2_5\": 90, \"ts\": \"yesterday\"}", &o);
     snprintf(want, sizeof(want), "\"time\":\"%s\",\"received\":\"%s\"", r, r);
     HAS(line_of(&o, "gov"), want);
-    process("v/acme/aq-7/t", "{\"pm2_5\": 90, \"ts\": \"2026-11-30T08:15:02+01:00\"}",
-            &o);
+    process("v/acme/aq-7/t",
+            "{\"pm2_5\": 90, \"ts\": \"2026-11-30T08:15:02+01:00\"}", &o);
     HAS(line_of(&o, "gov"), "\"time\":\"2026-11-30T07:15:02.000Z\"");
 }
 

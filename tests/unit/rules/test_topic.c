@@ -17,11 +17,11 @@ static const struct {
     const char *filter;
     bool valid;
 } validity[] = {
-    {"a/b/c", true},   {"#", true},       {"+", true},      {"a/+/c", true},
-    {"a/#", true},     {"+/+/#", true},   {"/", true},      {"a//b", true},
-    {"$SYS/#", true},  {"a/#/b", false},  {"a+", false},    {"a/b#", false},
-    {"#/a", false},    {"a/+b", false},   {"", false},      {"++", false},
-    {"a/##", false},   {"+a/b", false},
+    {"a/b/c", true},  {"#", true},      {"+", true},   {"a/+/c", true},
+    {"a/#", true},    {"+/+/#", true},  {"/", true},   {"a//b", true},
+    {"$SYS/#", true}, {"a/#/b", false}, {"a+", false}, {"a/b#", false},
+    {"#/a", false},   {"a/+b", false},  {"", false},   {"++", false},
+    {"a/##", false},  {"+a/b", false},
 };
 
 static void test_validity(void **state)
@@ -52,8 +52,7 @@ static const struct {
     {"a/#", "a/b/c", true},
     {"a/#", "ab", false},
     {"a/b/#", "a/b", true},
-    {"vendors/acme/air/+/telemetry", "vendors/acme/air/aq-7/telemetry",
-     true},
+    {"vendors/acme/air/+/telemetry", "vendors/acme/air/aq-7/telemetry", true},
     {"vendors/acme/air/+/telemetry", "vendors/acme/air/aq-7/status", false},
     {"#", "$SYS/broker", false},
     {"+/broker", "$SYS/broker", false},
