@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(build-essential cmake pkg-config clang libclang-rt-14-dev
           libpaho-mqtt-dev libmosquitto-dev libyaml-dev libcurl4-openssl-dev
           libcmocka-dev libmicrohttpd-dev zlib1g-dev
-          mosquitto mosquitto-clients python3 valgrind)
+          mosquitto mosquitto-clients python3 valgrind clang-format cppcheck)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/deps.sh
+scripts/lint.sh
 
 jobs=$(nproc)
 run_suite() {
