@@ -14,8 +14,8 @@
 
 #include "internal.h"
 
-#define MAX_FILE_BYTES (16u << 20) /* a config larger than this is a mistake   \
-                                    */
+/* A config larger than this is a mistake, not a city. */
+#define MAX_FILE_BYTES (16u << 20)
 
 static int skip(struct loader *L, yaml_node_t *n, void *base)
 {
