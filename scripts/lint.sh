@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-mapfile -t files < <(git ls-files '*.c' '*.h' 2>/dev/null ||
+mapfile -t files < <(git ls-files '*.c' '*.h' ':!tests/fuzz' 2>/dev/null ||
                      find base rules config gateway plugins sim tests bench \
                           -name '*.[ch]')
 echo "== clang-format (${#files[@]} files)"
