@@ -319,6 +319,12 @@ int gw__start(struct gw *g, const char *config_path)
         rc = gw__build_consumers(g, &g->gen, &d);
     if (rc == CG_OK)
         rc = gw__metrics_start(g);
+    if (rc == CG_OK) /* before connecting: "connected" lines follow it */
+        cg_log(CG_LOG_INFO,
+               "citygate %s started: %zu vendors, %zu rules, %zu consumers",
+               CG_VERSION, g->gen.cfg->n_vendors,
+               cg_ruleset_count(cg_engine_rules(g->gen.engine)),
+               g->gen.cfg->n_consumers);
     if (rc == CG_OK)
         rc = connect_in(g);
     struct cg_buf b = {0};
@@ -327,13 +333,6 @@ int gw__start(struct gw *g, const char *config_path)
         fputs(b.data, stderr);
     cg_buf_free(&b);
     cg_diags_free(&d);
-    if (rc == CG_OK)
-        cg_log(CG_LOG_INFO,
-               "citygate %s started: %zu vendors, %zu rules, "
-               "%zu consumers",
-               CG_VERSION, g->gen.cfg->n_vendors,
-               cg_ruleset_count(cg_engine_rules(g->gen.engine)),
-               g->gen.cfg->n_consumers);
     return rc;
 }
 
