@@ -25,6 +25,12 @@ class Receiver:
             protocol_version = "HTTP/1.1"
 
             def do_POST(self):
+                try:
+                    self.answer()
+                except (ConnectionError, ValueError):
+                    pass  # a client killed mid-request: it sends again
+
+            def answer(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 if receiver.delay:
                     time.sleep(receiver.delay)
