@@ -63,9 +63,32 @@ struct cg_buf {
     size_t len, cap;
     int oom;
 };
-void cg_buf_put(struct cg_buf *b, const void *p, size_t n);
+void cg_buf_put_slow(struct cg_buf *b, const void *p, size_t n);
+/* Appends n bytes (inline: the hot path of every event written). */
+static inline void cg_buf_put(struct cg_buf *b, const void *p, size_t n)
+{
+    if (!b->oom && b->len + n + 1 <= b->cap) {
+        if (n)
+            __builtin_memcpy(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+        return;
+    }
+    cg_buf_put_slow(b, p, n);
+}
 void cg_buf_puts(struct cg_buf *b, const char *s);
-void cg_buf_putc(struct cg_buf *b, char c);
+void cg_buf_putc_slow(struct cg_buf *b, char c);
+/* One byte: inline, since events are written a character at a time in
+ * places. */
+static inline void cg_buf_putc(struct cg_buf *b, char c)
+{
+    if (!b->oom && b->len + 2 <= b->cap) {
+        b->data[b->len++] = c;
+        b->data[b->len] = '\0';
+        return;
+    }
+    cg_buf_putc_slow(b, c);
+}
 void cg_buf_printf(struct cg_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void cg_buf_reset(struct cg_buf *b); /* keeps the memory */

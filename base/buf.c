@@ -26,7 +26,7 @@ static int reserve(struct cg_buf *b, size_t extra)
     return 0;
 }
 
-void cg_buf_put(struct cg_buf *b, const void *p, size_t n)
+void cg_buf_put_slow(struct cg_buf *b, const void *p, size_t n)
 {
     if (reserve(b, n) < 0)
         return;
@@ -41,7 +41,7 @@ void cg_buf_puts(struct cg_buf *b, const char *s)
     cg_buf_put(b, s, strlen(s));
 }
 
-void cg_buf_putc(struct cg_buf *b, char c)
+void cg_buf_putc_slow(struct cg_buf *b, char c)
 {
     if (reserve(b, 1) < 0)
         return;

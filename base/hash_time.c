@@ -57,25 +57,58 @@ double cg_time_mono(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Civil date of a day count since 1970-01-01 (proleptic Gregorian), the
+ * inverse of days_from_civil below. */
+static void civil_from_days(long z, int *y, int *m, int *d)
+{
+    z += 719468;
+    long era = (z >= 0 ? z : z - 146096) / 146097;
+    long doe = z - era * 146097;
+    long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    long mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+static char *two(char *p, int v)
+{
+    p[0] = (char)('0' + v / 10 % 10);
+    p[1] = (char)('0' + v % 10);
+    return p + 2;
+}
+
+/* Every event carries two of these: written by hand, without printf or
+ * gmtime_r (which takes a lock). */
 void cg_time_format(double epoch_s, char out[32])
 {
     double whole = floor(epoch_s);
     long ms = lround((epoch_s - whole) * 1000.0);
-    time_t t = (time_t)whole;
-    if (ms >= 1000) {
-        t += 1;
-        ms -= 1000;
-    }
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    char tmp[96]; /* roomy: the compiler cannot bound tm's fields */
-    int n = snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                     tm.tm_min, tm.tm_sec, (int)ms);
-    if (n < 0 || n > 31)
-        n = 31;
-    memcpy(out, tmp, (size_t)n);
-    out[n] = '\0';
+    long long t = (long long)whole + (ms >= 1000);
+    ms %= 1000;
+    long days = (long)(t >= 0 ? t / 86400 : (t - 86399) / 86400);
+    long secs = (long)(t - (long long)days * 86400);
+    int y, mo, d;
+    civil_from_days(days, &y, &mo, &d);
+    if (y < 0 || y > 9999)
+        y = y < 0 ? 0 : 9999;
+    char *p = two(two(out, y / 100), y % 100);
+    *p++ = '-';
+    p = two(p, mo);
+    *p++ = '-';
+    p = two(p, d);
+    *p++ = 'T';
+    p = two(p, (int)(secs / 3600));
+    *p++ = ':';
+    p = two(p, (int)(secs / 60 % 60));
+    *p++ = ':';
+    p = two(p, (int)(secs % 60));
+    *p++ = '.';
+    p[0] = (char)('0' + ms / 100);
+    p = two(p + 1, (int)(ms % 100));
+    *p++ = 'Z';
+    *p = '\0';
 }
 
 /* Reads exactly `width` digits at s[*i]. */
