@@ -31,32 +31,32 @@ static void print_consumers(const struct cg_config *cfg)
     }
 }
 
-/* Rules per domain, in first-seen order. */
+struct domain_count {
+    const char *name;
+    size_t rules;
+};
+
+/* Rules per domain, in first-seen order. Domains are few, rules may be
+ * thousands: one pass over the rules, a short scan of the domains. */
 static void print_domains(const struct cg_ruleset *rs)
 {
     size_t n = cg_ruleset_count(rs), n_domains = 0;
-    for (size_t i = 0; i < n; i++) {
-        const struct cg_rule *r = cg_ruleset_rule(rs, i);
-        bool seen = false;
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = !strcmp(cg_ruleset_rule(rs, j)->domain, r->domain);
-        n_domains += !seen;
+    struct domain_count *d = cg_calloc(n ? n : 1, sizeof(*d));
+    for (size_t i = 0; d && i < n; i++) {
+        const char *name = cg_ruleset_rule(rs, i)->domain;
+        size_t k = 0;
+        while (k < n_domains && strcmp(d[k].name, name))
+            k++;
+        if (k == n_domains)
+            d[n_domains++].name = name;
+        d[k].rules++;
     }
     printf("domains: %zu\n", n_domains);
-    for (size_t i = 0; i < n; i++) {
-        const struct cg_rule *r = cg_ruleset_rule(rs, i);
-        bool seen = false;
-        size_t count = 0;
-        for (size_t j = 0; j < n; j++) {
-            const struct cg_rule *o = cg_ruleset_rule(rs, j);
-            seen |= j < i && !strcmp(o->domain, r->domain);
-            count += !strcmp(o->domain, r->domain);
-        }
-        if (!seen)
-            printf("  %-22s %zu rule%s\n", r->domain, count,
-                   count == 1 ? "" : "s");
-    }
+    for (size_t k = 0; k < n_domains; k++)
+        printf("  %-22s %zu rule%s\n", d[k].name, d[k].rules,
+               d[k].rules == 1 ? "" : "s");
     printf("rules: %zu\n", n);
+    cg_free(d);
 }
 
 static void print_plugins(const struct cg_plugin_reg *reg)
