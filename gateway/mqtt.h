@@ -73,6 +73,11 @@ bool cg_mqtt_connected(const struct cg_mqtt *m);
  * or CG_ENOMEM. Any thread. */
 int cg_mqtt_publish(struct cg_mqtt *m, const char *topic, const void *payload,
                     size_t len, int qos, bool retain, unsigned *ticket);
+/* True when publishing from the thread that runs the arrival callback
+ * is cheap (libmosquitto); false when the library serializes it with its
+ * own receive loop (Paho). */
+bool cg_mqtt_inline_publish_ok(const struct cg_mqtt *m);
+
 /* Waits until the publish of ticket has completed (QoS 0: written; QoS 1:
  * acknowledged). Wait for each ticket of a batch in turn: they complete
  * concurrently. Returns CG_OK, CG_RETRY (it failed: publish again) or

@@ -26,6 +26,7 @@ struct mqtt_ops {
     void (*resume)(struct cg_mqtt *m);
     void (*stop)(struct cg_mqtt *m, int timeout_ms);
     void (*free)(struct cg_mqtt *m);
+    bool inline_publish_ok; /* see cg_mqtt_inline_publish_ok() */
 };
 
 #define MQTT_RING 65536u /* publishes in flight at most, per client */

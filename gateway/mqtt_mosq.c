@@ -266,8 +266,16 @@ static void mosq_free(struct cg_mqtt *m)
 }
 
 static const struct mqtt_ops mosq_ops = {
-    mosq_subscribe, mosq_resubscribe, mosq_start, mosq_connected, mosq_publish,
-    mosq_suspend,   mosq_resume,      mosq_stop,  mosq_free,
+    .subscribe = mosq_subscribe,
+    .resubscribe = mosq_resubscribe,
+    .start = mosq_start,
+    .connected = mosq_connected,
+    .publish = mosq_publish,
+    .suspend = mosq_suspend,
+    .resume = mosq_resume,
+    .stop = mosq_stop,
+    .free = mosq_free,
+    .inline_publish_ok = true,
 };
 
 static int configure(struct mosq *q, const struct cg_mqtt_will *will, char *err,

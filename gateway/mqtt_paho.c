@@ -370,8 +370,16 @@ static void paho_free(struct cg_mqtt *m)
 }
 
 static const struct mqtt_ops paho_ops = {
-    paho_subscribe, paho_resubscribe, paho_start, paho_connected, paho_publish,
-    paho_suspend,   paho_resume,      paho_stop,  paho_free,
+    .subscribe = paho_subscribe,
+    .resubscribe = paho_resubscribe,
+    .start = paho_start,
+    .connected = paho_connected,
+    .publish = paho_publish,
+    .suspend = paho_suspend,
+    .resume = paho_resume,
+    .stop = paho_stop,
+    .free = paho_free,
+    .inline_publish_ok = false,
 };
 
 static int set_will(struct paho *p, const struct cg_mqtt_will *w)

@@ -61,6 +61,7 @@ struct gw {
     atomic_bool blocked; /* intake held: a spool with block policy is full */
     atomic_bool push_failed; /* a spool could not be written */
     bool suspended;          /* intake disconnected while spools are full */
+    bool direct_ok;          /* QoS 0 events may be published from the intake */
     char persist_dir[4096];
     atomic_ullong pipeline_buckets[GW_N_BUCKETS + 1];
     atomic_ullong pipeline_ns;
