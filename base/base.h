@@ -67,7 +67,7 @@ void cg_buf_put_slow(struct cg_buf *b, const void *p, size_t n);
 /* Appends n bytes (inline: the hot path of every event written). */
 static inline void cg_buf_put(struct cg_buf *b, const void *p, size_t n)
 {
-    if (!b->oom && b->len + n + 1 <= b->cap) {
+    if (!b->oom && n < b->cap - b->len) { /* room for n and the NUL */
         if (n)
             __builtin_memcpy(b->data + b->len, p, n);
         b->len += n;
@@ -82,7 +82,7 @@ void cg_buf_putc_slow(struct cg_buf *b, char c);
  * places. */
 static inline void cg_buf_putc(struct cg_buf *b, char c)
 {
-    if (!b->oom && b->len + 2 <= b->cap) {
+    if (!b->oom && 1 < b->cap - b->len) {
         b->data[b->len++] = c;
         b->data[b->len] = '\0';
         return;

@@ -19,6 +19,10 @@ parallel=2
 build=$root/build/fuzz
 
 command -v clang >/dev/null || { echo "fuzz.sh: clang is required" >&2; exit 1; }
+grep -q 'add_subdirectory(tests/fuzz)' CMakeLists.txt || {
+    echo "fuzz.sh: CMakeLists.txt does not add tests/fuzz" >&2
+    exit 1
+}
 cmake -S . -B "$build" -DCMAKE_C_COMPILER=clang -DCG_BUILD_FUZZERS=ON \
     -DCG_ASAN=ON -DCG_UBSAN=ON -DCG_BUILD_TESTS=OFF -DCG_BUILD_BENCH=OFF \
     >/dev/null

@@ -21,4 +21,6 @@ run_suite build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo
 echo "== build and test under ASan + UBSan"
 run_suite build/asan -DCMAKE_BUILD_TYPE=Debug -DCG_ASAN=ON -DCG_UBSAN=ON \
     -DCG_BUILD_BENCH=OFF
+echo "== fuzz every harness for 30 s (scripts/fuzz.sh SECONDS runs longer)"
+scripts/fuzz.sh 30
 echo "== all tests passed"

@@ -17,10 +17,11 @@
  * fuzz_rules every case of the rules' own `tests:` (topics and payloads
  * the fuzzer writes).
  *
- * Beyond "no crash, no leak", every run checks: the loader answers only
- * CG_OK, CG_EINVAL with at least one diagnostic, or CG_ENOMEM while
- * failures are armed; diagnostics have a file and sane positions; every
- * event and dead letter the engine emits is valid JSON.
+ * Beyond "no crash, no leak", every run checks: the loader and the engine
+ * answer only CG_OK (with no diagnostic), CG_EINVAL with at least one, or
+ * CG_ENOMEM while failures are armed (out of memory, a diagnostic may be
+ * dropped); diagnostics have sane positions; every event and dead letter
+ * the engine emits is valid JSON, and a message run twice emits the same.
  */
 #include <stdio.h>
 #include <string.h>
@@ -41,7 +42,6 @@ static const char fixed_rules[] = "domain: environment\n"
                                   "    when: pm25 > 35\n"
                                   "    data: {pm25: pm25, owner: owner_id}\n"
                                   "    to: [government, citizen]\n";
-
 
 static void write_file(const char *path, const void *data, size_t size)
 {
@@ -118,17 +118,23 @@ static void check_json(const char *what, const char *json, size_t len)
     cg_arena_free(arena);
 }
 
+/* Each output is checked, then folded into the hash at user. */
 static void on_delivery(void *user, const struct cg_delivery *d)
 {
+    uint64_t *h = user;
     FUZZ_CHECK(d->consumer_name && d->target, "delivery without target");
     check_json("event", d->event.json, d->event.json_len);
+    *h = cg_hash64(*h, d->target, strlen(d->target) + 1);
+    *h = cg_hash64(*h, d->event.json, d->event.json_len);
 }
 
 static void on_dead(void *user, const char *reason, const char *json,
                     size_t len)
 {
+    uint64_t *h = user;
     FUZZ_CHECK(reason && reason[0], "dead letter without reason");
     check_json("dead letter", json, len);
+    *h = cg_hash64(*h, json, len);
 }
 
 static void check_diags(const struct cg_diags *d)
@@ -145,14 +151,22 @@ static void check_diags(const struct cg_diags *d)
 
 /* ---- messages through the engine -------------------------------------- */
 
-static void process(struct cg_engine *e, const char *topic,
-                    const void *payload, size_t len)
+/* Runs the message twice: the engine keeps no state between messages
+ * that shows in its output, so both runs must emit the same. */
+static void process(struct cg_engine *e, const char *topic, const void *payload,
+                    size_t len)
 {
     struct cg_message m = {topic, strlen(topic), payload, len, 1764490502.0};
-    struct cg_emit emit = {on_delivery, on_dead, NULL};
-    int rc = cg_engine_process(e, &m, &emit);
-    FUZZ_CHECK(rc >= 0 || (rc == CG_ENOMEM && fuzz_armed),
-               "process returned %d", rc);
+    uint64_t h[2] = {CG_HASH_SEED, CG_HASH_SEED};
+    int rc[2];
+    for (int i = 0; i < 2; i++) {
+        struct cg_emit emit = {on_delivery, on_dead, &h[i]};
+        rc[i] = cg_engine_process(e, &m, &emit);
+        FUZZ_CHECK(rc[i] >= 0 || (rc[i] == CG_ENOMEM && fuzz_armed),
+                   "process returned %d", rc[i]);
+    }
+    FUZZ_CHECK(fuzz_armed || (rc[0] == rc[1] && h[0] == h[1]),
+               "a second run of '%s' emits something else", topic);
 }
 
 #ifdef CG_FUZZ_RULE_FILE
@@ -220,6 +234,7 @@ static void build_and_run(const struct cg_config *cfg, struct cg_diags *d)
     FUZZ_CHECK(rc == CG_OK || (rc == CG_EINVAL && (d->n || fuzz_armed)) ||
                    (rc == CG_ENOMEM && fuzz_armed),
                "engine returned %d", rc);
+    FUZZ_CHECK(rc != CG_OK || d->n == 0, "built, with %zu problems", d->n);
     if (e)
         run_messages(e, cfg);
     cg_engine_free(e);
@@ -248,6 +263,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                    (rc == CG_ENOMEM && fuzz_armed),
                "load returned %d", rc);
     FUZZ_CHECK(rc == CG_OK || !cfg, "config set on failure");
+    FUZZ_CHECK(rc != CG_OK || d.n == 0, "loaded, with %zu problems", d.n);
     if (cfg)
         build_and_run(cfg, &d);
     fuzz_end();

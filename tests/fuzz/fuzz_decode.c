@@ -16,7 +16,8 @@
  * answer only what the ABI allows (CG_OK, CG_EINVAL with a reason,
  * CG_EDECODE with a reason, CG_ENOMEM only while failures are armed); a
  * record is an object with unique keys whose strings are valid UTF-8 and
- * NUL-terminated, and it writes out as JSON that parses again.
+ * NUL-terminated, and it writes out as JSON that parses again. lpp frames
+ * decode to the same record raw and as base64 (cg_base64_encode's text).
  */
 #include <string.h>
 
@@ -100,8 +101,8 @@ static const struct cg_host host = {
 
 static bool type_fits(int type, const struct cg_value *v)
 {
-    static const uint8_t want[] = {0, CG_STR, CG_INT, CG_NUM, CG_BOOL,
-                                   CG_LIST, CG_OBJ};
+    static const uint8_t want[] = {0,       CG_STR,  CG_INT, CG_NUM,
+                                   CG_BOOL, CG_LIST, CG_OBJ};
     if (type == CG_OPT_NUMBER)
         return v->type == CG_INT || v->type == CG_NUM;
     return type > 0 && type < 7 && v->type == want[type];
@@ -130,6 +131,18 @@ static bool options_fit(const struct cg_plugin *p, const struct cg_value *o)
     return true;
 }
 
+/* True when obj has the member key with the string value want. */
+static bool member_is(const struct cg_value *obj, const char *key,
+                      const char *want)
+{
+    for (uint32_t i = 0; obj->type == CG_OBJ && i < obj->len; i++) {
+        const struct cg_member *m = &obj->as.members[i];
+        if (!strcmp(m->key, key))
+            return m->value.type == CG_STR && !strcmp(m->value.as.str, want);
+    }
+    return false;
+}
+
 /* ---- checking a record ------------------------------------------------ */
 
 static void check_record(const struct cg_value *root)
@@ -137,9 +150,9 @@ static void check_record(const struct cg_value *root)
     FUZZ_CHECK(root->type == CG_OBJ, "record of type %d", root->type);
     for (uint32_t i = 0; i < root->len && root->len <= 256; i++)
         for (uint32_t j = i + 1; j < root->len; j++)
-            FUZZ_CHECK(strcmp(root->as.members[i].key,
-                              root->as.members[j].key) != 0,
-                       "duplicate key '%s'", root->as.members[i].key);
+            FUZZ_CHECK(
+                strcmp(root->as.members[i].key, root->as.members[j].key) != 0,
+                "duplicate key '%s'", root->as.members[i].key);
     /* The JSON parser checks every string's UTF-8 and NUL on the way. */
     struct cg_buf b = {0};
     struct cg_arena *arena = cg_arena_new(4096);
@@ -156,29 +169,80 @@ static void check_record(const struct cg_value *root)
 
 /* ---- one run ---------------------------------------------------------- */
 
-static void decode(const struct cg_plugin *p, void *inst, const uint8_t *data,
-                   size_t size)
+/* Decodes into m (whose arena the caller frees); returns the result. */
+static int decode_into(const struct cg_plugin *p, void *inst,
+                       const uint8_t *data, size_t size, struct message *m)
+{
+    m->rec = (struct cg_record){.detail = m->detail,
+                                .detail_size = sizeof(m->detail)};
+    m->detail[0] = '\0';
+    struct cg_input in = {.payload = data, .len = size, .topic = "t/1"};
+    return p->decode(inst, &in, &m->rec);
+}
+
+static char *render(const struct cg_value *v)
+{
+    struct cg_buf b = {0};
+    cg_json_put_value(&b, v);
+    FUZZ_CHECK(!b.oom, "out of memory");
+    return b.data;
+}
+
+/* The frames as base64 text through an lpp instance with encoding
+ * base64 must give what the raw frames gave (result and record). */
+static void check_lpp_base64(const uint8_t *data, size_t size, int rc,
+                             const struct cg_value *raw)
+{
+    struct cg_member enc = {"encoding", 8, {.type = CG_STR, .len = 6}};
+    struct cg_value opts = {.type = CG_OBJ, .len = 1};
+    struct message m = {.arena = cg_arena_new(256)};
+    struct cg_buf text = {0};
+    void *inst = NULL;
+    char err[160] = "";
+    enc.value.as.str = "base64";
+    opts.as.members = &enc;
+    cg_base64_encode(&text, data, size);
+    FUZZ_CHECK(m.arena && !text.oom, "out of memory");
+    FUZZ_CHECK(cg_builtin_decode_lpp.create(&host, &opts, &inst, err,
+                                            sizeof(err)) == CG_OK,
+               "%s", err);
+    const char *b64 = text.data ? text.data : "";
+    int rc64 = decode_into(&cg_builtin_decode_lpp, inst, (const uint8_t *)b64,
+                           text.len, &m);
+    FUZZ_CHECK(rc64 == rc, "raw %d, base64 %d (%s)", rc, rc64, m.detail);
+    if (rc == CG_OK) {
+        char *x = render(raw), *y = render(&m.rec.root);
+        FUZZ_CHECK(!strcmp(x, y), "raw %s, base64 %s", x, y);
+        cg_free(x);
+        cg_free(y);
+    }
+    cg_builtin_decode_lpp.destroy(inst);
+    cg_buf_free(&text);
+    cg_arena_free(m.arena);
+}
+
+static void decode(const struct cg_plugin *p, void *inst, bool lpp_raw,
+                   const uint8_t *data, size_t size)
 {
     struct message m = {.arena = cg_arena_new(256)};
     if (!m.arena)
         return;
-    m.rec = (struct cg_record){.detail = m.detail,
-                               .detail_size = sizeof(m.detail)};
-    struct cg_input in = {.payload = data, .len = size, .topic = "t/1"};
-    int rc = p->decode(inst, &in, &m.rec);
-    bool armed = fuzz_armed;
+    int rc = decode_into(p, inst, data, size, &m);
     fuzz_end();
     FUZZ_CHECK(rc == CG_OK || (rc == CG_EDECODE && m.detail[0]) ||
-                   (rc == CG_ENOMEM && armed),
+                   (rc == CG_ENOMEM && fuzz_armed),
                "%s decode returned %d (%s)", p->name, rc, m.detail);
     if (rc == CG_OK)
         check_record(&m.rec.root);
+    if (lpp_raw && rc != CG_ENOMEM)
+        check_lpp_base64(data, size, rc, &m.rec.root);
     cg_arena_free(m.arena);
 }
 
 static void run(const struct cg_plugin *p, const char *opts_json,
                 size_t opts_len, const uint8_t *data, size_t size)
 {
+    bool lpp_raw = false;
     struct cg_arena *opts_arena = cg_arena_new(1024);
     struct cg_value opts;
     void *inst = NULL;
@@ -193,14 +257,16 @@ static void run(const struct cg_plugin *p, const char *opts_json,
                        (rc == CG_ENOMEM && fuzz_armed),
                    "%s create returned %d (%s)", p->name, rc, err);
         FUZZ_CHECK(rc == CG_OK || !inst, "instance set on failure");
+        lpp_raw = p == &cg_builtin_decode_lpp &&
+                  !member_is(&opts, "encoding", "base64");
     }
     /* Options are borrowed for create() only: drop them before decoding,
      * so ASan sees any instance that kept a pointer into them. */
     cg_arena_free(opts_arena);
-    if (inst)
-        decode(p, inst, data, size);
-    if (inst)
+    if (inst) {
+        decode(p, inst, lpp_raw, data, size);
         p->destroy(inst);
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

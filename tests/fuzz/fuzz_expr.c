@@ -18,7 +18,7 @@
 #include "rules.h"
 
 #define RECORD                                                                 \
-    "{\"pm25\": 80.2, \"status\": \"ok\", \"n\": 7, \"m\": -7, \"zero\": 0,"  \
+    "{\"pm25\": 80.2, \"status\": \"ok\", \"n\": 7, \"m\": -7, \"zero\": 0,"   \
     " \"half\": 0.5, \"s\": \"Hello\", \"e\": \"\","                           \
     " \"u\": \"h\\u00e9llo w\\u00f6rld \\u5317\\u4eac\","                      \
     " \"list\": [1, 2.5, \"a\", null, [2], {\"k\": 1}],"                       \

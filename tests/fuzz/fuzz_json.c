@@ -9,7 +9,10 @@
  *     in the tree is valid UTF-8 with its NUL where `len` says;
  *   - what parses writes back as JSON that parses again and writes the
  *     very same text (write, parse, write is a fixpoint), so events built
- *     from any accepted payload stay valid JSON.
+ *     from any accepted payload stay valid JSON;
+ *   - numbers in text (cg_number_parse, for kv values, csv cells and
+ *     num()) agree with the JSON parser: the same texts are numbers, out
+ *     of range, or neither, with the same value (SPEC §12).
  *
  * The tree lives in an arena with small chunks, so that injected
  * failures strike in the middle of a document, not only at its start.
@@ -63,6 +66,33 @@ static void check_round_trip(const struct cg_value *v)
     cg_arena_free(arena);
 }
 
+static bool same_number(const struct cg_value *a, const struct cg_value *b)
+{
+    if (a->type != b->type)
+        return false;
+    if (a->type == CG_INT)
+        return a->as.i == b->as.i;
+    return memcmp(&a->as.num, &b->as.num, sizeof(double)) == 0;
+}
+
+/* The text as cg_number_parse reads it against what the JSON parser made
+ * of it (rc, v), for a text without surrounding whitespace. */
+static void check_number(const char *text, size_t n, int rc,
+                         const struct cg_value *v, const char *err)
+{
+    struct cg_value num;
+    if (n == 0 || strchr(" \t\r\n", text[0]) || strchr(" \t\r\n", text[n - 1]))
+        return; /* JSON skips whitespace; number text is trimmed first */
+    int nrc = cg_number_parse(text, n, &num);
+    bool json_number = rc == CG_OK && (v->type == CG_INT || v->type == CG_NUM);
+    FUZZ_CHECK((nrc == CG_OK) == json_number,
+               "number_parse %d, JSON parse %d (type %d)", nrc, rc,
+               rc == CG_OK ? v->type : -1);
+    FUZZ_CHECK(nrc != CG_OK || same_number(&num, v), "different values");
+    FUZZ_CHECK(nrc != CG_ERANGE || (rc == CG_EDECODE && strstr(err, "range")),
+               "out of range as text, JSON says: %s", err);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!fuzz_begin(&data, &size))
@@ -77,9 +107,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rc = cg_json_parse((const char *)data, size, cg_arena_alloc_fn, arena,
                            &v, err, sizeof(err));
     fuzz_end();
-    FUZZ_CHECK(rc == CG_OK || rc == CG_EDECODE || (rc == CG_ENOMEM && fuzz_armed),
+    FUZZ_CHECK(rc == CG_OK || rc == CG_EDECODE ||
+                   (rc == CG_ENOMEM && fuzz_armed),
                "unexpected result %d", rc);
     FUZZ_CHECK(rc != CG_EDECODE || err[0], "a decode error without reason");
+    if (!fuzz_armed)
+        check_number((const char *)data, size, rc, &v, err);
     if (rc == CG_OK) {
         FUZZ_CHECK(depth_of(&v) <= CG_JSON_MAX_DEPTH, "too deep: %d",
                    depth_of(&v));
