@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 #include "mqtt.h"
@@ -39,8 +40,16 @@ static void *host_record_alloc(struct cg_record *rec, size_t size)
     return cg_arena_alloc(((struct decoded *)rec)->arena, size);
 }
 
+static int wait_ticket(struct cg_mqtt *m, unsigned ticket, double deadline)
+{
+    int left = (int)((deadline - cg_time_mono()) * 1000.0);
+    return cg_mqtt_wait(m, ticket, left > 0 ? left : 0);
+}
+
 /* host->publish: publishes the whole batch, then waits for every
- * acknowledgement, so the batch costs one round trip, not n. */
+ * acknowledgement, so a batch costs about one round trip, not n. When the
+ * client's in-flight window is full (other consumers share it), it waits
+ * for the oldest of its own publishes and goes on. */
 static int host_publish(const struct cg_host *h, const struct cg_batch *b,
                         uint32_t timeout_ms)
 {
@@ -48,20 +57,29 @@ static int host_publish(const struct cg_host *h, const struct cg_batch *b,
         (const struct cg_instance *)((const char *)h -
                                      offsetof(struct cg_instance, host));
     unsigned tickets[PUBLISH_MAX];
-    size_t n = b->n < PUBLISH_MAX ? b->n : PUBLISH_MAX;
+    size_t n = b->n < PUBLISH_MAX ? b->n : PUBLISH_MAX, done = 0;
+    double deadline = cg_time_mono() + timeout_ms / 1000.0;
     for (size_t i = 0; i < n; i++) {
         const struct cg_event *e = &b->events[i];
-        int rc = cg_mqtt_publish(in->mqtt, e->topic, e->json, e->json_len,
-                                 e->qos, false, &tickets[i]);
+        int rc;
+        while ((rc = cg_mqtt_publish(in->mqtt, e->topic, e->json, e->json_len,
+                                     e->qos, false, &tickets[i])) == CG_EFULL) {
+            if (done < i) { /* room comes back with our own acks */
+                if (wait_ticket(in->mqtt, tickets[done++], deadline) != CG_OK)
+                    return CG_RETRY;
+                continue;
+            }
+            if (cg_time_mono() >= deadline)
+                return CG_RETRY;
+            struct timespec ts = {0, 1000000}; /* others' publishes */
+            nanosleep(&ts, NULL);
+        }
         if (rc != CG_OK)
             return CG_RETRY;
     }
-    double deadline = cg_time_mono() + timeout_ms / 1000.0;
-    for (size_t i = 0; i < n; i++) {
-        int left = (int)((deadline - cg_time_mono()) * 1000.0);
-        if (cg_mqtt_wait(in->mqtt, tickets[i], left > 0 ? left : 0) != CG_OK)
+    for (; done < n; done++)
+        if (wait_ticket(in->mqtt, tickets[done], deadline) != CG_OK)
             return CG_RETRY;
-    }
     return n == b->n ? CG_OK : CG_RETRY;
 }
 

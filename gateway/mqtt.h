@@ -69,8 +69,9 @@ int cg_mqtt_start(struct cg_mqtt *m);
 bool cg_mqtt_connected(const struct cg_mqtt *m);
 
 /* Publishes asynchronously. Returns CG_OK and sets *ticket (give it to
- * cg_mqtt_wait), CG_RETRY when not connected or the client is saturated,
- * or CG_ENOMEM. Any thread. */
+ * cg_mqtt_wait), CG_EFULL when the client's window of publishes in flight
+ * is full (wait for one of yours to complete, then publish again),
+ * CG_RETRY when not connected, or CG_ENOMEM. Any thread. */
 int cg_mqtt_publish(struct cg_mqtt *m, const char *topic, const void *payload,
                     size_t len, int qos, bool retain, unsigned *ticket);
 /* True when publishing from the thread that runs the arrival callback

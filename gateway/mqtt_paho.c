@@ -119,6 +119,9 @@ static int paho_publish(struct cg_mqtt *m, const char *topic,
         MQTTAsync_send(p->client, topic, (int)len, payload, qos, retain, &ro);
     if (rc != MQTTASYNC_SUCCESS) {
         mqtt__tickets_complete(&m->tickets, *ticket, false);
+        if (rc == MQTTASYNC_MAX_MESSAGES_INFLIGHT ||
+            rc == MQTTASYNC_MAX_BUFFERED_MESSAGES)
+            return CG_EFULL; /* wait for an acknowledgement, then again */
         return rc == MQTTASYNC_FAILURE ? CG_ENOMEM : CG_RETRY;
     }
     return CG_OK;
@@ -417,6 +420,10 @@ static int create_client(struct paho *p, const char *persist_dir, char *err,
 {
     MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
     co.sendWhileDisconnected = 0; /* our spools hold what waits */
+    /* Paho counts every publish not yet written as buffered, connected or
+     * not, and refuses past 100 by default: too few for several consumers
+     * sending batches of 100 on one connection. */
+    co.maxBufferedMessages = 4096;
     int rc = MQTTAsync_createWithOptions(
         &p->client, p->conf->uri, p->conf->client_id,
         persist_dir ? MQTTCLIENT_PERSISTENCE_DEFAULT
