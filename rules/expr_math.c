@@ -139,14 +139,53 @@ static int shortest_decimal(double d, char digits[20], int *exp10)
     return prec;
 }
 
+static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,
+                                     1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                     1e12, 1e13, 1e14, 1e15, 1e16, 1e17};
+
+/* The common case, without printf: |x| has a short decimal, k digits
+ * after the point, found as the first k with round(|x| * 10^k) / 10^k ==
+ * |x| (both steps correctly rounded, so that decimal reads back as x);
+ * rounding it is integer arithmetic, and dividing by 10^places lands on
+ * the double that reading the rounded decimal would give. Returns false
+ * when the case does not apply. */
+static bool round_short(double x, int places, double *out)
+{
+    double a = fabs(x);
+    if (places < 0 || places > 17 || a < 1e-4 || a >= 1e15)
+        return false;
+    for (int k = 0; k < 18; k++) {
+        double r = nearbyint(a * pow10_exact[k]);
+        if (r >= 9007199254740992.0)
+            return false;
+        if (r / pow10_exact[k] != a)
+            continue;
+        if (k <= places) {
+            *out = x;
+            return true;
+        }
+        uint64_t unit = 1, m = (uint64_t)r;
+        for (int i = places; i < k; i++)
+            unit *= 10;
+        uint64_t q = m / unit + (m % unit >= unit - m % unit);
+        double v = (double)q / pow10_exact[places];
+        *out = (x < 0 ? -v : v) + 0.0;
+        return true;
+    }
+    return false;
+}
+
 /* A finite double rounded to `places` decimals (negative: tens,
  * hundreds...), half away from zero on its shortest decimal. */
 static double round_double(double x, int places)
 {
     char digits[20], text[48];
     int exp10;
+    double fast;
     if (x == 0)
         return 0;
+    if (round_short(x, places, &fast))
+        return fast;
     int count = shortest_decimal(fabs(x), digits, &exp10);
     /* Digit k stands for 10^(exp10 - k): keep those down to 10^-places. */
     int keep = exp10 + places + 1;
