@@ -204,6 +204,32 @@ class GatewayTest(IntegrationTest):
         last = json.loads(self.all.received(self.pfx + "/status")[-1][1])
         self.assertEqual(last, {"state": "offline", "gateway": "it-box"})
 
+    def test_consumer_with_its_own_broker(self):
+        """A consumer's `broker:` block gets its own connection (SPEC §2):
+        here a second mosquitto stands in for a ministry's broker."""
+        self.pfx = "it%d" % os.getpid()
+        self.b = self.broker()
+        ministry = self.broker()
+        os.makedirs(os.path.join(self.workdir, "rules"), exist_ok=True)
+        self.write_rules(35)
+        self.all = self.sub(self.b, self.pfx + "/#")
+        gov = self.sub(ministry, "gov/#")
+        self.mport = free_port()
+        text = CONFIG.format(pfx=self.pfx, port=self.b.port, mport=self.mport)
+        text = text.replace("rules: [", """  - name: ministry
+    role: government
+    topic: "gov/{domain}/{type}"
+    broker: { uri: "tcp://127.0.0.1:%d", client_id: cg-ministry-%s }
+rules: [""" % (ministry.port, self.pfx), 1)
+        self.g = self.gateway(text, wait_online=self.wait_online)
+        self.reading()
+        got = gov.wait_count(1, "gov/")
+        self.assertEqual(got[0][0], "gov/environment/air_quality.pm25_high")
+        event = json.loads(got[0][1])
+        self.assertEqual(event["chain"]["application_provider"], "ministry")
+        self.assertEqual(event["data"]["owner"], "O-17")
+        self.all.wait_count(4, self.pfx + "/city/")  # the others still get theirs
+
     def test_reconnects_after_broker_restart(self):
         self.start_city()
         port = self.b.port
