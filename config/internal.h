@@ -86,6 +86,9 @@ int scalar_src(struct loader *L, yaml_node_t *n, struct cg_src *out);
 /* A list of strings: a sequence of scalars, or one scalar. */
 int node_plist(struct loader *L, yaml_node_t *n, struct cg_pstr **out,
                size_t *count);
+/* A mapping of name: expression (a vendor's fields, a rule's data). */
+int node_field_map(struct loader *L, yaml_node_t *n, struct cg_field_conf **out,
+                   size_t *count);
 /* Any YAML node as a value: plain scalars are typed (null, true/false,
  * numbers), quoted ones are strings. */
 int node_value(struct loader *L, yaml_node_t *n, struct cg_value *out);

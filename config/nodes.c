@@ -296,3 +296,30 @@ int node_value(struct loader *L, yaml_node_t *n, struct cg_value *out)
         return sequence_value(L, n, out);
     return mapping_value(L, n, out);
 }
+
+int node_field_map(struct loader *L, yaml_node_t *n, struct cg_field_conf **out,
+                   size_t *count)
+{
+    if (n->type != YAML_MAPPING_NODE) {
+        loader_error(L, n, "expected a mapping of name: expression");
+        return 1;
+    }
+    size_t len = node_len(n);
+    struct cg_field_conf *fields =
+        loader_alloc(L, (len ? len : 1) * sizeof(*fields));
+    if (!fields)
+        return 1;
+    for (size_t i = 0; i < len; i++) {
+        yaml_node_pair_t *p = &n->data.mapping.pairs.start[i];
+        yaml_node_t *k = node_at(L, p->key);
+        struct cg_field_conf *f = &fields[i];
+        f->name.s = scalar_dup(L, k);
+        f->name.pos = node_pos(L, k);
+        size_t mark = where_push(L, ".%s", node_text(k));
+        scalar_src(L, node_at(L, p->value), &f->expr);
+        where_pop(L, mark);
+    }
+    *out = fields;
+    *count = len;
+    return 0;
+}

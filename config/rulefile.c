@@ -28,25 +28,7 @@ static int parse_data(struct loader *L, yaml_node_t *n, void *base)
 {
     struct cg_rule_conf *r = base;
     r->has_data = true;
-    if (n->type != YAML_MAPPING_NODE) {
-        loader_error(L, n, "expected a mapping of name: expression");
-        return 1;
-    }
-    size_t len = node_len(n);
-    r->data = loader_alloc(L, (len ? len : 1) * sizeof(*r->data));
-    if (!r->data)
-        return 1;
-    for (size_t i = 0; i < len; i++) {
-        yaml_node_pair_t *p = &n->data.mapping.pairs.start[i];
-        yaml_node_t *k = node_at(L, p->key);
-        struct cg_field_conf *f = &r->data[r->n_data++];
-        f->name.s = scalar_dup(L, k);
-        f->name.pos = node_pos(L, k);
-        size_t mark = where_push(L, ".%s", node_text(k));
-        scalar_src(L, node_at(L, p->value), &f->expr);
-        where_pop(L, mark);
-    }
-    return 0;
+    return node_field_map(L, n, &r->data, &r->n_data);
 }
 
 /* A payload is usually a string; a mapping or list is taken as the JSON

@@ -12,25 +12,7 @@ static int parse_fields(struct loader *L, yaml_node_t *n, void *base)
 {
     struct cg_vendor_conf *v = base;
     v->has_fields = true;
-    if (n->type != YAML_MAPPING_NODE) {
-        loader_error(L, n, "expected a mapping of name: expression");
-        return 1;
-    }
-    size_t len = node_len(n);
-    v->fields = loader_alloc(L, (len ? len : 1) * sizeof(*v->fields));
-    if (!v->fields)
-        return 1;
-    for (size_t i = 0; i < len; i++) {
-        yaml_node_pair_t *p = &n->data.mapping.pairs.start[i];
-        yaml_node_t *k = node_at(L, p->key);
-        struct cg_field_conf *f = &v->fields[v->n_fields++];
-        f->name.s = scalar_dup(L, k);
-        f->name.pos = node_pos(L, k);
-        size_t mark = where_push(L, ".%s", node_text(k));
-        scalar_src(L, node_at(L, p->value), &f->expr);
-        where_pop(L, mark);
-    }
-    return 0;
+    return node_field_map(L, n, &v->fields, &v->n_fields);
 }
 
 static const struct field vendor_fields[] = {
