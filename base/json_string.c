@@ -8,7 +8,7 @@
  * so the parser makes one allocation per string; strings without escapes
  * are then copied with a single memcpy, and escaped ones copy the runs
  * between backslashes with memcpy. Escapes never grow the text (six bytes
- * of \uXXXX make at most three of UTF-8), and the result is always valid
+ * of \uHHHH make at most three of UTF-8), and the result is always valid
  * UTF-8 without NUL bytes.
  */
 #include <string.h>

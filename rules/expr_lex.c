@@ -146,7 +146,7 @@ static size_t utf8_put(unsigned long cp, char *out)
     return 4;
 }
 
-/* Reads \uXXXX at s[*i] (the backslash), with a following low surrogate
+/* Reads \uHHHH at s[*i] (the backslash), with a following low surrogate
  * when it is a high one, and advances *i past it. */
 static int read_unicode(struct expr__lexer *lx, size_t *i, size_t end,
                         unsigned long *cp)

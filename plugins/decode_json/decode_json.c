@@ -84,7 +84,7 @@ static long hex_digits4(const char *s)
     return v;
 }
 
-/* Reads \uXXXX (and a following low surrogate) at c->i, which points at
+/* Reads \uHHHH (and a following low surrogate) at c->i, which points at
  * the 'u'. Returns the code point or -1. */
 static long read_code_point(struct cursor *c)
 {
