@@ -13,7 +13,8 @@
 
 #include "run.h"
 
-static const char *const reasons[GW_N_REASONS] = {
+/* The dead-letter reasons of SPEC §1, in the order of gw.dead_count. */
+const char *const gw__reasons[GW_N_REASONS] = {
     "unknown_vendor", "too_large", "decode_error", "no_device", "rejected"};
 
 /* ---- the pipeline, on the MQTT receive thread --------------------- */
@@ -58,7 +59,7 @@ static void emit_dead(void *user, const char *reason, const char *json,
 {
     struct gw *g = user;
     for (int i = 0; i < GW_N_REASONS; i++)
-        if (!strcmp(reasons[i], reason))
+        if (!strcmp(gw__reasons[i], reason))
             atomic_fetch_add(&g->dead_count[i], 1);
     char id[17];
     cg_hex64(cg_hash_mix(cg_hash64(CG_HASH_SEED, json, len)), id);

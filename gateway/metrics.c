@@ -12,9 +12,6 @@
 
 #include "run.h"
 
-static const char *const reasons[GW_N_REASONS] = {
-    "unknown_vendor", "too_large", "decode_error", "no_device", "rejected"};
-
 /* Upper bounds of the pipeline histogram, in seconds. */
 static const double bounds[GW_N_BUCKETS] = {0.00001, 0.00002, 0.00005, 0.0001,
                                             0.0002,  0.0005,  0.001,   0.002,
@@ -110,7 +107,7 @@ static void render_pipeline(struct cg_buf *b, struct gw *g)
     family(b, "citygate_messages_dead_total", "counter",
            "Dead letters by reason.");
     for (int i = 0; i < GW_N_REASONS; i++)
-        sample(b, "citygate_messages_dead_total", "reason", reasons[i],
+        sample(b, "citygate_messages_dead_total", "reason", gw__reasons[i],
                atomic_load(&g->dead_count[i]));
     family(b, "citygate_pipeline_seconds", "histogram",
            "Time from arrival to every event spooled, per message.");

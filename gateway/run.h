@@ -38,6 +38,7 @@ struct gw_gen {
 };
 
 #define GW_N_REASONS 5
+extern const char *const gw__reasons[GW_N_REASONS];
 #define GW_N_BUCKETS 12 /* pipeline histogram, plus +Inf */
 
 struct gw {
