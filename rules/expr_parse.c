@@ -161,6 +161,9 @@ static int compile_regex(struct parser *p, struct expr__node *call)
     if (lit->kind != NODE_LIT || lit->lit.type != CG_STR)
         return expr__error(p->err, lit->offset,
                            "matches() needs a string literal as its regex");
+    const char *costly = expr__regex_too_costly(lit->lit.as.str);
+    if (costly)
+        return expr__error(p->err, lit->offset, "regex too costly: %s", costly);
     struct expr__regex *r = cg_arena_alloc(p->expr->arena, sizeof(*r));
     if (!r)
         return CG_ENOMEM;

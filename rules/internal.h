@@ -218,4 +218,7 @@ EXPR__FUNC(expr__fn_num);
 bool value__format_arena(struct cg_arena *arena, const struct cg_value *v,
                          struct cg_value *out);
 
+/* Why a regex would be too costly to compile (expr_regex.c), or NULL. */
+const char *expr__regex_too_costly(const char *re);
+
 #endif

@@ -132,6 +132,15 @@ static const struct error_case errors[] = {
     {"matches(s, 'a[b')", 11, "bad regex: *"},
     {"matches(s, 'a{2,1}')", 11, "bad regex: *"},
     {"x || matches(s, \"*\" )", 16, "bad regex: *"},
+    /* patterns glibc would take gigabytes to compile */
+    {"matches(s, '[0-9]++{3}')", 11,
+     "regex too costly: repeated repetition operators"},
+    {"matches(s, 'a*?')", 11,
+     "regex too costly: repeated repetition operators"},
+    {"matches(s, 'a{256}')", 11,
+     "regex too costly: a repetition count above 255"},
+    {"matches(s, '((a{100}){100}){2}')", 11,
+     "regex too costly: repetitions that multiply past 10000"},
     /* an error inside a function's arguments wins over its arity */
     {"round(1, 'a\\q')", 11, "invalid escape '\\q' in string"},
 };
