@@ -79,6 +79,8 @@ const char *cg_strerror(int err)
         return "out of memory";
     case CG_EINVAL:
         return "invalid argument";
+    case CG_ENOSPC:
+        return "no space left on the device";
     case CG_ERANGE:
         return "value out of range";
     case CG_EDECODE:

@@ -5,7 +5,7 @@
  * It loads a config the way `citygate eval` does (config, plugins,
  * engine), reports how long that took and the memory it holds, then
  * pushes --messages benchmark messages (payload.h, the same shape the load
- * generator sends) through cg_engine_process() with callbacks that only
+ * generator sends) through cg_pipeline_process() with callbacks that only
  * count. The messages are built before measuring and reused round-robin,
  * so the measured loop is the engine alone.
  *
@@ -31,7 +31,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "gateway.h"
+#include "host/host.h"
+#include "pipeline/pipeline.h"
 #include "payload.h"
 
 #define SET_SIZE 4096 /* distinct messages, reused round-robin */
@@ -46,27 +47,29 @@ struct msg_set {
     char *topics, *payloads;
 };
 
-static void count_delivery(void *user, const struct cg_delivery *d)
+static int count_delivery(void *user, const struct cg_delivery *d)
 {
     ((struct counts *)user)->deliveries++;
+    return CG_OK;
 }
 
 /* For --show: what `citygate eval` prints, consumer and target. */
-static void print_delivery(void *user, const struct cg_delivery *d)
+static int print_delivery(void *user, const struct cg_delivery *d)
 {
     printf("%s %s\n", d->consumer_name, d->target);
+    return CG_OK;
 }
 
-static void print_dead(void *user, const char *reason, const char *json,
-                       size_t len)
+static int print_dead(void *user, const struct cg_dead *d)
 {
-    printf("dead %s\n", reason);
+    printf("dead %s\n", cg_dead_reason_name(d->reason));
+    return CG_OK;
 }
 
-static void count_dead(void *user, const char *reason, const char *json,
-                       size_t len)
+static int count_dead(void *user, const struct cg_dead *d)
 {
     ((struct counts *)user)->dead++;
+    return CG_OK;
 }
 
 static double now_s(void)
@@ -119,18 +122,19 @@ static int build_set(struct msg_set *s, const struct bench_shape *shape)
 #else
 #define KEEP_NAME __attribute__((noinline, noclone))
 #endif
-KEEP_NAME static int push_messages(struct cg_engine *e, const struct msg_set *s,
+KEEP_NAME static int push_messages(struct cg_pipeline *e,
+                                   const struct msg_set *s,
                                    unsigned long long n,
                                    const struct cg_emit *emit)
 {
     for (unsigned long long i = 0; i < n; i++)
-        if (cg_engine_process(e, &s->m[i % SET_SIZE], emit) < 0)
+        if (cg_pipeline_process(e, &s->m[i % SET_SIZE], emit) < 0)
             return -1;
     return 0;
 }
 
 static int load(const char *path, struct cg_config **cfg,
-                struct cg_plugin_reg **reg, struct cg_engine **e)
+                struct cg_plugin_reg **reg, struct cg_pipeline **e)
 {
     struct cg_diags d = {0};
     int rc = cg_config_load(path, NULL, 0, cfg, &d);
@@ -138,7 +142,7 @@ static int load(const char *path, struct cg_config **cfg,
         rc = cg_plugins_load((*cfg)->plugin_paths, (*cfg)->n_plugin_paths, reg,
                              &d);
     if (rc == CG_OK)
-        rc = cg_engine_new(*cfg, *reg, e, &d);
+        rc = cg_pipeline_new(*cfg, *reg, e, &d);
     struct cg_buf b = {0};
     cg_diags_format(&d, &b);
     if (b.data)
@@ -151,14 +155,14 @@ static int load(const char *path, struct cg_config **cfg,
     return rc == CG_OK ? 0 : -1;
 }
 
-static int measure(struct cg_engine *e, const struct msg_set *set,
+static int measure(struct cg_pipeline *e, const struct msg_set *set,
                    unsigned long long n, double load_s, long rss_loaded)
 {
     struct counts c = {0};
     struct cg_emit emit = {count_delivery, count_dead, &c};
     int rc = 0;
     for (unsigned i = 0; i < WARMUP && rc == 0; i++) /* not collected */
-        rc = cg_engine_process(e, &set->m[i], &emit) < 0 ? -1 : 0;
+        rc = cg_pipeline_process(e, &set->m[i], &emit) < 0 ? -1 : 0;
     c = (struct counts){0};
     double t0 = now_s();
     if (rc == 0)
@@ -167,19 +171,19 @@ static int measure(struct cg_engine *e, const struct msg_set *set,
     printf("RESULT rules=%zu load_ms=%.1f rss_loaded_kib=%ld "
            "hwm_kib=%ld messages=%llu deliveries=%llu dead=%llu "
            "ns_per_msg=%.0f\n",
-           cg_ruleset_count(cg_engine_rules(e)), load_s * 1e3, rss_loaded,
+           cg_ruleset_count(cg_pipeline_rules(e)), load_s * 1e3, rss_loaded,
            status_kib("VmHWM"), n, c.deliveries, c.dead,
            n ? t * 1e9 / (double)n : 0.0);
     return rc;
 }
 
 /* Runs the first n messages of the set and prints their deliveries. */
-static int show(struct cg_engine *e, const struct msg_set *set,
+static int show(struct cg_pipeline *e, const struct msg_set *set,
                 unsigned long long n)
 {
     struct cg_emit emit = {print_delivery, print_dead, NULL};
     for (unsigned long long i = 0; i < n && i < SET_SIZE; i++)
-        if (cg_engine_process(e, &set->m[i], &emit) < 0)
+        if (cg_pipeline_process(e, &set->m[i], &emit) < 0)
             return -1;
     return 0;
 }
@@ -240,7 +244,7 @@ int main(int argc, char **argv)
     }
     struct cg_config *cfg = NULL;
     struct cg_plugin_reg *reg = NULL;
-    struct cg_engine *e = NULL;
+    struct cg_pipeline *e = NULL;
     static struct msg_set set;
     double t0 = now_s();
     int rc = load(o.config, &cfg, &reg, &e);
@@ -253,7 +257,7 @@ int main(int argc, char **argv)
                       : measure(e, &set, o.n, load_s, rss_loaded);
     free(set.topics);
     free(set.payloads);
-    cg_engine_free(e);
+    cg_pipeline_free(e);
     cg_plugins_free(reg);
     cg_config_free(cfg);
     return rc == 0 ? 0 : 1;

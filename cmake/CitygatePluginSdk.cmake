@@ -11,7 +11,7 @@
 # installed: PKG_CONFIG_PATH=<build>/pkgconfig.
 include(GNUInstallDirs)
 
-set(_cg_sdk_header ${CMAKE_SOURCE_DIR}/plugins/citygate_plugin.h)
+set(_cg_sdk_header ${CMAKE_SOURCE_DIR}/include/citygate_plugin.h)
 set(_cg_sdk_pc_in ${CMAKE_SOURCE_DIR}/plugins/citygate-plugin.pc.in)
 file(STRINGS ${_cg_sdk_header} _cg_abi_line
      REGEX "^#define CG_PLUGIN_ABI +[0-9]+")
@@ -44,6 +44,6 @@ install(FILES ${CMAKE_BINARY_DIR}/pkgconfig-install/citygate-plugin.pc
 
 # Build-tree copy: the header straight from the sources.
 set(CG_PC_PREFIX "${CMAKE_SOURCE_DIR}")
-set(CG_PC_INCLUDEDIR "\${prefix}/plugins")
+set(CG_PC_INCLUDEDIR "\${prefix}/include")
 configure_file(${_cg_sdk_pc_in}
                ${CMAKE_BINARY_DIR}/pkgconfig/citygate-plugin.pc @ONLY)

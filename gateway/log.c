@@ -6,7 +6,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "gateway.h"
+#include "base.h"
+#include "log.h"
 
 static int log_level = CG_LOG_INFO;
 static char log_id[64] = "citygate";

@@ -1,27 +1,28 @@
 /*
- * The loop thread: a poll() loop that waits for signals (delivered through
- * a self-pipe, so handlers only write a byte) and for wake-ups from other
- * threads (an eventfd), and runs its timers: the rule-file watch and the
- * backpressure check every second, a traffic summary every minute.
- *
- * Each pass: handle signals, then wake-ups, run due timers, compute the
- * next timeout.
+ * The loop thread (loop.h): poll() over a signal self-pipe and a wake-up
+ * eventfd, with a one-second tick, a one-minute tick and the caller's
+ * timers.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "run.h"
+#include "base.h"
+#include "log.h"
+#include "loop.h"
 
-#define WATCH_EVERY_S 1.0
-#define STATS_EVERY_S 60.0
+#define TICK_S   1.0
+#define MINUTE_S 60.0
+
+struct cg_loop {
+    int wake_fd; /* an eventfd: wake-ups from other threads merge */
+};
 
 static int sig_pipe[2] = {-1, -1};
-static int wake_fd = -1; /* an eventfd: wake-ups from other threads merge */
 
 static void on_signal(int signo)
 {
@@ -33,19 +34,25 @@ static void on_signal(int signo)
     errno = saved;
 }
 
-void loop__wake(void)
+void cg_loop_wake(struct cg_loop *l)
 {
     uint64_t one = 1;
-    if (wake_fd >= 0 && write(wake_fd, &one, sizeof(one)) < 0) {
+    if (l && write(l->wake_fd, &one, sizeof(one)) < 0) {
         /* the counter is saturated: a wake-up is pending anyway */
     }
 }
 
-static int install_signals(void)
+int cg_loop_new(struct cg_loop **out)
 {
-    wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (wake_fd < 0 || pipe(sig_pipe) < 0)
+    *out = NULL;
+    struct cg_loop *l = cg_calloc(1, sizeof(*l));
+    if (!l)
+        return CG_ENOMEM;
+    l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (l->wake_fd < 0 || pipe(sig_pipe) < 0) {
+        cg_loop_free(l);
         return CG_EIO;
+    }
     for (int i = 0; i < 2; i++) {
         fcntl(sig_pipe[i], F_SETFL, O_NONBLOCK);
         fcntl(sig_pipe[i], F_SETFD, FD_CLOEXEC);
@@ -59,11 +66,25 @@ static int install_signals(void)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    *out = l;
     return CG_OK;
 }
 
+void cg_loop_free(struct cg_loop *l)
+{
+    if (!l)
+        return;
+    if (l->wake_fd >= 0)
+        close(l->wake_fd);
+    for (int i = 0; i < 2; i++)
+        if (sig_pipe[i] >= 0)
+            close(sig_pipe[i]);
+    sig_pipe[0] = sig_pipe[1] = -1;
+    cg_free(l);
+}
+
 /* Returns false when the gateway should stop. */
-static bool handle_signals(struct gw *g)
+static bool handle_signals(const struct cg_loop_handlers *h)
 {
     unsigned char b[16];
     ssize_t n;
@@ -78,54 +99,42 @@ static bool handle_signals(struct gw *g)
     if (!keep)
         cg_log(CG_LOG_INFO, "stopping: draining in-flight work");
     else if (reload)
-        gw__reload(g, "SIGHUP");
+        h->reload(h->user);
     return keep;
 }
 
-static void watch_files(struct gw *g)
+static double earliest(double a, double b)
 {
-    uint64_t fp = cg_config_fingerprint(g->gen.cfg);
-    if (fp == g->fingerprint)
-        return;
-    g->fingerprint = fp; /* a failed reload is not retried until the next
-                            change */
-    gw__reload(g, "a config or rule file changed");
+    return b > 0 && b < a ? b : a;
 }
 
-int loop__run(struct gw *g)
+int cg_loop_run(struct cg_loop *l, const struct cg_loop_handlers *h)
 {
-    if (install_signals() != CG_OK)
-        return CG_EIO;
-    double next_watch = cg_time_mono() + WATCH_EVERY_S;
-    double next_stats = cg_time_mono() + STATS_EVERY_S;
+    double now = cg_time_mono();
+    double next_tick = now + TICK_S, next_minute = now + MINUTE_S;
+    double next_timer = h->timers ? h->timers(h->user, now) : 0;
     for (;;) {
-        double now = cg_time_mono();
-        double due = next_watch < next_stats ? next_watch : next_stats;
+        double due = earliest(earliest(next_tick, next_minute), next_timer);
         int timeout = due > now ? (int)((due - now) * 1000.0) + 1 : 0;
-        struct pollfd pfd[2] = {{sig_pipe[0], POLLIN, 0}, {wake_fd, POLLIN, 0}};
+        struct pollfd pfd[2] = {{sig_pipe[0], POLLIN, 0},
+                                {l->wake_fd, POLLIN, 0}};
         int rc = poll(pfd, 2, timeout);
-        if (rc > 0 && pfd[0].revents && !handle_signals(g))
+        if (rc > 0 && pfd[0].revents && !handle_signals(h))
             break;
-        if (rc > 0 && pfd[1].revents) {
-            uint64_t n;
-            if (read(wake_fd, &n, sizeof(n)) > 0)
-                gw__check_backpressure(g);
-        }
+        uint64_t n;
+        if (rc > 0 && pfd[1].revents && read(l->wake_fd, &n, sizeof(n)) > 0)
+            h->wake(h->user);
         now = cg_time_mono();
-        if (now >= next_watch) {
-            watch_files(g);
-            gw__check_backpressure(g);
-            next_watch = now + WATCH_EVERY_S;
+        if (now >= next_tick) {
+            h->tick(h->user);
+            next_tick = now + TICK_S;
         }
-        if (now >= next_stats) {
-            gw__log_stats(g);
-            next_stats = now + STATS_EVERY_S;
+        if (now >= next_minute) {
+            h->minute(h->user);
+            next_minute = now + MINUTE_S;
         }
+        if (h->timers && (next_timer == 0 || now >= next_timer || rc > 0))
+            next_timer = h->timers(h->user, now);
     }
-    close(sig_pipe[0]);
-    close(sig_pipe[1]);
-    int fd = wake_fd;
-    wake_fd = -1;
-    close(fd);
     return CG_OK;
 }

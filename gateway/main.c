@@ -2,7 +2,7 @@
  * citygate: the command line (SPEC §7). Everything happens in cg_core;
  * main only hands over.
  */
-#include "gateway.h"
+#include "cli/cli.h"
 
 int main(int argc, char **argv)
 {

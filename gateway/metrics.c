@@ -1,16 +1,38 @@
 /*
  * /metrics in the Prometheus text format (SPEC §9), served by
  * libmicrohttpd on its own thread when gateway.metrics_listen is set.
- * Counters are atomics written by the pipeline and read here; the
- * generation (engine, outboxes) is read under the engine lock so a
- * reload cannot swap it away mid-page.
+ *
+ * One owner: the page is rendered on the loop thread, which owns the
+ * generation (pipeline, consumers) and so can read it without a lock.
+ * The server's thread asks for a fresh page (a wake-up), waits for it
+ * briefly and serves that snapshot; it never touches gateway state.
+ *
+ * The server is bounded (SPEC §16, systemd's default of 1024 descriptors):
+ * a cap on connections in all and per address, and a timeout, so idle
+ * clients cannot take the descriptors deliveries and reloads need.
  */
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
+#include "log.h"
 #include "run.h"
+
+#define MAX_CONNECTIONS    64
+#define MAX_PER_IP         16
+#define CONNECTION_TIMEOUT 10 /* seconds */
+#define SNAPSHOT_WAIT_MS   1000
+
+struct gw_metrics {
+    struct MHD_Daemon *daemon;
+    pthread_mutex_t lock;
+    pthread_cond_t fresh;
+    bool requested;
+    unsigned long long version; /* of page */
+    struct cg_buf page;
+};
 
 /* Upper bounds of the pipeline histogram, in seconds. */
 static const double bounds[GW_N_BUCKETS] = {0.00001, 0.00002, 0.00005, 0.0001,
@@ -27,6 +49,8 @@ void gw__observe_pipeline(struct gw *g, double seconds)
                               (unsigned long long)(seconds * 1e9),
                               memory_order_relaxed);
 }
+
+/* ---- rendering, on the loop thread ------------------------------------ */
 
 /* A label value with the escapes the text format wants. */
 static void put_label(struct cg_buf *b, const char *v)
@@ -55,29 +79,28 @@ static void sample(struct cg_buf *b, const char *name, const char *label,
     cg_buf_printf(b, "\"} %llu\n", n);
 }
 
-static void render_engine(struct cg_buf *b, const struct cg_engine *e)
+static void render_pipeline(struct cg_buf *b, const struct cg_pipeline *p)
 {
     const char *name;
     uint64_t n;
     family(b, "citygate_messages_received_total", "counter",
            "Messages matched to each vendor.");
-    for (size_t i = 0; i < cg_engine_vendor_stats(e, i, &name, &n); i++)
+    for (size_t i = 0; i < cg_pipeline_vendor_stats(p, i, &name, &n); i++)
         sample(b, "citygate_messages_received_total", "vendor", name, n);
     family(b, "citygate_rule_events_total", "counter",
            "Events each rule produced, one per consumer reached.");
-    for (size_t i = 0; i < cg_engine_rule_stats(e, i, &name, &n); i++)
+    for (size_t i = 0; i < cg_pipeline_rule_stats(p, i, &name, &n); i++)
         sample(b, "citygate_rule_events_total", "rule", name, n);
 }
 
-static void render_delivery(struct cg_buf *b, const struct gw *g)
+static void render_delivery(struct cg_buf *b, struct cg_deliver *d)
 {
+    struct cg_consumer_stats s;
+    const char *c;
     family(b, "citygate_deliveries_total", "counter",
            "Events per consumer by outcome (delivered, rejected, dropped; "
            "retried counts attempts).");
-    for (size_t i = 0; i < g->gen.cfg->n_consumers; i++) {
-        struct outbox_stats s;
-        const char *c = g->gen.cfg->consumers[i].name.s;
-        outbox__stats(g->gen.boxes[i], &s);
+    for (size_t i = 0; i < cg_deliver_consumer_stats(d, i, &c, &s); i++) {
         const struct {
             const char *result;
             uint64_t n;
@@ -94,21 +117,17 @@ static void render_delivery(struct cg_buf *b, const struct gw *g)
     }
     family(b, "citygate_spool_depth", "gauge",
            "Events waiting in each consumer's spool.");
-    for (size_t i = 0; i < g->gen.cfg->n_consumers; i++) {
-        struct outbox_stats s;
-        outbox__stats(g->gen.boxes[i], &s);
-        sample(b, "citygate_spool_depth", "consumer",
-               g->gen.cfg->consumers[i].name.s, s.queued);
-    }
-}
-
-static void render_pipeline(struct cg_buf *b, struct gw *g)
-{
+    for (size_t i = 0; i < cg_deliver_consumer_stats(d, i, &c, &s); i++)
+        sample(b, "citygate_spool_depth", "consumer", c, s.queued);
     family(b, "citygate_messages_dead_total", "counter",
            "Dead letters by reason.");
-    for (int i = 0; i < GW_N_REASONS; i++)
-        sample(b, "citygate_messages_dead_total", "reason", gw__reasons[i],
-               atomic_load(&g->dead_count[i]));
+    for (int i = 0; i < CG_DEAD_N_REASONS; i++)
+        sample(b, "citygate_messages_dead_total", "reason",
+               cg_dead_reason_name(i), cg_deliver_dead_count(d, i));
+}
+
+static void render_histogram(struct cg_buf *b, struct gw *g)
+{
     family(b, "citygate_pipeline_seconds", "histogram",
            "Time from arrival to every event spooled, per message.");
     unsigned long long cum = 0;
@@ -129,13 +148,59 @@ static void render_pipeline(struct cg_buf *b, struct gw *g)
     cg_buf_printf(b, "citygate_pipeline_seconds_count %llu\n", cum);
 }
 
-static void render(struct gw *g, struct cg_buf *b)
+void gw__metrics_serve(struct gw *g)
 {
-    pthread_mutex_lock(&g->engine_lock);
-    render_engine(b, g->gen.engine);
-    render_delivery(b, g);
-    pthread_mutex_unlock(&g->engine_lock);
-    render_pipeline(b, g);
+    struct gw_metrics *m = g->metrics;
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->lock);
+    bool wanted = m->requested;
+    pthread_mutex_unlock(&m->lock);
+    if (!wanted)
+        return;
+    struct cg_buf page = {0};
+    render_pipeline(&page, g->gen.pipeline);
+    render_delivery(&page, g->deliver);
+    render_histogram(&page, g);
+    pthread_mutex_lock(&m->lock);
+    struct cg_buf old = m->page;
+    m->page = page;
+    m->version++;
+    m->requested = false;
+    pthread_cond_broadcast(&m->fresh);
+    pthread_mutex_unlock(&m->lock);
+    cg_buf_free(&old);
+}
+
+/* ---- serving, on the server's thread ------------------------------------ */
+
+static void deadline_in_ms(struct timespec *ts, int ms)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+/* Asks the loop thread for a fresh page and copies it (or the last one,
+ * should the loop be busy with a reload). */
+static void snapshot(struct gw *g, struct cg_buf *out)
+{
+    struct gw_metrics *m = g->metrics;
+    struct timespec until;
+    deadline_in_ms(&until, SNAPSHOT_WAIT_MS);
+    pthread_mutex_lock(&m->lock);
+    unsigned long long seen = m->version;
+    m->requested = true;
+    cg_loop_wake(g->loop);
+    while (m->version == seen &&
+           pthread_cond_timedwait(&m->fresh, &m->lock, &until) == 0)
+        ;
+    cg_buf_put(out, m->page.data ? m->page.data : "", m->page.len);
+    pthread_mutex_unlock(&m->lock);
 }
 
 static enum MHD_Result serve(void *cls, struct MHD_Connection *conn,
@@ -152,7 +217,7 @@ static enum MHD_Result serve(void *cls, struct MHD_Connection *conn,
         status = MHD_HTTP_NOT_FOUND;
         cg_buf_puts(&b, "citygate serves /metrics\n");
     } else {
-        render(cls, &b);
+        snapshot(cls, &b);
     }
     struct MHD_Response *r = MHD_create_response_from_buffer(
         b.len, b.data ? b.data : (char *)"", MHD_RESPMEM_MUST_COPY);
@@ -165,7 +230,7 @@ static enum MHD_Result serve(void *cls, struct MHD_Connection *conn,
     return rc;
 }
 
-/* "127.0.0.1:9108" or ":9108" (every address). */
+/* "127.0.0.1:9108" or ":9108" (every address); checked at load. */
 static int parse_listen(const char *s, struct sockaddr_in *sa)
 {
     char host[64] = "0.0.0.0";
@@ -184,6 +249,17 @@ static int parse_listen(const char *s, struct sockaddr_in *sa)
     return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
 }
 
+static struct MHD_Daemon *start_daemon(struct gw *g, struct sockaddr_in *sa)
+{
+    return MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, ntohs(sa->sin_port),
+        NULL, NULL, serve, g, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)sa,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)MAX_PER_IP,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT,
+        MHD_OPTION_END);
+}
+
 int gw__metrics_start(struct gw *g)
 {
     const char *listen = g->gen.cfg->gateway.metrics_listen;
@@ -195,12 +271,15 @@ int gw__metrics_start(struct gw *g)
                 listen);
         return CG_EINVAL;
     }
-    g->metrics = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD, ntohs(sa.sin_port), NULL, NULL, serve,
-        g, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-        MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
-    if (!g->metrics) {
+    struct gw_metrics *m = cg_calloc(1, sizeof(*m));
+    if (!m)
+        return CG_ENOMEM;
+    pthread_mutex_init(&m->lock, NULL);
+    pthread_cond_init(&m->fresh, NULL);
+    g->metrics = m;
+    if (!(m->daemon = start_daemon(g, &sa))) {
         fprintf(stderr, "citygate: cannot serve metrics on %s\n", listen);
+        gw__metrics_stop(g);
         return CG_EIO;
     }
     cg_log(CG_LOG_INFO, "metrics on http://%s/metrics", listen);
@@ -209,7 +288,14 @@ int gw__metrics_start(struct gw *g)
 
 void gw__metrics_stop(struct gw *g)
 {
-    if (g->metrics)
-        MHD_stop_daemon(g->metrics);
+    struct gw_metrics *m = g->metrics;
+    if (!m)
+        return;
+    if (m->daemon)
+        MHD_stop_daemon(m->daemon);
+    pthread_mutex_destroy(&m->lock);
+    pthread_cond_destroy(&m->fresh);
+    cg_buf_free(&m->page);
+    cg_free(m);
     g->metrics = NULL;
 }

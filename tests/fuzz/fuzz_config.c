@@ -30,7 +30,8 @@
 
 #include "config.h"
 #include "fuzz.h"
-#include "gateway.h"
+#include "host/host.h"
+#include "pipeline/pipeline.h"
 
 #define MAX_MESSAGES 32 /* per run, to keep runs fast */
 
@@ -119,22 +120,24 @@ static void check_json(const char *what, const char *json, size_t len)
 }
 
 /* Each output is checked, then folded into the hash at user. */
-static void on_delivery(void *user, const struct cg_delivery *d)
+static int on_delivery(void *user, const struct cg_delivery *d)
 {
     uint64_t *h = user;
     FUZZ_CHECK(d->consumer_name && d->target, "delivery without target");
     check_json("event", d->event.json, d->event.json_len);
     *h = cg_hash64(*h, d->target, strlen(d->target) + 1);
     *h = cg_hash64(*h, d->event.json, d->event.json_len);
+    return CG_OK;
 }
 
-static void on_dead(void *user, const char *reason, const char *json,
-                    size_t len)
+static int on_dead(void *user, const struct cg_dead *d)
 {
     uint64_t *h = user;
-    FUZZ_CHECK(reason && reason[0], "dead letter without reason");
-    check_json("dead letter", json, len);
-    *h = cg_hash64(*h, json, len);
+    FUZZ_CHECK(d->reason >= 0 && d->reason < CG_DEAD_N_REASONS,
+               "dead letter without reason");
+    check_json("dead letter", d->json, d->len);
+    *h = cg_hash64(*h, d->json, d->len);
+    return CG_OK;
 }
 
 static void check_diags(const struct cg_diags *d)
@@ -153,15 +156,15 @@ static void check_diags(const struct cg_diags *d)
 
 /* Runs the message twice: the engine keeps no state between messages
  * that shows in its output, so both runs must emit the same. */
-static void process(struct cg_engine *e, const char *topic, const void *payload,
-                    size_t len)
+static void process(struct cg_pipeline *e, const char *topic,
+                    const void *payload, size_t len)
 {
     struct cg_message m = {topic, strlen(topic), payload, len, 1764490502.0};
     uint64_t h[2] = {CG_HASH_SEED, CG_HASH_SEED};
     int rc[2];
     for (int i = 0; i < 2; i++) {
         struct cg_emit emit = {on_delivery, on_dead, &h[i]};
-        rc[i] = cg_engine_process(e, &m, &emit);
+        rc[i] = cg_pipeline_process(e, &m, &emit);
         FUZZ_CHECK(rc[i] >= 0 || (rc[i] == CG_ENOMEM && fuzz_armed),
                    "process returned %d", rc[i]);
     }
@@ -171,7 +174,7 @@ static void process(struct cg_engine *e, const char *topic, const void *payload,
 
 #ifdef CG_FUZZ_RULE_FILE
 /* Every case of the rules' own tests. */
-static void run_messages(struct cg_engine *e, const struct cg_config *cfg)
+static void run_messages(struct cg_pipeline *e, const struct cg_config *cfg)
 {
     size_t sent = 0;
     for (size_t f = 0; f < cfg->n_rule_files; f++)
@@ -201,7 +204,7 @@ static void topic_for(const char *filter, char *out, size_t size)
 }
 
 /* One message per vendor, in each text format a decoder may expect. */
-static void run_messages(struct cg_engine *e, const struct cg_config *cfg)
+static void run_messages(struct cg_pipeline *e, const struct cg_config *cfg)
 {
     static const char *const payloads[] = {
         ("{\"id\":\"d-1\",\"pm2_5\":80.5,\"temp_f\":70,\"zone\":\"north\","
@@ -226,18 +229,18 @@ static void run_messages(struct cg_engine *e, const struct cg_config *cfg)
 static void build_and_run(const struct cg_config *cfg, struct cg_diags *d)
 {
     struct cg_plugin_reg *reg = NULL;
-    struct cg_engine *e = NULL;
+    struct cg_pipeline *e = NULL;
     /* No paths: a fuzzed glob must never get a file dlopen'ed. */
     int rc = cg_plugins_load(NULL, 0, &reg, d);
     if (rc == CG_OK)
-        rc = cg_engine_new(cfg, reg, &e, d);
+        rc = cg_pipeline_new(cfg, reg, &e, d);
     FUZZ_CHECK(rc == CG_OK || (rc == CG_EINVAL && (d->n || fuzz_armed)) ||
                    (rc == CG_ENOMEM && fuzz_armed),
                "engine returned %d", rc);
     FUZZ_CHECK(rc != CG_OK || d->n == 0, "built, with %zu problems", d->n);
     if (e)
         run_messages(e, cfg);
-    cg_engine_free(e);
+    cg_pipeline_free(e);
     cg_plugins_free(reg);
 }
 

@@ -14,7 +14,8 @@
 
 #include <cmocka.h>
 
-#include "gateway.h"
+#include "host/host.h"
+#include "pipeline/pipeline.h"
 
 static char dir[256];
 
@@ -57,7 +58,7 @@ static const char *RULES =
 
 static struct cg_config *cfg;
 static struct cg_plugin_reg *reg;
-static struct cg_engine *engine;
+static struct cg_pipeline *engine;
 
 struct out {
     char lines[16][2048];
@@ -66,20 +67,22 @@ struct out {
     char dead[6000];
 };
 
-static void on_deliver(void *user, const struct cg_delivery *d)
+static int on_deliver(void *user, const struct cg_delivery *d)
 {
     struct out *o = user;
     if (o->n < 16)
         snprintf(o->lines[o->n++], sizeof(o->lines[0]), "%s %s %s",
                  d->consumer_name, d->target, d->event.json);
+    return CG_OK;
 }
 
-static void on_dead(void *user, const char *reason, const char *json,
-                    size_t len)
+static int on_dead(void *user, const struct cg_dead *d)
 {
     struct out *o = user;
-    snprintf(o->dead_reason, sizeof(o->dead_reason), "%s", reason);
-    snprintf(o->dead, sizeof(o->dead), "%.*s", (int)len, json);
+    snprintf(o->dead_reason, sizeof(o->dead_reason), "%s",
+             cg_dead_reason_name(d->reason));
+    snprintf(o->dead, sizeof(o->dead), "%.*s", (int)d->len, d->json);
+    return CG_OK;
 }
 
 static void write_file(const char *name, const char *text)
@@ -107,7 +110,7 @@ static int setup(void **state)
     if (rc == CG_OK)
         rc = cg_plugins_load(NULL, 0, &reg, &d);
     if (rc == CG_OK)
-        rc = cg_engine_new(cfg, reg, &engine, &d);
+        rc = cg_pipeline_new(cfg, reg, &engine, &d);
     struct cg_buf b = {0};
     cg_diags_format(&d, &b);
     if (rc != CG_OK)
@@ -119,7 +122,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    cg_engine_free(engine);
+    cg_pipeline_free(engine);
     cg_plugins_free(reg);
     cg_config_free(cfg);
     char cmd[300];
@@ -133,7 +136,7 @@ static int process(const char *topic, const char *payload, struct out *o)
     struct cg_message m = {topic, strlen(topic), (const uint8_t *)payload,
                            strlen(payload), 1764490502.130};
     struct cg_emit emit = {on_deliver, on_dead, o};
-    return cg_engine_process(engine, &m, &emit);
+    return cg_pipeline_process(engine, &m, &emit);
 }
 
 static const char *line_of(struct out *o, const char *consumer)

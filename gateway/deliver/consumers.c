@@ -1,0 +1,297 @@
+/*
+ * Consumers at run time: each gets an outbox whose sink instance is built
+ * from its config through the plugin descriptor (built-in or loaded). A
+ * reload keeps a consumer's outbox, and what is queued in it, when the
+ * consumer's delivery settings did not change.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+#include "log.h"
+#include "mqtt/mqtt.h"
+
+/* A hash of everything the outbox and sink depend on. Routing settings
+ * (role, grants, topic template) live in the engine and may change freely. */
+static uint64_t signature(const struct cg_consumer_conf *c)
+{
+    struct cg_buf b = {0};
+    cg_buf_printf(
+        &b, "%s|%d|%s|%s|%d|%d|%d|%d|%d|%llu|%d|%d|%llu|%d", c->sink.s, c->qos,
+        c->url ? c->url : "", c->path ? c->path : "", c->batch_max_events,
+        c->batch_max_wait_ms, c->timeout_ms, c->connect_timeout_ms, c->fsync,
+        (unsigned long long)c->spool_max_bytes, c->spool_full, c->rotate_keep,
+        (unsigned long long)c->rotate_max_bytes, c->role);
+    for (size_t i = 0; i < c->n_headers; i++)
+        cg_buf_printf(&b, "|%s=%s", c->headers[i].name, c->headers[i].value);
+    if (c->broker)
+        cg_buf_printf(&b, "|%s|%s|%s", c->broker->uri, c->broker->client_id,
+                      c->broker->username ? c->broker->username : "");
+    if (c->options)
+        cg_json_put_value(&b, c->options);
+    uint64_t h = cg_hash64(CG_HASH_SEED, b.data ? b.data : "", b.len);
+    cg_buf_free(&b);
+    return h;
+}
+
+static void put_member(struct cg_member *m, const char *key, struct cg_value v)
+{
+    m->key = key;
+    m->key_len = (uint32_t)strlen(key);
+    m->value = v;
+}
+
+static struct cg_value str_value(const char *s)
+{
+    return cg_value_str(s, strlen(s));
+}
+
+static struct cg_value headers_value(const struct cg_consumer_conf *c,
+                                     struct cg_member *m)
+{
+    for (size_t i = 0; i < c->n_headers; i++)
+        put_member(&m[i], c->headers[i].name, str_value(c->headers[i].value));
+    struct cg_value v = {.type = CG_OBJ, .len = (uint32_t)c->n_headers};
+    v.as.members = m;
+    return v;
+}
+
+static const char *const fsync_names[] = {"interval", "every_event", "never"};
+
+/* The options a built-in sink gets, named as its option table says. */
+static struct cg_value sink_options(const struct cg_consumer_conf *c,
+                                    struct cg_member *m, struct cg_member *h)
+{
+    struct cg_value v = {.type = CG_OBJ};
+    uint32_t n = 0;
+    if (!strcmp(c->sink.s, "http")) {
+        put_member(&m[n++], "url", str_value(c->url));
+        put_member(&m[n++], "headers", headers_value(c, h));
+        put_member(&m[n++], "timeout_ms", cg_value_int(c->timeout_ms));
+        put_member(&m[n++], "connect_timeout_ms",
+                   cg_value_int(c->connect_timeout_ms));
+    } else if (!strcmp(c->sink.s, "file")) {
+        put_member(&m[n++], "path", str_value(c->path));
+        put_member(&m[n++], "fsync", str_value(fsync_names[c->fsync]));
+        put_member(&m[n++], "rotate_max_bytes",
+                   cg_value_int((int64_t)c->rotate_max_bytes));
+        put_member(&m[n++], "rotate_keep", cg_value_int(c->rotate_keep));
+    } else if (c->options) {
+        return *c->options;
+    }
+    v.len = n;
+    v.as.members = m;
+    return v;
+}
+
+static const char *sink_name(const struct cg_consumer_conf *c)
+{
+    return strncmp(c->sink.s, "plugin:", 7) ? c->sink.s : c->sink.s + 7;
+}
+
+/* A batch refused for good becomes one "rejected" dead letter. Runs on
+ * the consumer's delivery thread: it reads nothing the loop thread may
+ * free, only what the stage owns. */
+static void reject_batch(void *user, const char *consumer,
+                         const struct cg_batch *b,
+                         const struct cg_delivery_result *res)
+{
+    struct cg_deliver *d = user;
+    struct cg_buf j = {0};
+    char received[32];
+    cg_time_format(cg_time_now(), received);
+    cg_buf_puts(&j, "{\"reason\":\"rejected\",\"consumer\":");
+    cg_json_put_string(&j, consumer, strlen(consumer));
+    cg_buf_printf(&j, ",\"status\":%d,\"detail\":", res->status);
+    cg_json_put_string(&j, res->detail,
+                       strnlen(res->detail, sizeof(res->detail)));
+    cg_buf_puts(&j, ",\"events\":[");
+    for (size_t i = 0; i < b->n; i++)
+        cg_buf_printf(&j, "%s\"%s\"", i ? "," : "", b->events[i].id);
+    cg_buf_printf(&j, "],\"received\":\"%s\"}", received);
+    cg_log(CG_LOG_WARN,
+           "consumer %s refused %zu events for good (status %d: %s)", consumer,
+           b->n, res->status, res->detail);
+    if (j.oom || deliver__dead_letter(d, CG_DEAD_REJECTED, j.data, j.len))
+        cg_log(CG_LOG_ERROR,
+               "consumer %s: cannot queue the rejected dead "
+               "letter",
+               consumer);
+    cg_buf_free(&j);
+}
+
+/* A consumer name as a folder name: nothing that climbs or hides. */
+static void folder_name(const char *name, char *out, size_t size)
+{
+    size_t i = 0;
+    for (; name[i] && i + 1 < size; i++) {
+        char c = name[i];
+        out[i] = c == '/' || (i == 0 && c == '.') || (unsigned char)c < 0x20
+                     ? '_'
+                     : c;
+    }
+    out[i] = '\0';
+}
+
+static int own_connection(const struct cg_consumer_conf *c,
+                          struct cg_mqtt **out, struct cg_diags *d)
+{
+    struct cg_mqtt_callbacks cb = {0};
+    char err[160] = "";
+    int rc = cg_mqtt_new(c->broker, NULL, NULL, &cb, out, err, sizeof(err));
+    if (rc == CG_OK)
+        rc = cg_mqtt_start(*out);
+    if (rc != CG_OK)
+        cg_diags_add(d, c->pos.file, c->pos.line, c->pos.col, "consumer %s: %s",
+                     c->name.s, err[0] ? err : cg_strerror(rc));
+    return rc;
+}
+
+static void consumer_free(struct consumer *c, int drain_ms)
+{
+    if (c->box && drain_ms > 0 && !outbox__drain(c->box, drain_ms))
+        cg_log(CG_LOG_WARN,
+               "consumer %s: undelivered events stay in its "
+               "spool",
+               c->name);
+    outbox__free(c->box);
+    if (c->own_mqtt)
+        cg_mqtt_stop(c->own_mqtt, 1000);
+    cg_mqtt_free(c->own_mqtt);
+    cg_plugins_free(c->reg);
+    cg_free(c->name);
+    memset(c, 0, sizeof(*c));
+}
+
+static int new_consumer(struct cg_deliver *dl, const struct cg_consumer_conf *c,
+                        struct cg_plugin_reg *reg, struct consumer *out,
+                        struct cg_diags *d)
+{
+    const struct cg_plugin *p = cg_plugins_find(reg, "sink", sink_name(c));
+    if (!p)
+        return CG_EINVAL; /* the pipeline reported it already */
+    memset(out, 0, sizeof(*out));
+    if (c->broker && own_connection(c, &out->own_mqtt, d) != CG_OK)
+        return CG_EINVAL;
+    struct cg_mqtt *mqtt = c->broker ? out->own_mqtt : dl->out;
+    struct cg_member m[8];
+    struct cg_member *h = cg_calloc(c->n_headers + 1, sizeof(*h));
+    if (!h)
+        return CG_ENOMEM;
+    struct cg_value opts = sink_options(c, m, h);
+    struct cg_instance *sink;
+    int rc = cg_instance_new(p, c->name.s, &opts, &c->pos, mqtt, &sink, d);
+    cg_free(h); /* create() copies what it keeps */
+    if (rc != CG_OK)
+        return rc;
+    char folder[256];
+    folder_name(c->name.s, folder, sizeof(folder));
+    bool http = !strcmp(c->sink.s, "http");
+    struct outbox_conf oc = {c->name.s,
+                             folder,
+                             dl->spool_dir,
+                             http ? c->batch_max_events : 100,
+                             http ? c->batch_max_wait_ms : 0,
+                             c->spool_max_bytes,
+                             c->spool_full,
+                             reject_batch,
+                             dl};
+    if ((rc = outbox__new(&oc, sink, &out->box)) != CG_OK)
+        return rc;
+    out->name = cg_strdup(c->name.s);
+    out->signature = signature(c);
+    out->reg = cg_plugins_ref(reg);
+    out->direct = dl->direct_ok && !strcmp(c->sink.s, "mqtt") && !c->broker &&
+                  c->qos == 0;
+    return out->name ? CG_OK : CG_ENOMEM;
+}
+
+/* Takes the current consumer of that name and signature out of the
+ * current set (it moves to the prepared one) and returns where it was,
+ * or SIZE_MAX. */
+static size_t take_existing(struct cg_deliver *dl,
+                            const struct cg_consumer_conf *c,
+                            struct consumer *out)
+{
+    uint64_t sig = signature(c);
+    for (size_t i = 0; i < dl->cur.n; i++) {
+        struct consumer *old = &dl->cur.v[i];
+        if (old->box && !strcmp(old->name, c->name.s) &&
+            old->signature == sig) {
+            *out = *old;
+            memset(old, 0, sizeof(*old));
+            return i;
+        }
+    }
+    return SIZE_MAX;
+}
+
+/* Kept consumers go back where they were, new ones are freed. */
+static void undo_prepare(struct cg_deliver *dl)
+{
+    for (size_t i = 0; i < dl->pending.n; i++) {
+        struct consumer *c = &dl->pending.v[i];
+        if (c->from != SIZE_MAX)
+            dl->cur.v[c->from] = *c;
+        else
+            consumer_free(c, 0);
+    }
+    CG_FREE(dl->pending.v);
+    dl->pending.n = 0;
+}
+
+int cg_deliver_prepare(struct cg_deliver *dl, const struct cg_config *cfg,
+                       struct cg_plugin_reg *reg, struct cg_diags *d)
+{
+    size_t n = cfg->n_consumers;
+    cg_deliver_abort(dl);
+    dl->pending.v = cg_calloc(n ? n : 1, sizeof(*dl->pending.v));
+    if (!dl->pending.v)
+        return CG_ENOMEM;
+    int rc = CG_OK;
+    for (size_t i = 0; i < n && rc == CG_OK; i++) {
+        const struct cg_consumer_conf *c = &cfg->consumers[i];
+        struct consumer *next = &dl->pending.v[i];
+        size_t from = take_existing(dl, c, next);
+        if (from == SIZE_MAX)
+            rc = new_consumer(dl, c, reg, next, d);
+        next->from = from;
+        dl->pending.n = i + 1;
+    }
+    if (rc != CG_OK)
+        undo_prepare(dl);
+    return rc;
+}
+
+void cg_deliver_abort(struct cg_deliver *dl)
+{
+    if (dl->pending.v)
+        undo_prepare(dl);
+}
+
+void cg_deliver_commit(struct cg_deliver *dl)
+{
+    cg_deliver_retire(dl, 0); /* a commit without retire: nothing lost */
+    dl->retired = dl->cur;
+    dl->cur = dl->pending;
+    dl->pending = (struct consumer_set){NULL, 0};
+}
+
+void cg_deliver_retire(struct cg_deliver *dl, int drain_ms)
+{
+    for (size_t i = 0; i < dl->retired.n; i++)
+        if (dl->retired.v[i].box)
+            consumer_free(&dl->retired.v[i], drain_ms);
+    CG_FREE(dl->retired.v);
+    dl->retired.n = 0;
+}
+
+void deliver__consumers_free(struct cg_deliver *dl)
+{
+    cg_deliver_abort(dl);
+    cg_deliver_retire(dl, 0);
+    dl->retired = dl->cur;
+    dl->cur = (struct consumer_set){NULL, 0};
+    cg_deliver_retire(dl, 0);
+}

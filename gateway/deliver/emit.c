@@ -1,0 +1,187 @@
+/*
+ * The deliver stage's front (deliver.h): events and dead letters from the
+ * pipeline into the outboxes, the intake hold while spools are full or
+ * the disk runs low, and the stage's lifetime and counters.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+#include "internal.h"
+#include "log.h"
+#include "mqtt/mqtt.h"
+
+#define DEAD_MAX_BYTES (64ULL << 20)
+
+/* A QoS 0 consumer promises no more than MQTT QoS 0 does: its events go
+ * straight out on our connection, skipping the spool, unless a backlog
+ * waits there (order first) or the connection is down. */
+static bool deliver_direct(struct cg_deliver *d, const struct consumer *c,
+                           const struct cg_event *e)
+{
+    unsigned ticket;
+    if (!c->direct || !outbox__idle(c->box))
+        return false;
+    if (cg_mqtt_publish(d->out, e->topic, e->json, e->json_len, 0, false,
+                        &ticket) != CG_OK)
+        return false;
+    outbox__count_direct(c->box);
+    return true;
+}
+
+int cg_deliver_event(void *user, const struct cg_delivery *dv)
+{
+    struct cg_deliver *d = user;
+    const struct consumer *c = &d->cur.v[dv->consumer];
+    atomic_fetch_add_explicit(&d->events, 1, memory_order_relaxed);
+    if (deliver_direct(d, c, &dv->event))
+        return CG_OK;
+    int rc = outbox__push(c->box, &dv->event);
+    if (rc != CG_OK && rc != CG_EINVAL)
+        cg_log(CG_LOG_ERROR, "consumer %s: cannot spool event %s: %s",
+               dv->consumer_name, dv->event.id, cg_strerror(rc));
+    return rc;
+}
+
+int deliver__dead_letter(struct cg_deliver *d, int reason, const char *json,
+                         size_t len)
+{
+    char id[17];
+    cg_hex64(cg_hash_mix(cg_hash64(CG_HASH_SEED, json, len)), id);
+    struct cg_event ev = {id,
+                          d->dead_topic,
+                          json,
+                          len,
+                          reason == CG_DEAD_REJECTED ? CG_SEV_WARNING
+                                                     : CG_SEV_INFO,
+                          1};
+    int rc = outbox__push(d->dead, &ev);
+    if (rc == CG_OK && reason >= 0 && reason < CG_DEAD_N_REASONS)
+        atomic_fetch_add_explicit(&d->dead_count[reason], 1,
+                                  memory_order_relaxed);
+    return rc;
+}
+
+int cg_deliver_dead(void *user, const struct cg_dead *dead)
+{
+    struct cg_deliver *d = user;
+    cg_log(CG_LOG_DEBUG, "dead letter (%s): %.*s",
+           cg_dead_reason_name(dead->reason), (int)dead->len, dead->json);
+    return deliver__dead_letter(d, dead->reason, dead->json, dead->len);
+}
+
+/* ---- holding intake ------------------------------------------------------ */
+
+bool cg_deliver_blocked(struct cg_deliver *d)
+{
+    if (atomic_load_explicit(&d->disk_low, memory_order_relaxed))
+        return true;
+    for (size_t i = 0; i < d->cur.n; i++)
+        if (outbox__full(d->cur.v[i].box))
+            return true;
+    return false;
+}
+
+bool cg_deliver_check_disk(struct cg_deliver *d)
+{
+    struct statvfs st;
+    if (d->reserve_bytes == 0 || statvfs(d->spool_dir, &st) < 0)
+        return false;
+    uint64_t avail = (uint64_t)st.f_bavail * st.f_frsize;
+    bool low = avail < d->reserve_bytes;
+    atomic_store(&d->disk_low, low);
+    if (low != d->disk_low_logged)
+        cg_log(low ? CG_LOG_WARN : CG_LOG_INFO,
+               low ? "spool disk: %llu bytes free, below the reserve of %llu: "
+                     "holding intake"
+                   : "spool disk: %llu bytes free again (reserve %llu)",
+               (unsigned long long)avail, (unsigned long long)d->reserve_bytes);
+    d->disk_low_logged = low;
+    return low;
+}
+
+bool cg_deliver_drain(struct cg_deliver *d, int timeout_ms)
+{
+    double deadline = cg_time_mono() + timeout_ms / 1000.0;
+    bool all = true;
+    for (size_t i = 0; i < d->cur.n; i++) {
+        int left = (int)((deadline - cg_time_mono()) * 1000.0);
+        if (d->cur.v[i].box &&
+            !outbox__drain(d->cur.v[i].box, left > 0 ? left : 0)) {
+            cg_log(CG_LOG_WARN,
+                   "consumer %s: shutting down with events undelivered",
+                   d->cur.v[i].name);
+            all = false;
+        }
+    }
+    int left = (int)((deadline - cg_time_mono()) * 1000.0);
+    return outbox__drain(d->dead, left > 0 ? left : 0) && all;
+}
+
+/* ---- lifetime and counters ----------------------------------------------- */
+
+int cg_deliver_new(const struct cg_deliver_conf *conf, struct cg_deliver **out)
+{
+    *out = NULL;
+    struct cg_deliver *d = cg_calloc(1, sizeof(*d));
+    if (!d)
+        return CG_ENOMEM;
+    d->out = conf->out;
+    d->reserve_bytes = conf->reserve_bytes;
+    d->direct_ok = conf->direct_ok;
+    d->spool_dir = cg_strdup(conf->spool_dir);
+    d->dead_topic = cg_strdup(conf->dead_letter_topic);
+    struct cg_diags diags = {0};
+    struct cg_value opts = {.type = CG_OBJ};
+    struct cg_pos pos = {conf->spool_dir, 0, 0};
+    struct cg_instance *sink = NULL;
+    int rc = d->spool_dir && d->dead_topic ? CG_OK : CG_ENOMEM;
+    if (rc == CG_OK)
+        rc = cg_instance_new(&deliver__dead_sink, "dead-letters", &opts, &pos,
+                             d->out, &sink, &diags);
+    cg_diags_free(&diags);
+    struct outbox_conf oc = {
+        "dead-letters", ".dead-letters",      d->spool_dir, 100, 0,
+        DEAD_MAX_BYTES, CG_SPOOL_DROP_OLDEST, NULL,         NULL};
+    if (rc == CG_OK)
+        rc = outbox__new(&oc, sink, &d->dead);
+    if (rc != CG_OK) {
+        cg_deliver_free(d);
+        return rc;
+    }
+    *out = d;
+    return CG_OK;
+}
+
+void cg_deliver_free(struct cg_deliver *d)
+{
+    if (!d)
+        return;
+    deliver__consumers_free(d);
+    outbox__free(d->dead);
+    cg_free(d->spool_dir);
+    cg_free(d->dead_topic);
+    cg_free(d);
+}
+
+size_t cg_deliver_consumer_stats(struct cg_deliver *d, size_t i,
+                                 const char **name, struct cg_consumer_stats *s)
+{
+    if (i < d->cur.n) {
+        *name = d->cur.v[i].name;
+        outbox__stats(d->cur.v[i].box, s);
+    }
+    return d->cur.n;
+}
+
+uint64_t cg_deliver_dead_count(const struct cg_deliver *d, int reason)
+{
+    return reason >= 0 && reason < CG_DEAD_N_REASONS
+               ? atomic_load(&d->dead_count[reason])
+               : 0;
+}
+
+uint64_t cg_deliver_event_count(const struct cg_deliver *d)
+{
+    return atomic_load(&d->events);
+}

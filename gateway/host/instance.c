@@ -1,0 +1,194 @@
+/*
+ * Plugin instances: an instance's options are checked against the table
+ * its plugin declares before create() runs, and every instance gets the
+ * host services table (logging prefixed with its name, memory, time).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "host.h"
+#include "log.h"
+#include "mqtt/mqtt.h"
+#include "rules.h"
+
+#define PUBLISH_MAX 1024 /* events one host->publish call sends at most */
+
+static void host_log(const struct cg_host *h, int level, const char *fmt, ...)
+{
+    if (!cg_log_enabled(level))
+        return;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    cg_log(level, "%s: %s", h->instance_name, msg);
+}
+
+static void *host_alloc(size_t size)
+{
+    return cg_malloc(size);
+}
+
+static void host_free(void *p)
+{
+    cg_free(p);
+}
+
+static void *host_record_alloc(struct cg_record *rec, size_t size)
+{
+    return cg_arena_alloc(((struct cg_decoded *)rec)->arena, size);
+}
+
+static int wait_ticket(struct cg_mqtt *m, unsigned ticket, double deadline)
+{
+    int left = (int)((deadline - cg_time_mono()) * 1000.0);
+    return cg_mqtt_wait(m, ticket, left > 0 ? left : 0);
+}
+
+/* host->publish: publishes the whole batch, then waits for every
+ * acknowledgement, so a batch costs about one round trip, not n. When the
+ * client's in-flight window is full (other consumers share it), it waits
+ * for the oldest of its own publishes and goes on. */
+static int host_publish(const struct cg_host *h, const struct cg_batch *b,
+                        uint32_t timeout_ms)
+{
+    const struct cg_instance *in =
+        (const struct cg_instance *)((const char *)h -
+                                     offsetof(struct cg_instance, host));
+    unsigned tickets[PUBLISH_MAX];
+    size_t n = b->n < PUBLISH_MAX ? b->n : PUBLISH_MAX, done = 0;
+    double deadline = cg_time_mono() + timeout_ms / 1000.0;
+    for (size_t i = 0; i < n; i++) {
+        const struct cg_event *e = &b->events[i];
+        int rc;
+        while ((rc = cg_mqtt_publish(in->mqtt, e->topic, e->json, e->json_len,
+                                     e->qos, false, &tickets[i])) == CG_EFULL) {
+            if (done < i) { /* room comes back with our own acks */
+                if (wait_ticket(in->mqtt, tickets[done++], deadline) != CG_OK)
+                    return CG_RETRY;
+                continue;
+            }
+            if (cg_time_mono() >= deadline)
+                return CG_RETRY;
+            struct timespec ts = {0, 1000000}; /* others' publishes */
+            nanosleep(&ts, NULL);
+        }
+        if (rc != CG_OK)
+            return CG_RETRY;
+    }
+    for (; done < n; done++)
+        if (wait_ticket(in->mqtt, tickets[done], deadline) != CG_OK)
+            return CG_RETRY;
+    return n == b->n ? CG_OK : CG_RETRY;
+}
+
+static void host_init(struct cg_host *h, const char *instance_name)
+{
+    memset(h, 0, sizeof(*h));
+    h->struct_size = sizeof(*h);
+    h->log = host_log;
+    h->alloc = host_alloc;
+    h->free = host_free;
+    h->now = cg_time_now;
+    h->record_alloc = host_record_alloc;
+    h->instance_name = instance_name;
+}
+
+static bool type_fits(int type, const struct cg_value *v)
+{
+    switch (type) {
+    case CG_OPT_STRING:
+        return v->type == CG_STR;
+    case CG_OPT_INT:
+        return v->type == CG_INT;
+    case CG_OPT_NUMBER:
+        return v->type == CG_INT || v->type == CG_NUM;
+    case CG_OPT_BOOL:
+        return v->type == CG_BOOL;
+    case CG_OPT_LIST:
+        return v->type == CG_LIST;
+    case CG_OPT_MAP:
+        return v->type == CG_OBJ;
+    default:
+        return false;
+    }
+}
+
+static const char *const type_names[] = {
+    "",       "a string", "an integer", "a number", "true or false",
+    "a list", "a mapping"};
+
+static const struct cg_option *find_option(const struct cg_plugin *p,
+                                           const char *name)
+{
+    for (const struct cg_option *o = p->options; o && o->name; o++)
+        if (!strcmp(o->name, name))
+            return o;
+    return NULL;
+}
+
+static int check_options(const struct cg_plugin *p, const struct cg_value *opts,
+                         const struct cg_pos *pos, struct cg_diags *d)
+{
+    size_t before = d->n;
+    for (uint32_t i = 0; i < opts->len; i++) {
+        const struct cg_member *m = &opts->as.members[i];
+        const struct cg_option *o = find_option(p, m->key);
+        if (!o)
+            cg_diags_add(d, pos->file, pos->line, pos->col,
+                         "unknown option '%s' for %s %s", m->key, p->kind,
+                         p->name);
+        else if (!type_fits(o->type, &m->value))
+            cg_diags_add(d, pos->file, pos->line, pos->col,
+                         "option '%s' of %s %s must be %s", m->key, p->kind,
+                         p->name, type_names[o->type % 7]);
+    }
+    for (const struct cg_option *o = p->options; o && o->name; o++)
+        if (o->required && !cg_value_member(opts, o->name, strlen(o->name)))
+            cg_diags_add(d, pos->file, pos->line, pos->col,
+                         "%s %s needs the option '%s'", p->kind, p->name,
+                         o->name);
+    return d->n > before ? CG_EINVAL : CG_OK;
+}
+
+int cg_instance_new(const struct cg_plugin *p, const char *name,
+                    const struct cg_value *opts, const struct cg_pos *pos,
+                    struct cg_mqtt *mqtt, struct cg_instance **out,
+                    struct cg_diags *d)
+{
+    *out = NULL;
+    if (check_options(p, opts, pos, d) != CG_OK)
+        return CG_EINVAL;
+    struct cg_instance *in = cg_calloc(1, sizeof(*in));
+    if (!in)
+        return CG_ENOMEM;
+    in->plugin = p;
+    snprintf(in->name, sizeof(in->name), "%s", name);
+    host_init(&in->host, in->name);
+    in->mqtt = mqtt;
+    if (mqtt)
+        in->host.publish = host_publish;
+    char err[160] = "";
+    int rc = p->create(&in->host, opts, &in->inst, err, sizeof(err));
+    if (rc != CG_OK) {
+        if (rc != CG_ENOMEM)
+            cg_diags_add(d, pos->file, pos->line, pos->col, "%s %s: %s",
+                         p->kind, p->name, err[0] ? err : cg_strerror(rc));
+        cg_free(in);
+        return rc == CG_ENOMEM ? CG_ENOMEM : CG_EINVAL;
+    }
+    *out = in;
+    return CG_OK;
+}
+
+void cg_instance_free(struct cg_instance *in)
+{
+    if (!in)
+        return;
+    if (in->inst)
+        in->plugin->destroy(in->inst);
+    cg_free(in);
+}

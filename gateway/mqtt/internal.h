@@ -1,0 +1,90 @@
+/*
+ * What an MQTT backend implements behind gateway/mqtt.h, and the pieces
+ * every backend shares (shared.c): publish tickets, filter lists and the
+ * reconnect backoff. Not included outside gateway/mqtt/.
+ */
+#ifndef CG_MQTT_BACKEND_H
+#define CG_MQTT_BACKEND_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base.h"
+#include "log.h"
+#include "mqtt.h"
+
+struct mqtt_ops {
+    int (*subscribe)(struct cg_mqtt *m, const char *const *filters, size_t n,
+                     int qos);
+    int (*resubscribe)(struct cg_mqtt *m, const char *const *filters, size_t n,
+                       int qos);
+    int (*start)(struct cg_mqtt *m);
+    bool (*connected)(const struct cg_mqtt *m);
+    int (*publish)(struct cg_mqtt *m, const char *topic, const void *payload,
+                   size_t len, int qos, bool retain, unsigned *ticket);
+    void (*suspend)(struct cg_mqtt *m);
+    void (*resume)(struct cg_mqtt *m);
+    void (*stop)(struct cg_mqtt *m, int timeout_ms);
+    void (*free)(struct cg_mqtt *m);
+    bool inline_publish_ok; /* see cg_mqtt_inline_publish_ok() */
+};
+
+#define MQTT_RING 65536u /* publishes in flight at most, per client */
+
+/* Publish completion by ticket: a ring of states and one condition
+ * variable, so waiters sleep instead of polling. */
+struct mqtt_tickets {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    unsigned next, oldest; /* oldest: the first ticket not yet completed */
+    uint8_t state[MQTT_RING];
+};
+
+/* Every backend's client struct starts with this. */
+struct cg_mqtt {
+    const struct mqtt_ops *ops;
+    struct mqtt_tickets tickets;
+    /* The connection's own copy of its settings: a reload frees the config
+     * they came from while the connection lives on. */
+    struct cg_broker_conf conf;
+};
+
+/* Deep-copies b (every string) into out. CG_OK or CG_ENOMEM (out then
+ * holds what was copied: free it). */
+int mqtt__conf_copy(const struct cg_broker_conf *b, struct cg_broker_conf *out);
+void mqtt__conf_free(struct cg_broker_conf *c);
+
+void mqtt__tickets_init(struct mqtt_tickets *t);
+void mqtt__tickets_destroy(struct mqtt_tickets *t);
+/* Returns false when MQTT_RING publishes are in flight. */
+bool mqtt__tickets_reserve(struct mqtt_tickets *t, unsigned *ticket);
+void mqtt__tickets_complete(struct mqtt_tickets *t, unsigned ticket, bool ok);
+
+/* A list of filters with their QoS; copies are owned. */
+struct mqtt_filters {
+    char **f;
+    int *qos;
+    size_t n;
+};
+int mqtt__filters_set(struct mqtt_filters *fl, const char *const *filters,
+                      size_t n, int qos);
+void mqtt__filters_free(struct mqtt_filters *fl);
+bool mqtt__filters_has(const struct mqtt_filters *fl, const char *f);
+
+/* The next reconnect wait: backoff seconds times 0.5 to 1.5, then the
+ * backoff doubles up to 30 s. */
+double mqtt__next_wait(double *backoff);
+
+int mqtt__paho_new(const struct cg_broker_conf *b,
+                   const struct cg_mqtt_will *will, const char *persist_dir,
+                   const struct cg_mqtt_callbacks *cb, struct cg_mqtt **out,
+                   char *err, size_t errlen);
+int mqtt__mosq_new(const struct cg_broker_conf *b,
+                   const struct cg_mqtt_will *will, const char *persist_dir,
+                   const struct cg_mqtt_callbacks *cb, struct cg_mqtt **out,
+                   char *err, size_t errlen);
+void mqtt__paho_global_init(void);
+void mqtt__mosq_global_init(void);
+
+#endif

@@ -1,0 +1,235 @@
+/*
+ * Building consumers and rules: topic templates, the consumer targets of
+ * each rule (roles and names resolved to indexes), and for every data
+ * field the record fields it reads, so routing can hide a value computed
+ * from a private field (SPEC §6).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+static int build_consumer(struct cg_pipeline *e, size_t i, struct cg_diags *d,
+                          const struct cg_plugin_reg *reg)
+{
+    struct consumer_rt *c = &e->consumers[i];
+    const struct cg_consumer_conf *cc = &e->cfg->consumers[i];
+    c->conf = cc;
+    c->hash = cg_hash64(CG_HASH_SEED, cc->name.s, strlen(cc->name.s));
+    const char *sink = cc->sink.s;
+    if (!strcmp(sink, "http"))
+        c->target = cc->url;
+    else if (!strcmp(sink, "file"))
+        c->target = cc->path;
+    else if (strcmp(sink, "mqtt")) {
+        c->target = sink;
+        if (!cg_plugins_find(reg, "sink", sink + 7)) {
+            cg_diags_add(d, cc->sink.pos.file, cc->sink.pos.line,
+                         cc->sink.pos.col, "unknown sink plugin '%s'",
+                         sink + 7);
+            return CG_EINVAL;
+        }
+    }
+    if (c->target)
+        return CG_OK;
+    char err[160];
+    size_t off = 0;
+    int rc = tpl__compile(cc->topic.s, &c->topic, err, sizeof(err), &off);
+    if (rc == CG_EINVAL) {
+        /* +1: the position of the value is its opening quote, if any */
+        cg_diags_add(d, cc->topic.pos.file, cc->topic.pos.line,
+                     cc->topic.pos.col + (int)off, "topic: %s", err);
+    }
+    return rc;
+}
+
+static int build_consumers(struct cg_pipeline *e,
+                           const struct cg_plugin_reg *reg, struct cg_diags *d)
+{
+    size_t n = e->cfg->n_consumers;
+    e->consumers = cg_calloc(n ? n : 1, sizeof(*e->consumers));
+    if (!e->consumers)
+        return CG_ENOMEM;
+    e->n_consumers = n;
+    int result = CG_OK;
+    for (size_t i = 0; i < n; i++) {
+        int rc = build_consumer(e, i, d, reg);
+        if (rc == CG_ENOMEM)
+            return rc;
+        if (rc != CG_OK)
+            result = rc;
+    }
+    return result;
+}
+
+static void collect_name(void *user, const char *name, size_t len)
+{
+    struct taint *t = user;
+    char **p = cg_realloc(t->names, (t->n + 1) * sizeof(*p));
+    if (p)
+        t->names = p;
+    if (p && (t->names[t->n] = cg_strndup(name, len)))
+        t->n++;
+    else
+        t->all = true; /* out of memory: hide the field rather than leak */
+}
+
+int taint__collect(const struct cg_expr *x, struct taint *t)
+{
+    struct cg_expr_reads r = {false, false};
+    cg_expr_reads(x, &r, collect_name, t);
+    t->all = t->all || r.all;
+    t->device = r.device;
+    return CG_OK;
+}
+
+void taint__free(struct taint *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        cg_free(t->names[i]);
+    cg_free(t->names);
+}
+
+struct spec_buf { /* what one rule spec points at while it is added */
+    uint32_t *vendors;
+    uint32_t *targets;
+    struct cg_named_src *data;
+};
+
+static size_t resolve_targets(const struct cg_pipeline *e,
+                              const struct cg_rule_conf *r, uint32_t *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_to; i++) {
+        int role = cg_role_parse(r->to[i].s);
+        for (size_t c = 0; c < e->n_consumers; c++) {
+            const struct cg_consumer_conf *cc = e->consumers[c].conf;
+            if (role >= 0 ? cc->role == role : !strcmp(cc->name.s, r->to[i].s))
+                out[n++] = (uint32_t)c;
+        }
+    }
+    return n;
+}
+
+static size_t resolve_vendors(const struct cg_pipeline *e,
+                              const struct cg_rule_conf *r, uint32_t *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_match_vendors; i++)
+        for (size_t v = 0; v < e->n_vendors; v++)
+            if (!strcmp(e->vendors[v].conf->name.s, r->match_vendors[i].s))
+                out[n++] = (uint32_t)v;
+    return n;
+}
+
+static void fill_spec(const struct cg_pipeline *e, const struct cg_rule_conf *r,
+                      struct spec_buf *b, struct cg_rule_spec *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->domain = r->domain;
+    s->name = r->name.s;
+    s->type = r->type.s;
+    s->description = r->description;
+    s->when = r->when;
+    s->severity = r->severity;
+    s->has_data = r->has_data;
+    for (size_t i = 0; i < r->n_data; i++) {
+        b->data[i].name = r->data[i].name.s;
+        b->data[i].src = r->data[i].expr;
+    }
+    s->data = b->data;
+    s->n_data = r->n_data;
+    s->n_vendors = resolve_vendors(e, r, b->vendors);
+    s->vendors = b->vendors;
+    if (r->match_topic.s) {
+        s->topic.text = r->match_topic.s;
+        s->topic.file = r->match_topic.pos.file;
+        s->topic.line = r->match_topic.pos.line;
+        s->topic.col = r->match_topic.pos.col;
+    }
+    s->n_targets = resolve_targets(e, r, b->targets);
+    s->targets = b->targets;
+    s->pos.file = r->pos.file;
+    s->pos.line = r->pos.line;
+    s->pos.col = r->pos.col;
+}
+
+static int add_rule(struct cg_pipeline *e, const struct cg_rule_conf *r,
+                    struct cg_diags *d)
+{
+    struct spec_buf b;
+    b.targets = cg_malloc((e->n_consumers * r->n_to + 1) * sizeof(uint32_t));
+    b.data = cg_calloc(r->n_data + 1, sizeof(*b.data));
+    b.vendors = cg_malloc((r->n_match_vendors + 1) * sizeof(uint32_t));
+    int rc = CG_ENOMEM;
+    if (b.targets && b.data && b.vendors) {
+        struct cg_rule_spec spec;
+        fill_spec(e, r, &b, &spec);
+        rc = cg_ruleset_add(e->rules, &spec, d);
+    }
+    cg_free(b.targets);
+    cg_free(b.data);
+    cg_free(b.vendors);
+    return rc;
+}
+
+static int build_rule_rt(struct cg_pipeline *e)
+{
+    size_t n = cg_ruleset_count(e->rules);
+    e->rule_rt = cg_calloc(n ? n : 1, sizeof(*e->rule_rt));
+    if (!e->rule_rt)
+        return CG_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const struct cg_rule *r = cg_ruleset_rule(e->rules, i);
+        struct rule_rt *rt = &e->rule_rt[i];
+        rt->hash = cg_hash64(CG_HASH_SEED, r->full_name, strlen(r->full_name));
+        rt->taints = cg_calloc(r->n_data + 1, sizeof(*rt->taints));
+        if (!rt->taints)
+            return CG_ENOMEM;
+        for (size_t f = 0; f < r->n_data; f++)
+            taint__collect(r->data[f], &rt->taints[f]);
+    }
+    return CG_OK;
+}
+
+int build__rules(struct cg_pipeline *e, const struct cg_plugin_reg *reg,
+                 struct cg_diags *d)
+{
+    const struct cg_config *cfg = e->cfg;
+    int result = build_consumers(e, reg, d);
+    if (result == CG_ENOMEM)
+        return result;
+    if (!(e->rules = cg_ruleset_new(e->n_vendors)))
+        return CG_ENOMEM;
+    for (size_t f = 0; f < cfg->n_rule_files; f++) {
+        const struct cg_rule_file_conf *file = &cfg->rule_files[f];
+        for (size_t i = 0; i < file->n_rules; i++) {
+            int rc = add_rule(e, &file->rules[i], d);
+            if (rc == CG_ENOMEM)
+                return rc;
+            if (rc != CG_OK)
+                result = rc;
+        }
+    }
+    if (result != CG_OK)
+        return result;
+    int rc = cg_ruleset_finish(e->rules);
+    return rc == CG_OK ? build_rule_rt(e) : rc;
+}
+
+void build__free_rules(struct cg_pipeline *e)
+{
+    size_t n = e->rules ? cg_ruleset_count(e->rules) : 0;
+    for (size_t i = 0; e->rule_rt && i < n; i++) {
+        const struct cg_rule *r = cg_ruleset_rule(e->rules, i);
+        for (size_t f = 0; e->rule_rt[i].taints && f < r->n_data; f++)
+            taint__free(&e->rule_rt[i].taints[f]);
+        cg_free(e->rule_rt[i].taints);
+    }
+    CG_FREE(e->rule_rt);
+    cg_ruleset_free(e->rules);
+    e->rules = NULL;
+    for (size_t i = 0; e->consumers && i < e->n_consumers; i++)
+        tpl__free(&e->consumers[i].topic);
+    CG_FREE(e->consumers);
+}

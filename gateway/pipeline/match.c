@@ -1,0 +1,65 @@
+/*
+ * Rules (SPEC §1): every rule whose match fits the message (found through
+ * the ruleset's index, not a scan) and whose `when` holds fires one event,
+ * with its severity and data evaluated over the normalized record; the
+ * event goes on to routing.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+static int eval_data(struct cg_pipeline *p, struct msg_ctx *mc,
+                     const struct cg_rule *r, struct fired *f)
+{
+    if (!r->has_data)
+        return CG_OK;
+    struct cg_member *m =
+        cg_arena_alloc(p->arena, (r->n_data ? r->n_data : 1) * sizeof(*m));
+    if (!m)
+        return CG_ENOMEM;
+    for (size_t i = 0; i < r->n_data; i++) {
+        m[i].key = r->data_names[i];
+        m[i].key_len = (uint32_t)strlen(m[i].key);
+        cg_expr_eval(r->data[i], &mc->eval, &m[i].value);
+    }
+    f->data.type = CG_OBJ;
+    f->data.len = (uint32_t)r->n_data;
+    f->data.as.members = m;
+    return CG_OK;
+}
+
+static int fire(struct cg_pipeline *p, struct msg_ctx *mc,
+                const struct cg_rule *r, const struct cg_emit *emit)
+{
+    struct cg_value v;
+    mc->eval.domain = r->domain;
+    if (r->when) {
+        cg_expr_eval(r->when, &mc->eval, &v);
+        if (!cg_value_is_true(&v))
+            return 0;
+    }
+    struct fired f = {r, &p->rule_rt[r->index], r->severity_const, mc->record};
+    if (r->severity) {
+        cg_expr_eval(r->severity, &mc->eval, &v);
+        f.severity = cg_severity_parse(&v);
+    }
+    if (eval_data(p, mc, r, &f) != CG_OK)
+        return CG_ENOMEM;
+    return route__event(p, mc, &f, emit);
+}
+
+int match__rules(struct cg_pipeline *p, struct msg_ctx *mc,
+                 const struct cg_emit *emit)
+{
+    uint32_t vi = (uint32_t)(mc->vendor - p->vendors);
+    size_t n = cg_ruleset_match(p->rules, vi, mc->m->topic, mc->m->topic_len,
+                                p->matched);
+    int total = 0;
+    for (size_t i = 0; i < n; i++) {
+        int rc = fire(p, mc, cg_ruleset_rule(p->rules, p->matched[i]), emit);
+        if (rc < 0)
+            return rc;
+        total += rc;
+    }
+    return total;
+}

@@ -1,0 +1,117 @@
+/*
+ * The pipeline of SPEC §1, from a message off the broker to the events
+ * each consumer should receive:
+ *
+ *   ingest (ingest.c) → decode (decode.c) → normalize (normalize.c) →
+ *   rules (match.c) → route (route.c, template.c)
+ *
+ * and the dead letters of messages that fail on the way (dead.c). A
+ * pipeline is built once per loaded config (build_vendors.c,
+ * build_rules.c) and then runs messages without allocating from the heap
+ * in the common case: everything a message needs lives in the pipeline's
+ * arena, reset per message. It does not deliver: it hands each event to
+ * the caller's emit callbacks (the deliver stage, or `citygate eval` and
+ * `test`), and reports what those callbacks answer.
+ *
+ * Threads: a pipeline is used by one thread at a time (it owns per-message
+ * scratch memory). The counters behind the *_stats functions are atomics
+ * that any thread may read.
+ */
+#ifndef CG_PIPELINE_H
+#define CG_PIPELINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base.h"
+#include "citygate_plugin.h"
+#include "config.h"
+#include "rules.h"
+
+struct cg_plugin_reg;
+struct cg_pipeline;
+
+/* The dead-letter reasons of SPEC §1: one table of names (dead.c) for the
+ * pipeline, the deliver stage and the metrics. */
+enum cg_dead_reason {
+    CG_DEAD_UNKNOWN_VENDOR = 0,
+    CG_DEAD_TOO_LARGE,
+    CG_DEAD_DECODE_ERROR,
+    CG_DEAD_NO_DEVICE,
+    CG_DEAD_UNDELIVERABLE,
+    CG_DEAD_REJECTED,
+    CG_DEAD_N_REASONS
+};
+/* "unknown_vendor", ...; "unknown" outside the enum. */
+const char *cg_dead_reason_name(int reason);
+
+/* One message as it came off the broker. */
+struct cg_message {
+    const char *topic;
+    size_t topic_len;
+    const uint8_t *payload;
+    size_t len;
+    double received; /* epoch seconds */
+};
+
+/* One event for one consumer. Everything is valid only during the
+ * callback. */
+struct cg_delivery {
+    uint32_t consumer; /* index in config order */
+    const char *consumer_name;
+    const char *target; /* rendered topic, url, or file path */
+    const struct cg_rule *rule;
+    struct cg_event event; /* json, id, topic, severity, qos */
+};
+
+/* A dead letter: reason, the consumer it concerns (undeliverable and
+ * rejected; else NULL) and the SPEC §1 document. */
+struct cg_dead {
+    int reason; /* enum cg_dead_reason */
+    const char *consumer;
+    const char *json;
+    size_t len;
+};
+
+/* What the pipeline emits while it processes one message. Each callback
+ * returns CG_OK once the item is safe (spooled, printed), or a negative
+ * CG_E*: the pipeline stops and cg_pipeline_process returns that error,
+ * so the caller does not acknowledge the message. */
+struct cg_emit {
+    int (*deliver)(void *user, const struct cg_delivery *d);
+    int (*dead)(void *user, const struct cg_dead *d);
+    void *user;
+};
+
+/* Builds the pipeline for a loaded config: resolves decoders (from reg),
+ * compiles vendors' device, time and fields expressions, consumers' topic
+ * templates and every rule. Every problem goes to d with its position.
+ * The pipeline borrows cfg and reg: both must outlive it. Returns CG_OK,
+ * CG_EINVAL or CG_ENOMEM; on failure *out is NULL. */
+int cg_pipeline_new(const struct cg_config *cfg,
+                    const struct cg_plugin_reg *reg, struct cg_pipeline **out,
+                    struct cg_diags *d);
+void cg_pipeline_free(struct cg_pipeline *p);
+
+/* Runs one message through every stage and calls emit for each delivery
+ * and dead letter. Returns the number of deliveries (0 or more), or a
+ * negative CG_E*: CG_ENOMEM, or what an emit callback returned. */
+int cg_pipeline_process(struct cg_pipeline *p, const struct cg_message *m,
+                        const struct cg_emit *emit);
+
+const struct cg_ruleset *cg_pipeline_rules(const struct cg_pipeline *p);
+const struct cg_config *cg_pipeline_config(const struct cg_pipeline *p);
+
+/* Counters for /metrics. Each returns the number of vendors (rules) and,
+ * when i is below it, fills name and the count of messages (events). */
+size_t cg_pipeline_vendor_stats(const struct cg_pipeline *p, size_t i,
+                                const char **name, uint64_t *received);
+size_t cg_pipeline_rule_stats(const struct cg_pipeline *p, size_t i,
+                              const char **name, uint64_t *events);
+/* Carries counters of vendors and rules with the same names over from
+ * the pipeline being replaced by a reload. */
+void cg_pipeline_inherit_stats(struct cg_pipeline *p,
+                               const struct cg_pipeline *old);
+
+#endif

@@ -1,0 +1,478 @@
+/*
+ * The gateway's life: load a generation (config, plugins, pipeline,
+ * consumers), connect, run each arriving message through the pipeline
+ * into the consumers' outboxes, reload without dropping traffic, and shut
+ * down cleanly.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "log.h"
+#include "run.h"
+
+#define DRAIN_MS 5000
+
+/* ---- intake, on the MQTT receive thread -------------------------------- */
+
+static int hold(void)
+{
+    struct timespec ts = {0, 5 * 1000 * 1000};
+    nanosleep(&ts, NULL); /* the client offers the message again */
+    return CG_RETRY;
+}
+
+/* Runs one message through the pipeline. Returning CG_OK lets the client
+ * acknowledge it: by then every event it produced is in a spool.
+ *
+ * A full spool (policy block) does not refuse the message: the MQTT client
+ * would only park it in memory until its socket next stirs. Instead the
+ * message is spooled past the bound and the loop thread is woken to hold
+ * intake at the broker, so the overshoot is what was already in flight. */
+static int on_message(void *user, const char *topic, size_t tlen,
+                      const void *payload, size_t len, int qos)
+{
+    struct gw *g = user;
+    struct cg_message m = {topic, tlen, payload, len, cg_time_now()};
+    struct cg_emit emit = {cg_deliver_event, cg_deliver_dead, g->deliver};
+    (void)qos;
+    pthread_mutex_lock(&g->pipeline_lock);
+    if (cg_deliver_blocked(g->deliver) && !atomic_exchange(&g->blocked, true))
+        cg_loop_wake(g->loop);
+    double t0 = cg_time_mono();
+    int rc = cg_pipeline_process(g->gen.pipeline, &m, &emit);
+    pthread_mutex_unlock(&g->pipeline_lock);
+    gw__observe_pipeline(g, cg_time_mono() - t0);
+    if (rc == CG_ENOMEM)
+        cg_log(CG_LOG_ERROR, "out of memory processing a message on %s", topic);
+    if (rc < 0)
+        return hold(); /* not acknowledged: the message comes back */
+    atomic_fetch_add(&g->received, 1);
+    return CG_OK;
+}
+
+/* ---- status ---------------------------------------------------------- */
+
+/* {"state":"online","gateway":ID,"version":V,"started":T}, or the
+ * offline form {"state":"offline","gateway":ID} (SPEC §9, §12). */
+static void status_json(const struct gw *g, bool online, struct cg_buf *b)
+{
+    const char *id = g->gen.cfg->gateway.id;
+    cg_buf_printf(
+        b, "{\"state\":\"%s\",\"gateway\":", online ? "online" : "offline");
+    cg_json_put_string(b, id, strlen(id));
+    if (online) {
+        char started[32];
+        cg_time_format(g->started, started);
+        cg_buf_printf(b, ",\"version\":\"%s\",\"started\":\"%s\"", CG_VERSION,
+                      started);
+    }
+    cg_buf_putc(b, '}');
+}
+
+/* The status topic and the gateway id are fixed for the life of the
+ * process (a reload does not change them: a warning says so), so reading
+ * them from the generation here is safe as long as they are copied at
+ * start; the connection callbacks use this copy. */
+static void on_connected(void *user, bool session_present)
+{
+    struct gw *g = user;
+    unsigned ticket;
+    cg_log(CG_LOG_INFO, "intake: connected to %s (session %s)",
+           cg_mqtt_uri(g->in), session_present ? "resumed" : "new");
+    cg_mqtt_publish(g->in, g->status_topic, g->status_online.data,
+                    g->status_online.len, 1, true, &ticket);
+}
+
+static void on_lost(void *user, const char *cause)
+{
+    (void)user;
+    cg_log(CG_LOG_WARN, "intake: lost the broker connection: %s; reconnecting",
+           cause);
+}
+
+/* ---- loading a generation ------------------------------------------- */
+
+static void log_diags(const struct cg_diags *d)
+{
+    struct cg_buf b = {0};
+    cg_diags_format(d, &b);
+    for (char *line = b.data, *nl; line && *line; line = nl + 1) {
+        nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        cg_log(CG_LOG_ERROR, "%s", line);
+        if (!nl)
+            break;
+    }
+    cg_buf_free(&b);
+}
+
+static void gen_free(struct gw_gen *gen)
+{
+    cg_pipeline_free(gen->pipeline);
+    cg_plugins_free(gen->reg);
+    cg_config_free(gen->cfg);
+    for (size_t i = 0; i < gen->n_filters; i++)
+        cg_free(gen->filters[i]);
+    cg_free(gen->filters);
+    memset(gen, 0, sizeof(*gen));
+}
+
+static bool has_filter(const struct gw_gen *gen, const char *f)
+{
+    for (size_t i = 0; i < gen->n_filters; i++)
+        if (!strcmp(gen->filters[i], f))
+            return true;
+    return false;
+}
+
+/* Every vendor filter once, as $share/<group>/<filter> with a group. */
+static int collect_filters(struct gw_gen *gen)
+{
+    const struct cg_config *cfg = gen->cfg;
+    size_t total = 0;
+    for (size_t v = 0; v < cfg->n_vendors; v++)
+        total += cfg->vendors[v].n_topics;
+    gen->filters = cg_calloc(total ? total : 1, sizeof(char *));
+    if (!gen->filters)
+        return CG_ENOMEM;
+    for (size_t v = 0; v < cfg->n_vendors; v++) {
+        for (size_t t = 0; t < cfg->vendors[v].n_topics; t++) {
+            struct cg_buf b = {0};
+            if (cfg->broker.share_group)
+                cg_buf_printf(&b, "$share/%s/", cfg->broker.share_group);
+            cg_buf_puts(&b, cfg->vendors[v].topics[t].s);
+            if (b.oom)
+                return CG_ENOMEM;
+            if (has_filter(gen, b.data))
+                cg_buf_free(&b);
+            else
+                gen->filters[gen->n_filters++] = b.data;
+        }
+    }
+    return CG_OK;
+}
+
+/* Loads config, plugins and pipeline into gen; problems go to d. */
+static int load_gen(const char *path, struct gw_gen *gen, struct cg_diags *d)
+{
+    memset(gen, 0, sizeof(*gen));
+    int rc = cg_config_load(path, NULL, 0, &gen->cfg, d);
+    if (rc == CG_OK)
+        rc = cg_plugins_load(gen->cfg->plugin_paths, gen->cfg->n_plugin_paths,
+                             &gen->reg, d);
+    if (rc == CG_OK)
+        rc = cg_pipeline_new(gen->cfg, gen->reg, &gen->pipeline, d);
+    if (rc == CG_OK)
+        rc = collect_filters(gen);
+    if (rc != CG_OK)
+        gen_free(gen);
+    return rc;
+}
+
+/* ---- connecting ---------------------------------------------------------- */
+
+static int connect_out(struct gw *g)
+{
+    const struct cg_broker_conf *b = &g->gen.cfg->broker;
+    char err[160] = "", client_id[300];
+    struct cg_mqtt_callbacks cb = {0};
+    struct cg_broker_conf out = *b;
+    snprintf(client_id, sizeof(client_id), "%s-out", b->client_id);
+    out.client_id = client_id;
+    out.clean_session = true; /* our outboxes hold what waits */
+    int rc = cg_mqtt_new(&out, NULL, NULL, &cb, &g->out, err, sizeof(err));
+    if (rc == CG_OK)
+        rc = cg_mqtt_start(g->out);
+    if (rc != CG_OK)
+        fprintf(stderr, "citygate: %s\n", err[0] ? err : cg_strerror(rc));
+    return rc;
+}
+
+static int connect_in(struct gw *g)
+{
+    const struct cg_config *cfg = g->gen.cfg;
+    struct cg_mqtt_will w = {g->status_topic, g->status_offline.data, 1, true};
+    struct cg_mqtt_callbacks cb = {on_message, on_connected, on_lost, g};
+    char err[160] = "";
+    int rc = cg_mqtt_new(&cfg->broker, &w, g->persist_dir, &cb, &g->in, err,
+                         sizeof(err));
+    if (rc == CG_OK)
+        rc = cg_mqtt_subscribe(g->in, (const char *const *)g->gen.filters,
+                               g->gen.n_filters, cfg->broker.qos);
+    if (rc == CG_OK)
+        rc = cg_mqtt_start(g->in);
+    if (rc != CG_OK)
+        fprintf(stderr, "citygate: %s\n", err[0] ? err : cg_strerror(rc));
+    return rc;
+}
+
+/* Where the intake client keeps messages it holds: inside the spool. */
+static int make_persist_dir(struct gw *g)
+{
+    snprintf(g->persist_dir, sizeof(g->persist_dir), "%s/.mqtt",
+             g->gen.cfg->gateway.spool_dir);
+    char path[sizeof(g->persist_dir)];
+    snprintf(path, sizeof(path), "%s", g->persist_dir);
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        mkdir(path, 0750);
+        *p = '/';
+    }
+    if (mkdir(path, 0750) < 0 && errno != EEXIST) {
+        fprintf(stderr, "citygate: cannot create %s: %s\n", g->persist_dir,
+                strerror(errno));
+        return CG_EIO;
+    }
+    return CG_OK;
+}
+
+/* What the process keeps for its whole life from the first config. */
+static int keep_identity(struct gw *g)
+{
+    const struct cg_config *cfg = g->gen.cfg;
+    g->status_topic = cg_strdup(cfg->gateway.status_topic);
+    status_json(g, true, &g->status_online);
+    status_json(g, false, &g->status_offline);
+    return g->status_topic && !g->status_online.oom && !g->status_offline.oom
+               ? CG_OK
+               : CG_ENOMEM;
+}
+
+static int start_delivery(struct gw *g, struct cg_diags *d)
+{
+    const struct cg_config *cfg = g->gen.cfg;
+    struct cg_deliver_conf dc = {g->out, cfg->gateway.spool_dir,
+                                 cfg->gateway.dead_letter_topic, 0,
+                                 cg_mqtt_inline_publish_ok(g->out)};
+    int rc = cg_deliver_new(&dc, &g->deliver);
+    if (rc == CG_OK)
+        rc = cg_deliver_prepare(g->deliver, cfg, g->gen.reg, d);
+    if (rc == CG_OK)
+        cg_deliver_commit(g->deliver);
+    return rc;
+}
+
+static void print_diags(struct cg_diags *d)
+{
+    struct cg_buf b = {0};
+    cg_diags_format(d, &b);
+    if (b.data)
+        fputs(b.data, stderr);
+    cg_buf_free(&b);
+    cg_diags_free(d);
+}
+
+int gw__start(struct gw *g, const char *config_path)
+{
+    struct cg_diags d = {0};
+    g->config_path = config_path;
+    g->started = cg_time_now();
+    pthread_mutex_init(&g->pipeline_lock, NULL);
+    int rc = load_gen(config_path, &g->gen, &d);
+    if (rc == CG_OK) {
+        cg_log_setup(g->gen.cfg->gateway.log_level, g->gen.cfg->gateway.id);
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        cg_mqtt_global_init();
+        g->fingerprint = cg_config_fingerprint(g->gen.cfg);
+        rc = keep_identity(g);
+    }
+    if (rc == CG_OK)
+        rc = cg_loop_new(&g->loop);
+    if (rc == CG_OK)
+        rc = make_persist_dir(g);
+    if (rc == CG_OK)
+        rc = connect_out(g);
+    if (rc == CG_OK)
+        rc = start_delivery(g, &d);
+    if (rc == CG_OK)
+        rc = gw__metrics_start(g);
+    if (rc == CG_OK) /* before connecting: "connected" lines follow it */
+        cg_log(CG_LOG_INFO,
+               "citygate %s started: %zu vendors, %zu rules, %zu consumers",
+               CG_VERSION, g->gen.cfg->n_vendors,
+               cg_ruleset_count(cg_pipeline_rules(g->gen.pipeline)),
+               g->gen.cfg->n_consumers);
+    if (rc == CG_OK)
+        rc = connect_in(g);
+    print_diags(&d);
+    return rc;
+}
+
+/* ---- reload ------------------------------------------------------------ */
+
+static bool same_str(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+/* Settings a running connection cannot take over: a restart applies them. */
+static void warn_restart_needed(const struct cg_config *old,
+                                const struct cg_config *new)
+{
+    const struct cg_broker_conf *a = &old->broker, *b = &new->broker;
+    const struct cg_gateway_conf *x = &old->gateway, *y = &new->gateway;
+    if (!same_str(a->uri, b->uri) || !same_str(a->client_id, b->client_id) ||
+        !same_str(a->username, b->username) ||
+        !same_str(a->password, b->password) || a->keepalive != b->keepalive ||
+        a->clean_session != b->clean_session || a->qos != b->qos ||
+        !same_str(x->id, y->id) ||
+        !same_str(x->status_topic, y->status_topic) ||
+        !same_str(x->dead_letter_topic, y->dead_letter_topic) ||
+        !same_str(x->spool_dir, y->spool_dir) ||
+        !same_str(x->metrics_listen, y->metrics_listen))
+        cg_log(CG_LOG_WARN, "broker or gateway settings changed: they take "
+                            "effect at the next restart");
+}
+
+static bool same_filters(const struct gw_gen *a, const struct gw_gen *b)
+{
+    if (a->n_filters != b->n_filters)
+        return false;
+    for (size_t i = 0; i < a->n_filters; i++)
+        if (strcmp(a->filters[i], b->filters[i]))
+            return false;
+    return true;
+}
+
+static void reload(struct gw *g, const char *why)
+{
+    struct cg_diags d = {0};
+    struct gw_gen next;
+    cg_log(CG_LOG_INFO, "reloading (%s)", why);
+    int rc = load_gen(g->config_path, &next, &d);
+    if (rc == CG_OK &&
+        (rc = cg_deliver_prepare(g->deliver, next.cfg, next.reg, &d)) != CG_OK)
+        gen_free(&next);
+    if (rc != CG_OK) {
+        log_diags(&d);
+        cg_diags_free(&d);
+        cg_log(CG_LOG_ERROR, "reload failed: the running rules stay in force");
+        return;
+    }
+    cg_diags_free(&d);
+    warn_restart_needed(g->gen.cfg, next.cfg);
+    if (!same_filters(&g->gen, &next))
+        cg_mqtt_resubscribe(g->in, (const char *const *)next.filters,
+                            next.n_filters, next.cfg->broker.qos);
+    pthread_mutex_lock(&g->pipeline_lock);
+    struct gw_gen old = g->gen;
+    cg_pipeline_inherit_stats(next.pipeline, old.pipeline);
+    g->gen = next;
+    cg_deliver_commit(g->deliver);
+    pthread_mutex_unlock(&g->pipeline_lock);
+    cg_deliver_retire(g->deliver, DRAIN_MS); /* nothing feeds them now */
+    gen_free(&old);
+    cg_log(CG_LOG_INFO, "reloaded: %zu vendors, %zu rules, %zu consumers",
+           g->gen.cfg->n_vendors,
+           cg_ruleset_count(cg_pipeline_rules(g->gen.pipeline)),
+           g->gen.cfg->n_consumers);
+}
+
+/* ---- the loop's handlers ------------------------------------------------- */
+
+/* Holds intake at the broker while spools stay full, and lets it in again
+ * once they have room. */
+static void check_backpressure(struct gw *g)
+{
+    bool full = cg_deliver_blocked(g->deliver);
+    if (!g->suspended && full) {
+        cg_log(CG_LOG_WARN, "a consumer's spool is full: holding intake at "
+                            "the broker until it has room");
+        cg_mqtt_suspend(g->in);
+        g->suspended = true;
+    } else if (g->suspended && !full) {
+        cg_log(CG_LOG_INFO, "spools have room again: resuming intake");
+        g->suspended = false;
+        cg_mqtt_resume(g->in);
+    }
+    if (!full)
+        atomic_store(&g->blocked, false);
+}
+
+static void on_reload(void *user)
+{
+    reload(user, "SIGHUP");
+}
+
+static void on_wake(void *user)
+{
+    struct gw *g = user;
+    check_backpressure(g);
+    gw__metrics_serve(g);
+}
+
+static void on_tick(void *user)
+{
+    struct gw *g = user;
+    uint64_t fp = cg_config_fingerprint(g->gen.cfg);
+    if (fp != g->fingerprint) {
+        g->fingerprint = fp; /* a failed reload waits for the next change */
+        reload(g, "a config or rule file changed");
+    }
+    cg_deliver_check_disk(g->deliver);
+    check_backpressure(g);
+}
+
+static void log_stats(void *user)
+{
+    struct gw *g = user;
+    unsigned long long dead = 0;
+    for (int i = 0; i < CG_DEAD_N_REASONS; i++)
+        dead += cg_deliver_dead_count(g->deliver, i);
+    cg_log(CG_LOG_INFO, "%llu messages, %llu events, %llu dead letters",
+           (unsigned long long)atomic_load(&g->received),
+           (unsigned long long)cg_deliver_event_count(g->deliver), dead);
+}
+
+int gw__run(struct gw *g)
+{
+    struct cg_loop_handlers h = {on_reload, on_wake, on_tick,
+                                 log_stats, NULL,    g};
+    return cg_loop_run(g->loop, &h);
+}
+
+/* ---- shutdown ---------------------------------------------------------- */
+
+/* Intake is already disconnected (cleanly: no will), so the retained
+ * offline status goes out on the publishing connection. */
+static void publish_offline(struct gw *g)
+{
+    unsigned ticket;
+    if (g->out && g->status_topic &&
+        cg_mqtt_publish(g->out, g->status_topic, g->status_offline.data,
+                        g->status_offline.len, 1, true, &ticket) == CG_OK)
+        cg_mqtt_wait(g->out, ticket, 1000);
+}
+
+void gw__shutdown(struct gw *g)
+{
+    gw__metrics_stop(g);
+    if (g->in)
+        cg_mqtt_pause_intake(g->in);
+    if (g->deliver)
+        cg_deliver_drain(g->deliver, DRAIN_MS);
+    if (g->deliver && g->gen.cfg)
+        log_stats(g);
+    publish_offline(g);
+    if (g->in)
+        cg_mqtt_stop(g->in, 1000);
+    cg_deliver_free(g->deliver);
+    g->deliver = NULL;
+    if (g->out)
+        cg_mqtt_stop(g->out, 1000);
+    cg_mqtt_free(g->in);
+    cg_mqtt_free(g->out);
+    gen_free(&g->gen);
+    cg_loop_free(g->loop);
+    cg_free(g->status_topic);
+    cg_buf_free(&g->status_online);
+    cg_buf_free(&g->status_offline);
+    pthread_mutex_destroy(&g->pipeline_lock);
+}
