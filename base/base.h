@@ -155,6 +155,15 @@ int cg_number_parse(const char *s, size_t n, struct cg_value *out);
  * points into s). Returns CG_OK or CG_ERANGE (a number out of range). */
 int cg_text_type(const char *s, size_t n, struct cg_value *out);
 
+/* Levenshtein distance between two short names (99 past 30 bytes): for
+ * "did you mean" suggestions. */
+size_t cg_edit_distance(const char *a, const char *b);
+
+/* A size in bytes: a whole number with an optional unit (B, KiB, MiB,
+ * GiB, KB, MB, GB): "512", "64KiB", "1GiB". CG_OK or CG_EINVAL (not a
+ * size, or beyond 64 bits). */
+int cg_size_parse(const char *s, uint64_t *out);
+
 /* Trims ASCII spaces and tabs (and CR/LF) on both ends. */
 void cg_trim(const char **s, size_t *n);
 

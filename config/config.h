@@ -105,35 +105,29 @@ struct cg_vendor_conf {
 
 enum cg_role { CG_ROLE_GOVERNMENT = 0, CG_ROLE_ENTERPRISE, CG_ROLE_CITIZEN };
 enum cg_spool_full { CG_SPOOL_BLOCK = 0, CG_SPOOL_DROP_OLDEST };
-enum cg_fsync { CG_FSYNC_INTERVAL = 0, CG_FSYNC_EVERY_EVENT, CG_FSYNC_NEVER };
 
-struct cg_header_conf {
+/* Where a sink option's key stands, for the option table's errors. */
+struct cg_sink_option {
     const char *name;
-    const char *value; /* env:NAME already resolved */
+    struct cg_pos pos;       /* of the key */
+    struct cg_pos value_pos; /* of the value (a quote, when quoted) */
 };
 
+/* A consumer: the keys every consumer has. Everything else it says is an
+ * option of its sink, which only the sink's plugin knows (checked against
+ * the plugin's option table by the gateway). */
 struct cg_consumer_conf {
     struct cg_pstr name;
-    int role;             /* enum cg_role */
-    struct cg_pstr sink;  /* mqtt | http | file | plugin:<name> */
-    struct cg_pstr topic; /* template, mqtt sink */
-    int qos;
-    const char *url;
-    struct cg_header_conf *headers;
-    size_t n_headers;
-    int batch_max_events;
-    int batch_max_wait_ms;
-    int timeout_ms, connect_timeout_ms;
+    int role;            /* enum cg_role */
+    struct cg_pstr sink; /* a built-in sink's name, or plugin:<name> */
     struct cg_pstr *grants;
     size_t n_grants;
     uint64_t spool_max_bytes;
-    int spool_full;   /* enum cg_spool_full */
-    const char *path; /* file sink, resolved against the config folder */
-    int fsync;        /* enum cg_fsync */
-    uint64_t rotate_max_bytes; /* 0: no rotation */
-    int rotate_keep;
-    struct cg_broker_conf *broker;  /* its own connection, or NULL */
-    const struct cg_value *options; /* plugin sinks: a CG_OBJ */
+    int spool_full;                /* enum cg_spool_full */
+    struct cg_broker_conf *broker; /* its own connection, or NULL */
+    struct cg_value options;       /* the sink's options, a CG_OBJ */
+    struct cg_sink_option *sink_options; /* one per member of options */
+    size_t n_sink_options;
     struct cg_pos pos;
 };
 

@@ -1,8 +1,9 @@
 /*
- * The consumers section: application providers, their role, sink and
- * delivery settings (SPEC §2, §6, §12). One table holds every key; after
- * it is applied, keys that do not belong to the consumer's sink are
- * refused, so `url:` on an mqtt consumer is an error rather than ignored.
+ * The consumers section: application providers, their role and the keys
+ * every consumer has (SPEC §2, §6, §12). Every other key is an option of
+ * the consumer's sink, kept with its position: only the sink's plugin
+ * knows its options, and the gateway checks them against the plugin's
+ * option table (`url:` on an mqtt consumer is an error there).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,70 +14,6 @@
 static const char *const roles[] = {"government", "enterprise", "citizen",
                                     NULL};
 static const char *const spool_full[] = {"block", "drop_oldest", NULL};
-static const char *const fsyncs[] = {"interval", "every_event", "never", NULL};
-
-static const struct field batch_fields[] = {
-    {FIELD(struct cg_consumer_conf, batch_max_events, "max_events", FT_INT),
-     .def = "100", .min = 1, .max = 100000},
-    {FIELD(struct cg_consumer_conf, batch_max_wait_ms, "max_wait_ms", FT_INT),
-     .def = "200", .min = 0, .max = 600000},
-    {0}};
-
-static const struct field rotate_fields[] = {
-    {FIELD(struct cg_consumer_conf, rotate_max_bytes, "max_bytes", FT_SIZE),
-     .required = 1},
-    {FIELD(struct cg_consumer_conf, rotate_keep, "keep", FT_INT), .def = "5",
-     .min = 1, .max = 1000},
-    {0}};
-
-static int parse_batch(struct loader *L, yaml_node_t *n, void *base)
-{
-    return schema_apply(L, n, batch_fields, base);
-}
-
-static int parse_rotate(struct loader *L, yaml_node_t *n, void *base)
-{
-    return schema_apply(L, n, rotate_fields, base);
-}
-
-/* env:NAME reads the environment at load time; an unset variable is an
- * error, not an empty header. */
-static const char *header_value(struct loader *L, yaml_node_t *v)
-{
-    const char *s = node_text(v);
-    if (strncmp(s, "env:", 4) != 0)
-        return scalar_dup(L, v);
-    const char *env = getenv(s + 4);
-    if (!env) {
-        loader_error(L, v, "environment variable '%s' is not set", s + 4);
-        return NULL;
-    }
-    return loader_strdup(L, env);
-}
-
-static int parse_headers(struct loader *L, yaml_node_t *n, void *base)
-{
-    struct cg_consumer_conf *c = base;
-    if (n->type != YAML_MAPPING_NODE) {
-        loader_error(L, n, "expected a mapping of header: value");
-        return 1;
-    }
-    size_t len = node_len(n);
-    c->headers = loader_alloc(L, (len ? len : 1) * sizeof(*c->headers));
-    if (!c->headers)
-        return 1;
-    for (size_t i = 0; i < len; i++) {
-        yaml_node_pair_t *p = &n->data.mapping.pairs.start[i];
-        yaml_node_t *k = node_at(L, p->key), *v = node_at(L, p->value);
-        struct cg_header_conf *h = &c->headers[c->n_headers++];
-        h->name = scalar_dup(L, k);
-        if (!node_is_scalar(v))
-            loader_error(L, v, "header value must be a string");
-        else
-            h->value = header_value(L, v);
-    }
-    return 0;
-}
 
 static int parse_broker(struct loader *L, yaml_node_t *n, void *base)
 {
@@ -85,103 +22,86 @@ static int parse_broker(struct loader *L, yaml_node_t *n, void *base)
     return c->broker ? load_broker_into(L, n, c->broker) : 1;
 }
 
+/* The keys every consumer has, whatever its sink. `options` is a mapping
+ * of more sink options, for plugin sinks (kept for configs that use it). */
 static const struct field consumer_fields[] = {
     {FIELD(struct cg_consumer_conf, name, "name", FT_PSTR), .required = 1},
     {FIELD(struct cg_consumer_conf, role, "role", FT_ENUM), .def = "citizen",
      .choices = roles},
     {FIELD(struct cg_consumer_conf, sink, "sink", FT_PSTR), .def = "mqtt"},
-    {FIELD(struct cg_consumer_conf, topic, "topic", FT_PSTR)},
-    {FIELD(struct cg_consumer_conf, qos, "qos", FT_INT), .def = "1", .min = 0,
-     .max = 2},
     {.key = "broker", .type = FT_CUSTOM, .parse = parse_broker},
-    {FIELD(struct cg_consumer_conf, url, "url", FT_STR)},
-    {.key = "headers", .type = FT_CUSTOM, .parse = parse_headers},
-    {.key = "batch", .type = FT_CUSTOM, .parse = parse_batch},
-    {FIELD(struct cg_consumer_conf, timeout_ms, "timeout_ms", FT_INT),
-     .def = "5000", .min = 1, .max = 600000},
-    {FIELD(struct cg_consumer_conf, connect_timeout_ms, "connect_timeout_ms",
-           FT_INT),
-     .def = "2000", .min = 1, .max = 600000},
-    {FIELD(struct cg_consumer_conf, path, "path", FT_STR)},
-    {FIELD(struct cg_consumer_conf, fsync, "fsync", FT_ENUM), .def = "interval",
-     .choices = fsyncs},
-    {.key = "rotate", .type = FT_CUSTOM, .parse = parse_rotate},
     {FIELD(struct cg_consumer_conf, grants, "grants", FT_PLIST)},
     {FIELD(struct cg_consumer_conf, spool_max_bytes, "spool_max_bytes",
            FT_SIZE),
      .def = "1GiB"},
     {FIELD(struct cg_consumer_conf, spool_full, "spool_full", FT_ENUM),
      .def = "block", .choices = spool_full},
-    {FIELD(struct cg_consumer_conf, options, "options", FT_VALUE)},
+    {.key = "options", .type = FT_REST},
+    {.key = "*", .type = FT_REST}, /* a sink option */
     {0}};
 
-/* Which sinks each sink-specific key belongs to. */
-static const struct {
-    const char *key, *sinks;
-} sink_keys[] = {
-    {"topic", "mqtt"},      {"qos", "mqtt"},
-    {"broker", "mqtt"},     {"url", "http"},
-    {"headers", "http"},    {"batch", "http"},
-    {"timeout_ms", "http"}, {"connect_timeout_ms", "http"},
-    {"path", "file"},       {"fsync", "file"},
-    {"rotate", "file"},     {"options", "plugin"},
-};
-
-static void check_sink_keys(struct loader *L, yaml_node_t *item,
-                            const char *sink)
+/* One sink option: its value and where its key stands. */
+static void add_option(struct loader *L, yaml_node_t *k, yaml_node_t *v,
+                       struct cg_consumer_conf *c, struct cg_member *m)
 {
-    const char *kind = strncmp(sink, "plugin:", 7) == 0 ? "plugin" : sink;
-    for (size_t i = 0; i < sizeof(sink_keys) / sizeof(sink_keys[0]); i++) {
-        yaml_node_t *v = map_get(L, item, sink_keys[i].key);
-        if (v && strcmp(sink_keys[i].sinks, kind) != 0) {
-            loader_error(L, v, "'%s' does not apply to a %s sink",
-                         sink_keys[i].key, sink);
-        }
+    struct cg_sink_option *o = &c->sink_options[c->n_sink_options];
+    m->key = scalar_dup(L, k);
+    m->key_len = m->key ? (uint32_t)strlen(m->key) : 0;
+    size_t mark = where_push(L, ".%s", node_text(k));
+    if (m->key && node_value(L, v, &m->value) == 0) {
+        o->name = m->key;
+        o->pos = node_pos(L, k);
+        o->value_pos = node_pos(L, v);
+        c->n_sink_options++;
     }
+    where_pop(L, mark);
 }
 
-static void check_sink(struct loader *L, yaml_node_t *item,
-                       struct cg_consumer_conf *c)
+/* Every key the table does not know, and every key of `options:`, is an
+ * option of the consumer's sink: the sink's plugin checks them against
+ * its option table (the gateway does, in `check` too). */
+static void collect_sink_options(struct loader *L, yaml_node_t *item,
+                                 struct cg_consumer_conf *c)
 {
-    const char *s = c->sink.s;
-    char buf[300];
-    bool known = !strcmp(s, "mqtt") || !strcmp(s, "http") ||
-                 !strcmp(s, "file") || (!strncmp(s, "plugin:", 7) && s[7]);
-    if (!known) {
-        yaml_node_t *v = map_get(L, item, "sink");
-        loader_error(L, v ? v : item,
-                     "unknown sink '%s' (mqtt | http | file | plugin:NAME)", s);
+    yaml_node_t *extra = map_get(L, item, "options");
+    if (extra && extra->type != YAML_MAPPING_NODE) {
+        loader_error(L, extra, "expected a mapping");
+        extra = NULL;
+    }
+    size_t cap = node_len(item) + (extra ? node_len(extra) : 0);
+    struct cg_member *m = loader_alloc(L, (cap ? cap : 1) * sizeof(*m));
+    c->sink_options = loader_alloc(L, (cap ? cap : 1) * sizeof(*c->sink_options));
+    if (!m || !c->sink_options)
         return;
+    for (size_t i = 0; i < node_len(item); i++) {
+        yaml_node_pair_t *p = &item->data.mapping.pairs.start[i];
+        yaml_node_t *k = node_at(L, p->key);
+        if (node_is_scalar(k) && !schema_has_key(consumer_fields, node_text(k)))
+            add_option(L, k, node_at(L, p->value), c, &m[c->n_sink_options]);
     }
-    check_sink_keys(L, item, s);
-    if (!strcmp(s, "http") && !c->url)
-        loader_error(L, item, "missing required key 'url' for an http sink");
-    if (!strcmp(s, "file") && !c->path)
-        loader_error(L, item, "missing required key 'path' for a file sink");
-    if (!strcmp(s, "mqtt") && !c->topic.s && c->name.s) {
-        snprintf(buf, sizeof(buf), "city/%s/{domain}/{type}", c->name.s);
-        c->topic.s = loader_strdup(L, buf);
-        c->topic.pos = c->pos;
+    for (size_t i = 0; extra && i < node_len(extra); i++) {
+        yaml_node_pair_t *p = &extra->data.mapping.pairs.start[i];
+        add_option(L, node_at(L, p->key), node_at(L, p->value), c,
+                   &m[c->n_sink_options]);
     }
-    if (c->path)
-        c->path = loader_resolve(L, c->path);
+    c->options.type = CG_OBJ;
+    c->options.len = (uint32_t)c->n_sink_options;
+    c->options.as.members = m;
 }
 
 static void load_consumer(struct loader *L, yaml_node_t *item,
                           struct cg_consumer_conf *c)
 {
     c->pos = node_pos(L, item);
-    c->batch_max_events = 100;  /* the batch: and rotate: blocks may be */
-    c->batch_max_wait_ms = 200; /* absent: their defaults */
-    c->rotate_keep = 5;
     if (schema_apply(L, item, consumer_fields, c))
         return;
-    check_sink(L, item, c);
+    collect_sink_options(L, item, c);
+    if (!c->sink.s[0] || !strcmp(c->sink.s, "plugin:"))
+        loader_error(L, map_get(L, item, "sink"),
+                     "a sink name: mqtt | http | file | plugin:NAME");
     if (c->n_grants && c->role != CG_ROLE_ENTERPRISE)
         loader_error(L, map_get(L, item, "grants"),
                      "grants apply to enterprise consumers only");
-    if (c->options && c->options->type != CG_OBJ)
-        loader_error(L, map_get(L, item, "options"), "expected a mapping");
 }
 
 int load_consumers(struct loader *L, yaml_node_t *n, void *base)

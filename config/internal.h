@@ -36,7 +36,8 @@ enum field_type {
     FT_PLIST,   /* struct cg_pstr * + size_t count right after it */
     FT_VALUE,   /* const struct cg_value *: any YAML as a value */
     FT_CUSTOM,  /* parse(loader, node, base) */
-    FT_REFUSED  /* a key of a later version: always an error */
+    FT_REFUSED, /* a key of a later version: always an error */
+    FT_REST     /* left to the caller; key "*": any key the table lacks */
 };
 
 struct field {
@@ -59,6 +60,9 @@ struct field {
  * the struct the offsets refer to. Returns the number of errors added. */
 int schema_apply(struct loader *L, yaml_node_t *map, const struct field *t,
                  void *base);
+
+/* True when the table has a row for key (the "*" row does not count). */
+bool schema_has_key(const struct field *t, const char *key);
 
 /* Applies only the defaults of a table (for an absent section). */
 void schema_defaults(struct loader *L, const struct field *t, void *base);

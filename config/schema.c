@@ -29,32 +29,6 @@ static const char *field_type_name(int type)
     }
 }
 
-/* Edit distance, to suggest the key an operator probably meant. */
-static size_t distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 30 || lb > 30)
-        return 99;
-    size_t row[32];
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
 static void unknown_key(struct loader *L, yaml_node_t *key,
                         const struct field *t)
 {
@@ -62,7 +36,7 @@ static void unknown_key(struct loader *L, yaml_node_t *key,
     const char *best = NULL;
     size_t best_d = 3;
     for (const struct field *f = t; f->key; f++) {
-        size_t dist = distance(name, f->key);
+        size_t dist = cg_edit_distance(name, f->key);
         if (dist < best_d) {
             best_d = dist;
             best = f->key;
@@ -109,31 +83,7 @@ static int parse_bool_text(const char *s, bool *out)
 
 int parse_size(const char *s, uint64_t *out)
 {
-    static const struct {
-        const char *unit;
-        uint64_t mult;
-    } units[] = {{"", 1},
-                 {"B", 1},
-                 {"KiB", 1ULL << 10},
-                 {"MiB", 1ULL << 20},
-                 {"GiB", 1ULL << 30},
-                 {"KB", 1000},
-                 {"MB", 1000000},
-                 {"GB", 1000000000}};
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || s[0] == '-')
-        return -1;
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-        if (strcmp(end, units[i].unit) == 0) {
-            if (v > UINT64_MAX / units[i].mult)
-                return -1;
-            *out = v * units[i].mult;
-            return 0;
-        }
-    }
-    return -1;
+    return cg_size_parse(s, out) == CG_OK ? 0 : -1;
 }
 
 static int parse_enum_text(const struct field *f, const char *s, int *out)
@@ -234,6 +184,8 @@ static void apply_value(struct loader *L, const struct field *f, yaml_node_t *v,
 
 static void apply_default(struct loader *L, const struct field *f, void *base)
 {
+    if (f->type == FT_REST)
+        return;
     char *dst = (char *)base + f->off;
     if (!f->def)
         return;
@@ -262,11 +214,15 @@ static void apply_pair(struct loader *L, yaml_node_t *map,
         return;
     }
     const struct field *f = find_field(t, node_text(k));
+    if (!f)
+        f = find_field(t, "*");
     if (!f) {
         unknown_key(L, k, t);
         return;
     }
     check_duplicate_key(L, map, pair);
+    if (f->type == FT_REST)
+        return; /* the caller reads it */
     size_t mark = where_push(L, ".%s", f->key);
     if (f->type == FT_REFUSED)
         loader_error(L, k, "'%s' is not supported in this version", f->key);
@@ -295,6 +251,12 @@ int schema_apply(struct loader *L, yaml_node_t *map, const struct field *t,
             apply_default(L, f, base);
     }
     return L->errors - before;
+}
+
+bool schema_has_key(const struct field *t, const char *key)
+{
+    const struct field *f = find_field(t, key);
+    return f && strcmp(f->key, "*");
 }
 
 void schema_defaults(struct loader *L, const struct field *t, void *base)

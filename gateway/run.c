@@ -253,7 +253,7 @@ static int start_delivery(struct gw *g, struct cg_diags *d)
                                  cg_mqtt_inline_publish_ok(g->out)};
     int rc = cg_deliver_new(&dc, &g->deliver);
     if (rc == CG_OK)
-        rc = cg_deliver_prepare(g->deliver, cfg, g->gen.reg, d);
+        rc = cg_deliver_prepare(g->deliver, cfg, g->gen.pipeline, g->gen.reg, d);
     if (rc == CG_OK)
         cg_deliver_commit(g->deliver);
     return rc;
@@ -348,7 +348,8 @@ static void reload(struct gw *g, const char *why)
     cg_log(CG_LOG_INFO, "reloading (%s)", why);
     int rc = load_gen(g->config_path, &next, &d);
     if (rc == CG_OK &&
-        (rc = cg_deliver_prepare(g->deliver, next.cfg, next.reg, &d)) != CG_OK)
+        (rc = cg_deliver_prepare(g->deliver, next.cfg, next.pipeline, next.reg,
+                                 &d)) != CG_OK)
         gen_free(&next);
     if (rc != CG_OK) {
         log_diags(&d);

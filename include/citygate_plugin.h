@@ -158,15 +158,53 @@ struct cg_delivery_result {
     char detail[160];        /* with a failure: one line */
 };
 
-/* The option table a plugin declares; the host checks the instance's
- * `options:` mapping against it before create() runs. */
+/*
+ * The option table a plugin declares. The host checks an instance's
+ * options against it before create() runs (in `citygate check` too): an
+ * unknown option, a wrong type or a missing required option is an error
+ * at its line and column. A sink's options are the keys of its consumer
+ * that are not common to every consumer (name, role, sink, grants,
+ * spool_max_bytes, spool_full, when, format and the like), plus any
+ * `options:` mapping.
+ *
+ * The types from CG_OPT_SIZE on are handled by the host, so a sink never
+ * needs to know how the gateway renders topics, batches or connects:
+ *   CG_OPT_SIZE      "64MiB" or a number of bytes; create() gets an integer.
+ *   CG_OPT_PATH      a file path; create() gets it resolved against the
+ *                    config file's folder. It names the consumer's
+ *                    destination (`citygate eval`).
+ *   CG_OPT_TARGET    a string naming the consumer's destination (a URL).
+ *   CG_OPT_TEMPLATE  a topic template ("city/{domain}/{type}"); the host
+ *                    renders it for every event into cg_event.topic, with
+ *                    the privacy rules and topic-safe values of SPEC §5.
+ *                    Absent: "city/<consumer>/{domain}/{type}".
+ *   CG_OPT_QOS       the MQTT QoS (0-2) of the consumer's events
+ *                    (cg_event.qos); default 1.
+ *   CG_OPT_BROKER    the consumer may have a `broker:` of its own: the host
+ *                    opens that connection and host->publish uses it.
+ *   CG_OPT_BATCH     `{max_events, max_wait_ms}`: the host hands deliver()
+ *                    batches of up to max_events (default 100), waiting up
+ *                    to max_wait_ms (default 200) for one to fill. A sink
+ *                    without it gets up to 100 events with no wait.
+ * String values inside a CG_OPT_MAP may read the environment as
+ * "env:NAME" (an unset variable is an error).
+ * Errors that create() writes to err may start with "NAME: " to be
+ * reported at that option's position.
+ */
 enum cg_option_type {
     CG_OPT_STRING = 1,
     CG_OPT_INT,
     CG_OPT_NUMBER,
     CG_OPT_BOOL,
     CG_OPT_LIST,
-    CG_OPT_MAP
+    CG_OPT_MAP,
+    CG_OPT_SIZE,
+    CG_OPT_PATH,
+    CG_OPT_TARGET,
+    CG_OPT_TEMPLATE,
+    CG_OPT_QOS,
+    CG_OPT_BROKER,
+    CG_OPT_BATCH
 };
 
 struct cg_option {
@@ -202,6 +240,12 @@ struct cg_plugin {
      * can flush or sync what it buffered. */
     int (*deliver)(void *inst, const struct cg_batch *batch,
                    struct cg_delivery_result *res);
+    /* Optional (added within ABI 1: read only when struct_size covers it):
+     * checks options the way create() would, without creating anything,
+     * so `citygate check` reports what create() would refuse. Returns CG_OK
+     * or CG_EINVAL with a reason in err ("NAME: ..." to point at an
+     * option). */
+    int (*check)(const struct cg_value *opts, char *err, size_t errlen);
 };
 
 /* The single symbol a plugin exports. */

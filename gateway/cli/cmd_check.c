@@ -20,12 +20,13 @@ static void print_vendors(const struct cg_config *cfg)
     }
 }
 
-static void print_consumers(const struct cg_config *cfg)
+static void print_consumers(const struct cg_config *cfg,
+                            const struct cg_pipeline *p)
 {
     printf("consumers: %zu\n", cfg->n_consumers);
     for (size_t i = 0; i < cfg->n_consumers; i++) {
         const struct cg_consumer_conf *c = &cfg->consumers[i];
-        const char *target = c->url ? c->url : c->path ? c->path : c->topic.s;
+        const char *target = cg_pipeline_target(p, i);
         printf("  %-22s %-11s %-6s %s\n", c->name.s, cg_role_name(c->role),
                c->sink.s, target ? target : "");
     }
@@ -87,7 +88,7 @@ int cg_cmd_check(int argc, char **argv)
     for (size_t i = 0; i < cfg->n_networks; i++)
         printf("  %-22s %s\n", cfg->networks[i].name, cfg->networks[i].kind);
     print_vendors(cfg);
-    print_consumers(cfg);
+    print_consumers(cfg, l.pipeline);
     print_domains(cg_pipeline_rules(l.pipeline));
     print_plugins(l.reg);
     cli__unload(&l);

@@ -12,82 +12,27 @@
 #include "log.h"
 #include "mqtt/mqtt.h"
 
-/* A hash of everything the outbox and sink depend on. Routing settings
- * (role, grants, topic template) live in the engine and may change freely. */
-static uint64_t signature(const struct cg_consumer_conf *c)
+/* A hash of everything the outbox and sink depend on: the sink and its
+ * resolved options, the QoS, batching, spool bound and policy, and the
+ * consumer's own broker. Routing settings (role, grants, the topic
+ * template) live in the pipeline and may change freely. */
+static uint64_t signature(const struct cg_consumer_conf *c,
+                          const struct cg_sink_conf *s)
 {
     struct cg_buf b = {0};
-    cg_buf_printf(
-        &b, "%s|%d|%s|%s|%d|%d|%d|%d|%d|%llu|%d|%d|%llu|%d", c->sink.s, c->qos,
-        c->url ? c->url : "", c->path ? c->path : "", c->batch_max_events,
-        c->batch_max_wait_ms, c->timeout_ms, c->connect_timeout_ms, c->fsync,
-        (unsigned long long)c->spool_max_bytes, c->spool_full, c->rotate_keep,
-        (unsigned long long)c->rotate_max_bytes, c->role);
-    for (size_t i = 0; i < c->n_headers; i++)
-        cg_buf_printf(&b, "|%s=%s", c->headers[i].name, c->headers[i].value);
+    cg_buf_printf(&b, "%s|%d|%d|%d|%llu|%d", c->sink.s, s->qos, s->batch_max,
+                  s->batch_wait_ms, (unsigned long long)c->spool_max_bytes,
+                  c->spool_full);
+    cg_json_put_value(&b, &s->options);
     if (c->broker)
-        cg_buf_printf(&b, "|%s|%s|%s", c->broker->uri, c->broker->client_id,
-                      c->broker->username ? c->broker->username : "");
-    if (c->options)
-        cg_json_put_value(&b, c->options);
+        cg_buf_printf(&b, "|%s|%s|%s|%s|%d", c->broker->uri,
+                      c->broker->client_id,
+                      c->broker->username ? c->broker->username : "",
+                      c->broker->password ? c->broker->password : "",
+                      c->broker->keepalive);
     uint64_t h = cg_hash64(CG_HASH_SEED, b.data ? b.data : "", b.len);
     cg_buf_free(&b);
     return h;
-}
-
-static void put_member(struct cg_member *m, const char *key, struct cg_value v)
-{
-    m->key = key;
-    m->key_len = (uint32_t)strlen(key);
-    m->value = v;
-}
-
-static struct cg_value str_value(const char *s)
-{
-    return cg_value_str(s, strlen(s));
-}
-
-static struct cg_value headers_value(const struct cg_consumer_conf *c,
-                                     struct cg_member *m)
-{
-    for (size_t i = 0; i < c->n_headers; i++)
-        put_member(&m[i], c->headers[i].name, str_value(c->headers[i].value));
-    struct cg_value v = {.type = CG_OBJ, .len = (uint32_t)c->n_headers};
-    v.as.members = m;
-    return v;
-}
-
-static const char *const fsync_names[] = {"interval", "every_event", "never"};
-
-/* The options a built-in sink gets, named as its option table says. */
-static struct cg_value sink_options(const struct cg_consumer_conf *c,
-                                    struct cg_member *m, struct cg_member *h)
-{
-    struct cg_value v = {.type = CG_OBJ};
-    uint32_t n = 0;
-    if (!strcmp(c->sink.s, "http")) {
-        put_member(&m[n++], "url", str_value(c->url));
-        put_member(&m[n++], "headers", headers_value(c, h));
-        put_member(&m[n++], "timeout_ms", cg_value_int(c->timeout_ms));
-        put_member(&m[n++], "connect_timeout_ms",
-                   cg_value_int(c->connect_timeout_ms));
-    } else if (!strcmp(c->sink.s, "file")) {
-        put_member(&m[n++], "path", str_value(c->path));
-        put_member(&m[n++], "fsync", str_value(fsync_names[c->fsync]));
-        put_member(&m[n++], "rotate_max_bytes",
-                   cg_value_int((int64_t)c->rotate_max_bytes));
-        put_member(&m[n++], "rotate_keep", cg_value_int(c->rotate_keep));
-    } else if (c->options) {
-        return *c->options;
-    }
-    v.len = n;
-    v.as.members = m;
-    return v;
-}
-
-static const char *sink_name(const struct cg_consumer_conf *c)
-{
-    return strncmp(c->sink.s, "plugin:", 7) ? c->sink.s : c->sink.s + 7;
 }
 
 /* A batch refused for good becomes one "rejected" dead letter. Runs on
@@ -165,45 +110,31 @@ static void consumer_free(struct consumer *c, int drain_ms)
 }
 
 static int new_consumer(struct cg_deliver *dl, const struct cg_consumer_conf *c,
-                        struct cg_plugin_reg *reg, struct consumer *out,
-                        struct cg_diags *d)
+                        const struct cg_sink_conf *s, struct cg_plugin_reg *reg,
+                        struct consumer *out, struct cg_diags *d)
 {
-    const struct cg_plugin *p = cg_plugins_find(reg, "sink", sink_name(c));
-    if (!p)
-        return CG_EINVAL; /* the pipeline reported it already */
     memset(out, 0, sizeof(*out));
     if (c->broker && own_connection(c, &out->own_mqtt, d) != CG_OK)
         return CG_EINVAL;
     struct cg_mqtt *mqtt = c->broker ? out->own_mqtt : dl->out;
-    struct cg_member m[8];
-    struct cg_member *h = cg_calloc(c->n_headers + 1, sizeof(*h));
-    if (!h)
-        return CG_ENOMEM;
-    struct cg_value opts = sink_options(c, m, h);
     struct cg_instance *sink;
-    int rc = cg_instance_new(p, c->name.s, &opts, &c->pos, mqtt, &sink, d);
-    cg_free(h); /* create() copies what it keeps */
+    int rc = cg_instance_new(s->plugin, c->name.s, &s->options, &c->pos,
+                             c->sink_options, c->n_sink_options,
+                             s->mqtt ? mqtt : NULL, &sink, d);
     if (rc != CG_OK)
         return rc;
     char folder[256];
     folder_name(c->name.s, folder, sizeof(folder));
-    bool http = !strcmp(c->sink.s, "http");
-    struct outbox_conf oc = {c->name.s,
-                             folder,
-                             dl->spool_dir,
-                             http ? c->batch_max_events : 100,
-                             http ? c->batch_max_wait_ms : 0,
-                             c->spool_max_bytes,
-                             c->spool_full,
-                             reject_batch,
+    struct outbox_conf oc = {c->name.s,       folder,         dl->spool_dir,
+                             s->batch_max,    s->batch_wait_ms,
+                             c->spool_max_bytes, c->spool_full, reject_batch,
                              dl};
     if ((rc = outbox__new(&oc, sink, &out->box)) != CG_OK)
         return rc;
     out->name = cg_strdup(c->name.s);
-    out->signature = signature(c);
+    out->signature = signature(c, s);
     out->reg = cg_plugins_ref(reg);
-    out->direct = dl->direct_ok && !strcmp(c->sink.s, "mqtt") && !c->broker &&
-                  c->qos == 0;
+    out->direct = dl->direct_ok && s->mqtt && !c->broker && s->qos == 0;
     return out->name ? CG_OK : CG_ENOMEM;
 }
 
@@ -212,9 +143,10 @@ static int new_consumer(struct cg_deliver *dl, const struct cg_consumer_conf *c,
  * or SIZE_MAX. */
 static size_t take_existing(struct cg_deliver *dl,
                             const struct cg_consumer_conf *c,
+                            const struct cg_sink_conf *s,
                             struct consumer *out)
 {
-    uint64_t sig = signature(c);
+    uint64_t sig = signature(c, s);
     for (size_t i = 0; i < dl->cur.n; i++) {
         struct consumer *old = &dl->cur.v[i];
         if (old->box && !strcmp(old->name, c->name.s) &&
@@ -242,7 +174,8 @@ static void undo_prepare(struct cg_deliver *dl)
 }
 
 int cg_deliver_prepare(struct cg_deliver *dl, const struct cg_config *cfg,
-                       struct cg_plugin_reg *reg, struct cg_diags *d)
+                       const struct cg_pipeline *p, struct cg_plugin_reg *reg,
+                       struct cg_diags *d)
 {
     size_t n = cfg->n_consumers;
     cg_deliver_abort(dl);
@@ -252,10 +185,11 @@ int cg_deliver_prepare(struct cg_deliver *dl, const struct cg_config *cfg,
     int rc = CG_OK;
     for (size_t i = 0; i < n && rc == CG_OK; i++) {
         const struct cg_consumer_conf *c = &cfg->consumers[i];
+        const struct cg_sink_conf *s = cg_pipeline_sink(p, i);
         struct consumer *next = &dl->pending.v[i];
-        size_t from = take_existing(dl, c, next);
+        size_t from = take_existing(dl, c, s, next);
         if (from == SIZE_MAX)
-            rc = new_consumer(dl, c, reg, next, d);
+            rc = new_consumer(dl, c, s, reg, next, d);
         next->from = from;
         dl->pending.n = i + 1;
     }

@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "host/host.h"
 #include "pipeline/pipeline.h"
 
 struct cg_deliver;
@@ -61,11 +62,13 @@ int cg_deliver_new(const struct cg_deliver_conf *conf, struct cg_deliver **out);
  * frees everything. NULL-safe. */
 void cg_deliver_free(struct cg_deliver *d);
 
-/* Builds the consumers of cfg (sinks from reg, which the kept instances
- * hold a reference to). Problems go to diags. Returns CG_OK, CG_EINVAL,
- * CG_EIO or CG_ENOMEM; on failure nothing changed. */
+/* Builds the consumers of cfg with the sinks that pipeline p resolved
+ * (from reg, which the new instances hold a reference to). Problems go to
+ * diags. Returns CG_OK, CG_EINVAL, CG_EIO or CG_ENOMEM; on failure
+ * nothing changed. */
 int cg_deliver_prepare(struct cg_deliver *d, const struct cg_config *cfg,
-                       struct cg_plugin_reg *reg, struct cg_diags *diags);
+                       const struct cg_pipeline *p, struct cg_plugin_reg *reg,
+                       struct cg_diags *diags);
 /* Makes the prepared consumers current. */
 void cg_deliver_commit(struct cg_deliver *d);
 /* Drops the prepared consumers (a reload that failed later on). */

@@ -138,7 +138,7 @@ int cg_deliver_new(const struct cg_deliver_conf *conf, struct cg_deliver **out)
     int rc = d->spool_dir && d->dead_topic ? CG_OK : CG_ENOMEM;
     if (rc == CG_OK)
         rc = cg_instance_new(&deliver__dead_sink, "dead-letters", &opts, &pos,
-                             d->out, &sink, &diags);
+                             NULL, 0, d->out, &sink, &diags);
     cg_diags_free(&diags);
     struct outbox_conf oc = {
         "dead-letters", ".dead-letters",      d->spool_dir, 100, 0,

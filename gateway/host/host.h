@@ -52,12 +52,55 @@ struct cg_instance {
 /* Checks opts (a CG_OBJ) against the plugin's option table, then creates
  * the instance. With mqtt non-NULL the instance's host->publish sends over
  * that connection (borrowed: it must outlive the instance). Problems go to
- * d at pos. Returns CG_OK, CG_EINVAL or CG_ENOMEM; on failure *out is NULL
- * and create() never ran or was undone. Loop thread. */
+ * d at pos, or at an option's own position when `where` (n_where entries,
+ * may be NULL) names it. Returns CG_OK, CG_EINVAL or CG_ENOMEM; on failure
+ * *out is NULL and create() never ran or was undone. Loop thread. */
 int cg_instance_new(const struct cg_plugin *p, const char *name,
                     const struct cg_value *opts, const struct cg_pos *pos,
+                    const struct cg_sink_option *where, size_t n_where,
                     struct cg_mqtt *mqtt, struct cg_instance **out,
                     struct cg_diags *d);
+
+/* A consumer's sink as the gateway uses it: the plugin, its options
+ * checked and resolved, and what the host does for it (SPEC §12 and the
+ * host-handled option types of citygate_plugin.h). */
+struct cg_sink_conf {
+    const struct cg_plugin *plugin;
+    struct cg_value options; /* sizes as integers, paths absolute, env: read */
+    const char *topic;       /* its topic template, or NULL: no topics */
+    struct cg_pos topic_pos;
+    const char *target; /* where it delivers (url, path), or NULL */
+    int qos;            /* of its events */
+    int batch_max, batch_wait_ms;
+    bool mqtt; /* publishes through the host's MQTT connection */
+};
+
+/* Finds consumer c's sink in reg (a built-in by its name, a loaded plugin
+ * as plugin:NAME) and checks and resolves its options against the
+ * plugin's table; strings live in arena. Every problem goes to d at its
+ * position. Returns CG_OK, CG_EINVAL or CG_ENOMEM. Loop thread. */
+int cg_sink_resolve(const struct cg_plugin_reg *reg,
+                    const struct cg_config *cfg,
+                    const struct cg_consumer_conf *c, struct cg_arena *arena,
+                    struct cg_sink_conf *out, struct cg_diags *d);
+
+/* The plugin of kind named in a config (a built-in by its plain name, a
+ * loaded plugin as plugin:NAME), or NULL. */
+const struct cg_plugin *cg_plugins_lookup(const struct cg_plugin_reg *reg,
+                                          const char *kind, const char *spec);
+/* The built-in plugins of kind, as "a | b | c" for messages. */
+void cg_plugins_builtin_names(const struct cg_plugin_reg *reg,
+                              const char *kind, struct cg_buf *out);
+
+/* Internals shared by the files of host/ (options.c). */
+int host__check_options(const struct cg_plugin *p, const struct cg_value *opts,
+                        const struct cg_pos *pos,
+                        const struct cg_sink_option *where, size_t n_where,
+                        struct cg_diags *d);
+void host__create_error(const struct cg_plugin *p, const char *err,
+                        const struct cg_pos *pos,
+                        const struct cg_sink_option *where, size_t n_where,
+                        struct cg_diags *d);
 /* Destroys the plugin's instance. NULL-safe. */
 void cg_instance_free(struct cg_instance *in);
 

@@ -97,70 +97,14 @@ static void host_init(struct cg_host *h, const char *instance_name)
     h->instance_name = instance_name;
 }
 
-static bool type_fits(int type, const struct cg_value *v)
-{
-    switch (type) {
-    case CG_OPT_STRING:
-        return v->type == CG_STR;
-    case CG_OPT_INT:
-        return v->type == CG_INT;
-    case CG_OPT_NUMBER:
-        return v->type == CG_INT || v->type == CG_NUM;
-    case CG_OPT_BOOL:
-        return v->type == CG_BOOL;
-    case CG_OPT_LIST:
-        return v->type == CG_LIST;
-    case CG_OPT_MAP:
-        return v->type == CG_OBJ;
-    default:
-        return false;
-    }
-}
-
-static const char *const type_names[] = {
-    "",       "a string", "an integer", "a number", "true or false",
-    "a list", "a mapping"};
-
-static const struct cg_option *find_option(const struct cg_plugin *p,
-                                           const char *name)
-{
-    for (const struct cg_option *o = p->options; o && o->name; o++)
-        if (!strcmp(o->name, name))
-            return o;
-    return NULL;
-}
-
-static int check_options(const struct cg_plugin *p, const struct cg_value *opts,
-                         const struct cg_pos *pos, struct cg_diags *d)
-{
-    size_t before = d->n;
-    for (uint32_t i = 0; i < opts->len; i++) {
-        const struct cg_member *m = &opts->as.members[i];
-        const struct cg_option *o = find_option(p, m->key);
-        if (!o)
-            cg_diags_add(d, pos->file, pos->line, pos->col,
-                         "unknown option '%s' for %s %s", m->key, p->kind,
-                         p->name);
-        else if (!type_fits(o->type, &m->value))
-            cg_diags_add(d, pos->file, pos->line, pos->col,
-                         "option '%s' of %s %s must be %s", m->key, p->kind,
-                         p->name, type_names[o->type % 7]);
-    }
-    for (const struct cg_option *o = p->options; o && o->name; o++)
-        if (o->required && !cg_value_member(opts, o->name, strlen(o->name)))
-            cg_diags_add(d, pos->file, pos->line, pos->col,
-                         "%s %s needs the option '%s'", p->kind, p->name,
-                         o->name);
-    return d->n > before ? CG_EINVAL : CG_OK;
-}
-
 int cg_instance_new(const struct cg_plugin *p, const char *name,
                     const struct cg_value *opts, const struct cg_pos *pos,
+                    const struct cg_sink_option *where, size_t n_where,
                     struct cg_mqtt *mqtt, struct cg_instance **out,
                     struct cg_diags *d)
 {
     *out = NULL;
-    if (check_options(p, opts, pos, d) != CG_OK)
+    if (host__check_options(p, opts, pos, where, n_where, d) != CG_OK)
         return CG_EINVAL;
     struct cg_instance *in = cg_calloc(1, sizeof(*in));
     if (!in)
@@ -175,8 +119,8 @@ int cg_instance_new(const struct cg_plugin *p, const char *name,
     int rc = p->create(&in->host, opts, &in->inst, err, sizeof(err));
     if (rc != CG_OK) {
         if (rc != CG_ENOMEM)
-            cg_diags_add(d, pos->file, pos->line, pos->col, "%s %s: %s",
-                         p->kind, p->name, err[0] ? err : cg_strerror(rc));
+            host__create_error(p, err[0] ? err : cg_strerror(rc), pos, where,
+                               n_where, d);
         cg_free(in);
         return rc == CG_ENOMEM ? CG_ENOMEM : CG_EINVAL;
     }

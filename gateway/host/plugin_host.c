@@ -182,3 +182,25 @@ const struct cg_plugin *cg_plugins_get(const struct cg_plugin_reg *reg,
         *path = reg->v[i].path;
     return &reg->v[i].desc;
 }
+
+const struct cg_plugin *cg_plugins_lookup(const struct cg_plugin_reg *reg,
+                                          const char *kind, const char *spec)
+{
+    bool loaded = !strncmp(spec, "plugin:", 7);
+    const char *name = loaded ? spec + 7 : spec;
+    for (size_t i = 0; i < reg->n; i++)
+        if ((reg->v[i].path != NULL) == loaded &&
+            !strcmp(reg->v[i].desc.kind, kind) &&
+            !strcmp(reg->v[i].desc.name, name))
+            return &reg->v[i].desc;
+    return NULL;
+}
+
+void cg_plugins_builtin_names(const struct cg_plugin_reg *reg,
+                              const char *kind, struct cg_buf *out)
+{
+    for (size_t i = 0; i < reg->n; i++)
+        if (!reg->v[i].path && !strcmp(reg->v[i].desc.kind, kind))
+            cg_buf_printf(out, "%s%s", out->len ? " | " : "",
+                          reg->v[i].desc.name);
+}

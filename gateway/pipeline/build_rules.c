@@ -16,29 +16,21 @@ static int build_consumer(struct cg_pipeline *e, size_t i, struct cg_diags *d,
     const struct cg_consumer_conf *cc = &e->cfg->consumers[i];
     c->conf = cc;
     c->hash = cg_hash64(CG_HASH_SEED, cc->name.s, strlen(cc->name.s));
-    const char *sink = cc->sink.s;
-    if (!strcmp(sink, "http"))
-        c->target = cc->url;
-    else if (!strcmp(sink, "file"))
-        c->target = cc->path;
-    else if (strcmp(sink, "mqtt")) {
-        c->target = sink;
-        if (!cg_plugins_find(reg, "sink", sink + 7)) {
-            cg_diags_add(d, cc->sink.pos.file, cc->sink.pos.line,
-                         cc->sink.pos.col, "unknown sink plugin '%s'",
-                         sink + 7);
-            return CG_EINVAL;
-        }
-    }
-    if (c->target)
+    int rc = cg_sink_resolve(reg, e->cfg, cc, e->conf_arena, &c->sink, d);
+    if (rc != CG_OK)
+        return rc;
+    c->target = c->sink.target ? c->sink.target
+                : c->sink.topic ? NULL
+                                : cc->sink.s;
+    if (!c->sink.topic)
         return CG_OK;
     char err[160];
     size_t off = 0;
-    int rc = tpl__compile(cc->topic.s, &c->topic, err, sizeof(err), &off);
+    rc = tpl__compile(c->sink.topic, &c->topic, err, sizeof(err), &off);
     if (rc == CG_EINVAL) {
-        /* +1: the position of the value is its opening quote, if any */
-        cg_diags_add(d, cc->topic.pos.file, cc->topic.pos.line,
-                     cc->topic.pos.col + (int)off, "topic: %s", err);
+        /* +off: the position of the value is its first character */
+        const struct cg_pos *p = &c->sink.topic_pos;
+        cg_diags_add(d, p->file, p->line, p->col + (int)off, "topic: %s", err);
     }
     return rc;
 }
@@ -48,7 +40,8 @@ static int build_consumers(struct cg_pipeline *e,
 {
     size_t n = e->cfg->n_consumers;
     e->consumers = cg_calloc(n ? n : 1, sizeof(*e->consumers));
-    if (!e->consumers)
+    e->conf_arena = cg_arena_new(4096);
+    if (!e->consumers || !e->conf_arena)
         return CG_ENOMEM;
     e->n_consumers = n;
     int result = CG_OK;

@@ -142,26 +142,21 @@ static int decoder_instance(struct vendor_rt *v,
                             const struct cg_plugin_reg *reg, struct cg_diags *d)
 {
     const struct cg_pstr *dec = &v->conf->decoder;
-    const char *name = dec->s;
-    if (!strncmp(name, "plugin:", 7))
-        name += 7;
-    else if (strcmp(name, "json") && strcmp(name, "kv") &&
-             strcmp(name, "csv") && strcmp(name, "lpp"))
-        name = NULL; /* built-in names only, plugins say plugin:NAME */
-    const struct cg_plugin *p =
-        name ? cg_plugins_find(reg, "decoder", name) : NULL;
+    const struct cg_plugin *p = cg_plugins_lookup(reg, "decoder", dec->s);
     if (!p) {
+        struct cg_buf names = {0};
+        cg_plugins_builtin_names(reg, "decoder", &names);
         cg_diags_add(d, dec->pos.file, dec->pos.line, dec->pos.col,
-                     "unknown decoder '%s' (json | kv | csv | lpp | "
-                     "plugin:NAME)",
-                     dec->s);
+                     "unknown decoder '%s' (%s | plugin:NAME)", dec->s,
+                     names.data ? names.data : "");
+        cg_buf_free(&names);
         return CG_EINVAL;
     }
     const struct cg_pos *pos = v->conf->decoder_options_pos.file
                                    ? &v->conf->decoder_options_pos
                                    : &dec->pos;
     return cg_instance_new(p, v->conf->name.s, v->conf->decoder_options, pos,
-                           NULL, &v->decoder, d);
+                           NULL, 0, NULL, &v->decoder, d);
 }
 
 static bool is_private(const struct cg_vendor_conf *c, const char *name)

@@ -47,6 +47,7 @@ void cg_pipeline_free(struct cg_pipeline *p)
     build__free_rules(p);
     build__free_vendors(p);
     cg_arena_free(p->arena);
+    cg_arena_free(p->conf_arena);
     cg_free(p->matched);
     cg_free(p->levels);
     cg_buf_free(&p->json);
@@ -63,6 +64,20 @@ const struct cg_ruleset *cg_pipeline_rules(const struct cg_pipeline *p)
 const struct cg_config *cg_pipeline_config(const struct cg_pipeline *p)
 {
     return p->cfg;
+}
+
+const struct cg_sink_conf *cg_pipeline_sink(const struct cg_pipeline *p,
+                                            size_t consumer)
+{
+    return consumer < p->n_consumers ? &p->consumers[consumer].sink : NULL;
+}
+
+const char *cg_pipeline_target(const struct cg_pipeline *p, size_t consumer)
+{
+    if (consumer >= p->n_consumers)
+        return NULL;
+    const struct consumer_rt *c = &p->consumers[consumer];
+    return c->target ? c->target : c->sink.topic;
 }
 
 /* A dead letter ends the message: 0 deliveries, or the callback's error. */

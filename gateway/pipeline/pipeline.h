@@ -101,6 +101,14 @@ int cg_pipeline_process(struct cg_pipeline *p, const struct cg_message *m,
                         const struct cg_emit *emit);
 
 const struct cg_ruleset *cg_pipeline_rules(const struct cg_pipeline *p);
+/* Consumer i's sink, resolved (NULL past the last consumer). Valid as
+ * long as the pipeline. */
+struct cg_sink_conf;
+const struct cg_sink_conf *cg_pipeline_sink(const struct cg_pipeline *p,
+                                            size_t consumer);
+/* Where consumer i's events go, for people: its URL or path, or its topic
+ * template. */
+const char *cg_pipeline_target(const struct cg_pipeline *p, size_t consumer);
 const struct cg_config *cg_pipeline_config(const struct cg_pipeline *p);
 
 /* Counters for /metrics. Each returns the number of vendors (rules) and,

@@ -256,7 +256,7 @@ static int route_one(struct cg_pipeline *p, const struct msg_ctx *mc,
         .target = c->target ? c->target : topic,
         .rule = f->rule,
         .event = {id, topic, p->json.data, p->json.len, f->severity,
-                  c->conf->qos},
+                  c->sink.qos},
     };
     int rc = emit->deliver(emit->user, &d);
     if (rc < 0)

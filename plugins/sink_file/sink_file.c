@@ -336,21 +336,40 @@ static int parse_mode(const char *text, int *mode, char *err, size_t errlen)
             return CG_OK;
         }
     return dec_bad_option(
-        err, errlen, "fsync must be every_event, interval or never: %s", text);
+        err, errlen, "fsync: must be every_event, interval or never: %s", text);
 }
 
-static int int_option(const struct cg_value *opts, const char *name,
-                      int64_t min, int64_t max, int64_t *out, char *err,
-                      size_t errlen)
+/* rotate: {max_bytes: SIZE, keep: N}; max_bytes is required in it. */
+static int parse_rotate(const struct cg_value *opts, int64_t *max,
+                        int64_t *keep, char *err, size_t errlen)
 {
-    const struct cg_value *v = dec_option(opts, name);
-    if (!v)
+    const struct cg_value *r = dec_option(opts, "rotate");
+    if (!r)
         return CG_OK;
-    if (v->type != CG_INT || v->as.i < min || v->as.i > max)
+    const struct cg_value *m = dec_option(r, "max_bytes");
+    const struct cg_value *k = dec_option(r, "keep");
+    uint64_t size;
+    for (uint32_t i = 0; i < r->len; i++)
+        if (strcmp(r->as.members[i].key, "max_bytes") &&
+            strcmp(r->as.members[i].key, "keep"))
+            return dec_bad_option(err, errlen,
+                                  "rotate: unknown key '%s' (max_bytes, keep)",
+                                  r->as.members[i].key);
+    if (!m)
+        return dec_bad_option(err, errlen, "rotate: needs max_bytes");
+    if (m->type == CG_INT && m->as.i >= 0)
+        size = (uint64_t)m->as.i;
+    else if (m->type != CG_STR || cg_size_parse(m->as.str, &size) != CG_OK ||
+             size > INT64_MAX)
         return dec_bad_option(err, errlen,
-                              "%s must be an integer from %lld to %lld", name,
-                              (long long)min, (long long)max);
-    *out = v->as.i;
+                              "rotate: max_bytes must be a size (e.g. 64MiB)");
+    *max = (int64_t)size;
+    if (k && (k->type != CG_INT || k->as.i < 1 || k->as.i > MAX_KEEP))
+        return dec_bad_option(err, errlen,
+                              "rotate: keep must be an integer from 1 to %d",
+                              MAX_KEEP);
+    if (k)
+        *keep = k->as.i;
     return CG_OK;
 }
 
@@ -358,12 +377,12 @@ static int check_path(const char *path, char *err, size_t errlen)
 {
     size_t n = path ? strlen(path) : 0;
     if (!path)
-        return dec_bad_option(err, errlen, "path is required");
+        return dec_bad_option(err, errlen, "path: is required");
     if (path[0] != '/' || path[n - 1] == '/')
         return dec_bad_option(err, errlen,
-                              "path must be an absolute file name: %s", path);
+                              "path: must be an absolute file name: %s", path);
     if (n > PATH_MAX - 16)
-        return dec_bad_option(err, errlen, "path is too long");
+        return dec_bad_option(err, errlen, "path: is too long");
     return CG_OK;
 }
 
@@ -409,11 +428,16 @@ static int parse_options(const struct cg_value *opts, const char **path,
     if (rc == CG_OK)
         rc = parse_mode(fsync_text, mode, err, errlen);
     if (rc == CG_OK)
-        rc = int_option(opts, "rotate_max_bytes", 0, INT64_MAX, max, err,
-                        errlen);
-    if (rc == CG_OK)
-        rc = int_option(opts, "rotate_keep", 1, MAX_KEEP, keep, err, errlen);
+        rc = parse_rotate(opts, max, keep, err, errlen);
     return rc;
+}
+
+static int file_check(const struct cg_value *opts, char *err, size_t errlen)
+{
+    const char *path = NULL;
+    int mode = FSYNC_INTERVAL;
+    int64_t max = 0, keep = DEFAULT_KEEP;
+    return parse_options(opts, &path, &mode, &max, &keep, err, errlen);
 }
 
 static int file_create(const struct cg_host *host, const struct cg_value *opts,
@@ -442,10 +466,10 @@ static int file_create(const struct cg_host *host, const struct cg_value *opts,
 }
 
 static const struct cg_option file_options[] = {
-    {"path", CG_OPT_STRING, 1, "absolute path of the JSON-lines file"},
+    {"path", CG_OPT_PATH, 1, "the JSON-lines file"},
     {"fsync", CG_OPT_STRING, 0, "every_event, interval (default) or never"},
-    {"rotate_max_bytes", CG_OPT_INT, 0, "rotate beyond this size; 0: never"},
-    {"rotate_keep", CG_OPT_INT, 0, "rotated files to keep (default 5)"},
+    {"rotate", CG_OPT_MAP, 0,
+     "{max_bytes: SIZE, keep: N (default 5)}: rotate beyond max_bytes"},
     {NULL, 0, 0, NULL},
 };
 
@@ -459,4 +483,5 @@ const struct cg_plugin cg_builtin_sink_file = {
     .destroy = file_destroy,
     .decode = NULL,
     .deliver = file_deliver,
+    .check = file_check,
 };

@@ -72,7 +72,7 @@ static int check_url(const char *url, char *err, size_t errlen)
     if (bad)
         /* The URL may hold credentials: the reason does not repeat it. */
         return dec_bad_option(err, errlen,
-                              "url must be an http:// or https:// URL");
+                              "url: must be an http:// or https:// URL");
     return CG_OK;
 }
 
@@ -86,7 +86,8 @@ static int ms_option(const struct cg_value *opts, const char *name, long *out,
         return CG_OK;
     if (v->type != CG_INT || v->as.i <= 0 || v->as.i > INT32_MAX)
         return dec_bad_option(
-            err, errlen, "%s must be a positive number of milliseconds", name);
+            err, errlen, "%s: must be a positive number of milliseconds",
+            name);
     *out = (long)v->as.i;
     return CG_OK;
 }
@@ -150,8 +151,6 @@ static int build_headers(struct http_sink *s, const struct cg_value *opts,
     const struct cg_value *h = dec_option(opts, "headers");
     bool has_type = false;
     int rc = CG_OK;
-    if (h && h->type != CG_OBJ)
-        return dec_bad_option(err, errlen, "headers must be a map");
     for (uint32_t i = 0; h && i < h->len && rc == CG_OK; i++) {
         const struct cg_member *m = &h->as.members[i];
         rc = check_header(m, err, errlen);
@@ -223,21 +222,51 @@ static void http_destroy(void *inst)
     cg_free(s);
 }
 
+static int check_headers(const struct cg_value *opts, char *err,
+                         size_t errlen)
+{
+    const struct cg_value *h = dec_option(opts, "headers");
+    if (h && h->type != CG_OBJ)
+        return dec_bad_option(err, errlen, "headers: must be a map");
+    int rc = CG_OK;
+    for (uint32_t i = 0; h && i < h->len && rc == CG_OK; i++)
+        rc = check_header(&h->as.members[i], err, errlen);
+    return rc;
+}
+
+static int parse_options(const struct cg_value *opts, const char **url,
+                         long *timeout_ms, long *connect_ms, char *err,
+                         size_t errlen)
+{
+    int rc = dec_string_option(opts, "url", url, err, errlen);
+    if (rc == CG_OK && !*url)
+        rc = dec_bad_option(err, errlen, "url: is required");
+    if (rc == CG_OK)
+        rc = check_url(*url, err, errlen);
+    if (rc == CG_OK)
+        rc = ms_option(opts, "timeout_ms", timeout_ms, err, errlen);
+    if (rc == CG_OK)
+        rc = ms_option(opts, "connect_timeout_ms", connect_ms, err, errlen);
+    if (rc == CG_OK)
+        rc = check_headers(opts, err, errlen);
+    return rc;
+}
+
+static int http_check(const struct cg_value *opts, char *err, size_t errlen)
+{
+    const char *url = NULL;
+    long timeout_ms = DEFAULT_TIMEOUT_MS,
+         connect_ms = DEFAULT_CONNECT_TIMEOUT_MS;
+    return parse_options(opts, &url, &timeout_ms, &connect_ms, err, errlen);
+}
+
 static int http_create(const struct cg_host *host, const struct cg_value *opts,
                        void **inst, char *err, size_t errlen)
 {
     const char *url = NULL;
     long timeout_ms = DEFAULT_TIMEOUT_MS,
          connect_ms = DEFAULT_CONNECT_TIMEOUT_MS;
-    int rc = dec_string_option(opts, "url", &url, err, errlen);
-    if (rc == CG_OK && !url)
-        rc = dec_bad_option(err, errlen, "url is required");
-    if (rc == CG_OK)
-        rc = check_url(url, err, errlen);
-    if (rc == CG_OK)
-        rc = ms_option(opts, "timeout_ms", &timeout_ms, err, errlen);
-    if (rc == CG_OK)
-        rc = ms_option(opts, "connect_timeout_ms", &connect_ms, err, errlen);
+    int rc = parse_options(opts, &url, &timeout_ms, &connect_ms, err, errlen);
     if (rc != CG_OK)
         return rc;
     struct http_sink *s = cg_calloc(1, sizeof(*s));
@@ -386,8 +415,9 @@ static int http_deliver(void *inst, const struct cg_batch *batch,
 }
 
 static const struct cg_option http_options[] = {
-    {"url", CG_OPT_STRING, 1, "http:// or https:// URL the batches go to"},
+    {"url", CG_OPT_TARGET, 1, "http:// or https:// URL the batches go to"},
     {"headers", CG_OPT_MAP, 0, "extra request headers: name -> value"},
+    {"batch", CG_OPT_BATCH, 0, "{max_events: 100, max_wait_ms: 200}"},
     {"timeout_ms", CG_OPT_INT, 0, "whole request, in ms (default 5000)"},
     {"connect_timeout_ms", CG_OPT_INT, 0, "connect, in ms (default 2000)"},
     {NULL, 0, 0, NULL},
@@ -403,4 +433,5 @@ const struct cg_plugin cg_builtin_sink_http = {
     .destroy = http_destroy,
     .decode = NULL,
     .deliver = http_deliver,
+    .check = http_check,
 };

@@ -73,6 +73,10 @@ static int mqtt_deliver(void *inst, const struct cg_batch *batch,
 }
 
 static const struct cg_option mqtt_options[] = {
+    {"topic", CG_OPT_TEMPLATE, 0,
+     "topic template (default city/<consumer>/{domain}/{type})"},
+    {"qos", CG_OPT_QOS, 0, "QoS of the events: 0, 1 (default) or 2"},
+    {"broker", CG_OPT_BROKER, 0, "a broker of its own (uri, client_id ...)"},
     {NULL, 0, 0, NULL},
 };
 

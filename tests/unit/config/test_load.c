@@ -175,23 +175,6 @@ static const struct error_case error_cases[] = {
      "domain: d\nrules:\n  - name: r\n    to: [citizen]\n"
      "    match: { vendors: [acme-aire] }\n",
      "env.yaml:5:24: error: match.vendors: unknown vendor 'acme-aire'"},
-    {"vendors:\n  - name: a\n    topics: [x/+]\n"
-     "consumers:\n  - name: c\n    sink: http\n"
-     "rules: [\"rules/*.yaml\"]\n",
-     NULL,
-     "citygate.yaml:5:5: error: consumers[0]: missing required key "
-     "'url' for an http sink"},
-    {"vendors:\n  - name: a\n    topics: [x/+]\n"
-     "consumers:\n  - name: c\n    url: http://x\n"
-     "rules: [\"rules/*.yaml\"]\n",
-     NULL,
-     "citygate.yaml:6:10: error: consumers[0]: 'url' does not apply to "
-     "a mqtt sink"},
-    {"vendors:\n  - name: a\n    topics: [x/+]\n"
-     "consumers:\n  - name: c\n    sink: http\n    url: http://x\n"
-     "    headers: { A: \"env:CG_SURELY_UNSET_VAR\" }\n"
-     "rules: [\"rules/*.yaml\"]\n",
-     NULL, "environment variable 'CG_SURELY_UNSET_VAR' is not set"},
     {"vendors:\n  - name: a\n    topics: [x/+]\n    private: [owner]\n"
      "    fields: { pm25: pm2_5 }\n"
      "consumers:\n  - name: c\nrules: [\"rules/*.yaml\"]\n",

@@ -132,35 +132,44 @@ static const char *const abc[] = {"{\"a\":1}", "{\"b\":\"two\"}",
 static void test_descriptor(void **state)
 {
     const struct cg_plugin *p = &cg_builtin_sink_file;
-    static const char *const names[] = {"path", "fsync", "rotate_max_bytes",
-                                        "rotate_keep"};
-    static const int types[] = {CG_OPT_STRING, CG_OPT_STRING, CG_OPT_INT,
-                                CG_OPT_INT};
+    static const char *const names[] = {"path", "fsync", "rotate"};
+    static const int types[] = {CG_OPT_PATH, CG_OPT_STRING, CG_OPT_MAP};
     assert_int_equal(p->abi_version, CG_PLUGIN_ABI);
     assert_string_equal(p->name, "file");
     assert_string_equal(p->kind, "sink");
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 3; i++) {
         assert_string_equal(p->options[i].name, names[i]);
         assert_int_equal(p->options[i].type, types[i]);
         assert_int_equal(p->options[i].required, i == 0);
     }
-    assert_null(p->options[4].name);
+    assert_null(p->options[3].name);
 }
 
 static void test_bad_options(void **state)
 {
     struct env *e = *state;
     const struct cg_plugin *p = &cg_builtin_sink_file;
-    assert_create_fails(p, "{}", "path is required");
+    assert_create_fails(p, "{}", "path: is required");
     assert_create_fails(p, "{\"path\":\"\"}", "path");
     assert_create_fails(p, "{\"path\":\"spool/a.jsonl\"}", "absolute");
     assert_create_fails(p, "{\"path\":\"/var/lib/x/\"}", "absolute");
     assert_create_fails(p, opts(e, ",\"fsync\":\"sometimes\""), "sometimes");
-    assert_create_fails(p, opts(e, ",\"rotate_max_bytes\":-1"),
-                        "rotate_max_bytes");
-    assert_create_fails(p, opts(e, ",\"rotate_keep\":0"), "rotate_keep");
-    assert_create_fails(p, opts(e, ",\"rotate_keep\":1001"), "rotate_keep");
-    assert_create_fails(p, opts(e, ",\"rotate_keep\":2.5"), "rotate_keep");
+    assert_create_fails(p, opts(e, ",\"rotate\":{\"max_bytes\":-1}"),
+                        "rotate: max_bytes");
+    assert_create_fails(p, opts(e, ",\"rotate\":{\"max_bytes\":\"lots\"}"),
+                        "rotate: max_bytes");
+    assert_create_fails(p, opts(e, ",\"rotate\":{\"keep\":2}"),
+                        "rotate: needs max_bytes");
+    assert_create_fails(p, opts(e, ",\"rotate\":{\"max_bytes\":9,\"keep\":0}"),
+                        "rotate: keep");
+    assert_create_fails(p,
+                        opts(e, ",\"rotate\":{\"max_bytes\":9,\"keep\":1001}"),
+                        "rotate: keep");
+    assert_create_fails(p,
+                        opts(e, ",\"rotate\":{\"max_bytes\":9,\"keep\":2.5}"),
+                        "rotate: keep");
+    assert_create_fails(p, opts(e, ",\"rotate\":{\"max_bytes\":9,\"kep\":2}"),
+                        "unknown key 'kep'");
 }
 
 static void test_appends_lines(void **state)
@@ -227,7 +236,7 @@ static void test_rotation_shifts_and_keeps(void **state)
     }
     void *s =
         sink_create(&cg_builtin_sink_file,
-                    opts(e, ",\"rotate_max_bytes\":64,\"rotate_keep\":2"));
+                    opts(e, ",\"rotate\":{\"max_bytes\":64,\"keep\":2}"));
     for (size_t b = 0, at = 0; b < 3; at += batches[b++])
         assert_int_equal(deliver(s, ev + at, batches[b], &res), CG_OK);
     assert_file(e->path, "{\"n\":09,\"p\":\"xxxxx\"}\n");
@@ -256,7 +265,7 @@ static void test_oversized_event(void **state)
     memcpy(big + 98, "\"}", 3);
     const char *ev[] = {"{\"s\":1}", big, "{\"s\":2}"};
     void *s =
-        sink_create(&cg_builtin_sink_file, opts(e, ",\"rotate_max_bytes\":32"));
+        sink_create(&cg_builtin_sink_file, opts(e, ",\"rotate\":{\"max_bytes\":32}"));
     assert_int_equal(deliver(s, ev, 3, &res), CG_OK);
     assert_file(e->path, "{\"s\":2}\n");
     char *want = cg_malloc(strlen(big) + 2);
@@ -277,7 +286,7 @@ static void test_existing_file_over_limit(void **state)
     assert_int_equal(write(fd, "{\"old\":\"0123456789\"}\n", 21), 21);
     close(fd);
     void *s =
-        sink_create(&cg_builtin_sink_file, opts(e, ",\"rotate_max_bytes\":16"));
+        sink_create(&cg_builtin_sink_file, opts(e, ",\"rotate\":{\"max_bytes\":16}"));
     assert_int_equal(deliver(s, abc, 1, &res), CG_OK);
     assert_file(e->path, "{\"a\":1}\n");
     assert_suffix_file(e, 1, "{\"old\":\"0123456789\"}\n");
@@ -306,7 +315,7 @@ static void test_fsync_never(void **state)
     struct cg_delivery_result res;
     void *s =
         sink_create(&cg_builtin_sink_file,
-                    opts(e, ",\"fsync\":\"never\",\"rotate_max_bytes\":10"));
+                    opts(e, ",\"fsync\":\"never\",\"rotate\":{\"max_bytes\":10}"));
     assert_int_equal(deliver(s, abc, 3, &res), CG_OK); /* rotates twice */
     sink_fake.now += 10;
     assert_int_equal(tick(s), CG_OK);
@@ -352,7 +361,7 @@ static void test_sync_before_rotation(void **state)
     struct env *e = *state;
     struct cg_delivery_result res;
     void *s =
-        sink_create(&cg_builtin_sink_file, opts(e, ",\"rotate_max_bytes\":10"));
+        sink_create(&cg_builtin_sink_file, opts(e, ",\"rotate\":{\"max_bytes\":10}"));
     assert_int_equal(deliver(s, abc, 2, &res), CG_OK);
     assert_int_equal(sync_calls, 1);
     cg_builtin_sink_file.destroy(s);

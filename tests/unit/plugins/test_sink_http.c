@@ -84,26 +84,26 @@ static int server_count(struct env *e, const int *field)
 static void test_descriptor(void **state)
 {
     const struct cg_plugin *p = &cg_builtin_sink_http;
-    static const char *const names[] = {"url", "headers", "timeout_ms",
-                                        "connect_timeout_ms"};
-    static const int types[] = {CG_OPT_STRING, CG_OPT_MAP, CG_OPT_INT,
-                                CG_OPT_INT};
+    static const char *const names[] = {"url", "headers", "batch",
+                                        "timeout_ms", "connect_timeout_ms"};
+    static const int types[] = {CG_OPT_TARGET, CG_OPT_MAP, CG_OPT_BATCH,
+                                CG_OPT_INT, CG_OPT_INT};
     assert_int_equal(p->abi_version, CG_PLUGIN_ABI);
     assert_string_equal(p->name, "http");
     assert_string_equal(p->kind, "sink");
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
         assert_string_equal(p->options[i].name, names[i]);
         assert_int_equal(p->options[i].type, types[i]);
         assert_int_equal(p->options[i].required, i == 0);
     }
-    assert_null(p->options[4].name);
+    assert_null(p->options[5].name);
 }
 
 static void test_bad_options(void **state)
 {
     struct env *e = *state;
     const struct cg_plugin *p = &cg_builtin_sink_http;
-    assert_create_fails(p, "{}", "url is required");
+    assert_create_fails(p, "{}", "url: is required");
     assert_create_fails(p, "{\"url\":\"ftp://127.0.0.1/x\"}", "http");
     assert_create_fails(p, "{\"url\":\"file:///etc/passwd\"}", "http");
     assert_create_fails(p, "{\"url\":\"not a url\"}", "http");

@@ -19,7 +19,14 @@ static void test_descriptor(void **state)
     assert_int_equal(p->struct_size, sizeof(struct cg_plugin));
     assert_string_equal(p->name, "mqtt");
     assert_string_equal(p->kind, "sink");
-    assert_null(p->options[0].name);
+    /* Every option is one the host handles: topics, QoS, the connection. */
+    assert_string_equal(p->options[0].name, "topic");
+    assert_int_equal(p->options[0].type, CG_OPT_TEMPLATE);
+    assert_string_equal(p->options[1].name, "qos");
+    assert_int_equal(p->options[1].type, CG_OPT_QOS);
+    assert_string_equal(p->options[2].name, "broker");
+    assert_int_equal(p->options[2].type, CG_OPT_BROKER);
+    assert_null(p->options[3].name);
     assert_null(p->decode);
     assert_non_null(p->deliver);
 }

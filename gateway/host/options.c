@@ -1,0 +1,370 @@
+/*
+ * Plugin options: an instance's options are checked against the table its
+ * plugin declares (unknown names with a suggestion, types, required
+ * options), each error at the option's own line and column. For sinks,
+ * the host-handled option types (citygate_plugin.h) are resolved here:
+ * sizes to integers, paths against the config's folder, env:NAME in maps,
+ * and the topic template, QoS, batching and destination are taken out for
+ * the host.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host.h"
+#include "rules.h"
+
+#define DEFAULT_BATCH_MAX  100
+#define DEFAULT_BATCH_WAIT 200
+
+static const char *const type_names[] = {
+    "",           "a string",     "an integer",          "a number",
+    "true or false", "a list",    "a mapping",           "a size (e.g. 64MiB)",
+    "a path",     "a string",     "a topic template",    "0, 1 or 2",
+    "a mapping",  "a mapping of max_events and max_wait_ms"};
+
+static const char *type_name(int type)
+{
+    size_t n = sizeof(type_names) / sizeof(type_names[0]);
+    return type > 0 && (size_t)type < n ? type_names[type] : "a value";
+}
+
+static bool type_fits(int type, const struct cg_value *v)
+{
+    switch (type) {
+    case CG_OPT_STRING:
+    case CG_OPT_PATH:
+    case CG_OPT_TARGET:
+    case CG_OPT_TEMPLATE:
+        return v->type == CG_STR;
+    case CG_OPT_INT:
+        return v->type == CG_INT;
+    case CG_OPT_NUMBER:
+        return v->type == CG_INT || v->type == CG_NUM;
+    case CG_OPT_BOOL:
+        return v->type == CG_BOOL;
+    case CG_OPT_LIST:
+        return v->type == CG_LIST;
+    case CG_OPT_MAP:
+    case CG_OPT_BATCH:
+        return v->type == CG_OBJ;
+    case CG_OPT_SIZE:
+        return (v->type == CG_INT && v->as.i >= 0) || v->type == CG_STR;
+    case CG_OPT_QOS:
+        return v->type == CG_INT && v->as.i >= 0 && v->as.i <= 2;
+    default:
+        return false;
+    }
+}
+
+static const struct cg_option *find_option(const struct cg_plugin *p,
+                                           const char *name)
+{
+    for (const struct cg_option *o = p->options; o && o->name; o++)
+        if (!strcmp(o->name, name))
+            return o;
+    return NULL;
+}
+
+static const struct cg_pos *where_is(const char *name, const struct cg_pos *pos,
+                                     const struct cg_sink_option *where,
+                                     size_t n)
+{
+    for (size_t i = 0; name && i < n; i++)
+        if (!strcmp(where[i].name, name))
+            return &where[i].pos;
+    return pos;
+}
+
+static void unknown_option(const struct cg_plugin *p, const char *name,
+                           const struct cg_pos *at, struct cg_diags *d)
+{
+    const char *best = NULL;
+    size_t best_d = 3;
+    for (const struct cg_option *o = p->options; o && o->name; o++) {
+        size_t dist = cg_edit_distance(name, o->name);
+        if (dist < best_d && o->type != CG_OPT_BROKER) {
+            best_d = dist;
+            best = o->name;
+        }
+    }
+    if (best)
+        cg_diags_add(d, at->file, at->line, at->col,
+                     "unknown option '%s' for %s %s (did you mean '%s'?)",
+                     name, p->kind, p->name, best);
+    else
+        cg_diags_add(d, at->file, at->line, at->col,
+                     "unknown option '%s' for %s %s", name, p->kind, p->name);
+}
+
+int host__check_options(const struct cg_plugin *p, const struct cg_value *opts,
+                        const struct cg_pos *pos,
+                        const struct cg_sink_option *where, size_t n_where,
+                        struct cg_diags *d)
+{
+    size_t before = d->n;
+    for (uint32_t i = 0; i < opts->len; i++) {
+        const struct cg_member *m = &opts->as.members[i];
+        const struct cg_option *o = find_option(p, m->key);
+        const struct cg_pos *at = where_is(m->key, pos, where, n_where);
+        if (!o || o->type == CG_OPT_BROKER)
+            unknown_option(p, m->key, at, d);
+        else if (!type_fits(o->type, &m->value))
+            cg_diags_add(d, at->file, at->line, at->col,
+                         "option '%s' of %s %s must be %s", m->key, p->kind,
+                         p->name, type_name(o->type));
+    }
+    for (const struct cg_option *o = p->options; o && o->name; o++)
+        if (o->required && !cg_value_member(opts, o->name, strlen(o->name)))
+            cg_diags_add(d, pos->file, pos->line, pos->col,
+                         "%s %s needs the option '%s'", p->kind, p->name,
+                         o->name);
+    return d->n > before ? CG_EINVAL : CG_OK;
+}
+
+/* "name: message" from create() is reported at that option. */
+void host__create_error(const struct cg_plugin *p, const char *err,
+                        const struct cg_pos *pos,
+                        const struct cg_sink_option *where, size_t n_where,
+                        struct cg_diags *d)
+{
+    const char *colon = strchr(err, ':');
+    char name[64] = "";
+    if (colon && (size_t)(colon - err) < sizeof(name)) {
+        memcpy(name, err, (size_t)(colon - err));
+        name[colon - err] = '\0';
+    }
+    const struct cg_pos *at = where_is(name, pos, where, n_where);
+    cg_diags_add(d, at->file, at->line, at->col, "%s %s: %s", p->kind,
+                 p->name, err);
+}
+
+/* ---- sinks ---------------------------------------------------------------- */
+
+struct resolve {
+    const struct cg_config *cfg;
+    const struct cg_consumer_conf *c;
+    struct cg_arena *arena;
+    struct cg_sink_conf *out;
+    struct cg_diags *d;
+};
+
+static void error_at(struct resolve *r, const char *option, const char *fmt,
+                     const char *arg)
+{
+    const struct cg_pos *at = where_is(option, &r->c->pos, r->c->sink_options,
+                                       r->c->n_sink_options);
+    char msg[160];
+    snprintf(msg, sizeof(msg), fmt, arg);
+    cg_diags_add(r->d, at->file, at->line, at->col, "consumer %s: %s",
+                 r->c->name.s, msg);
+}
+
+static int arena_str(struct resolve *r, const char *s, struct cg_value *out)
+{
+    size_t n = strlen(s);
+    char *copy = cg_arena_strndup(r->arena, s, n);
+    if (!copy)
+        return CG_ENOMEM;
+    *out = cg_value_str(copy, n);
+    return CG_OK;
+}
+
+/* String members of a map may read the environment: "env:NAME". */
+static int resolve_map(struct resolve *r, const struct cg_member *m,
+                       struct cg_value *v)
+{
+    struct cg_member *copy =
+        cg_arena_alloc(r->arena, (v->len ? v->len : 1) * sizeof(*copy));
+    if (!copy)
+        return CG_ENOMEM;
+    for (uint32_t i = 0; i < v->len; i++) {
+        copy[i] = v->as.members[i];
+        const struct cg_value *s = &copy[i].value;
+        if (s->type != CG_STR || strncmp(s->as.str, "env:", 4))
+            continue;
+        const char *env = getenv(s->as.str + 4);
+        if (!env) {
+            error_at(r, m->key, "environment variable '%s' is not set",
+                     s->as.str + 4);
+            return CG_EINVAL;
+        }
+        if (arena_str(r, env, &copy[i].value) != CG_OK)
+            return CG_ENOMEM;
+    }
+    v->as.members = copy;
+    return CG_OK;
+}
+
+static int resolve_batch(struct resolve *r, const struct cg_member *m)
+{
+    const struct cg_value *v = &m->value;
+    for (uint32_t i = 0; i < v->len; i++) {
+        const struct cg_member *b = &v->as.members[i];
+        bool events = !strcmp(b->key, "max_events");
+        bool wait = !strcmp(b->key, "max_wait_ms");
+        long max = events ? 100000 : 600000, min = events ? 1 : 0;
+        if (!events && !wait) {
+            error_at(r, m->key, "unknown key 'batch.%s' (max_events, "
+                                "max_wait_ms)",
+                     b->key);
+            return CG_EINVAL;
+        }
+        if (b->value.type != CG_INT || b->value.as.i < min ||
+            b->value.as.i > max) {
+            error_at(r, m->key, "batch.%s is out of range", b->key);
+            return CG_EINVAL;
+        }
+        *(events ? &r->out->batch_max : &r->out->batch_wait_ms) =
+            (int)b->value.as.i;
+    }
+    return CG_OK;
+}
+
+/* One option whose type the host handles; v is the copy create() gets. */
+static int resolve_one(struct resolve *r, const struct cg_option *o,
+                       const struct cg_member *m, struct cg_value *v)
+{
+    char buf[4096];
+    uint64_t size;
+    switch (o->type) {
+    case CG_OPT_SIZE:
+        if (v->type == CG_STR && cg_size_parse(v->as.str, &size) != CG_OK) {
+            error_at(r, m->key, "'%s' is not a size (e.g. 64MiB)", v->as.str);
+            return CG_EINVAL;
+        }
+        if (v->type == CG_STR)
+            *v = cg_value_int((int64_t)size);
+        return CG_OK;
+    case CG_OPT_PATH:
+        cg_config_resolve(r->cfg, v->as.str, buf, sizeof(buf));
+        if (arena_str(r, buf, v) != CG_OK)
+            return CG_ENOMEM;
+        r->out->target = v->as.str;
+        return CG_OK;
+    case CG_OPT_TARGET:
+        r->out->target = v->as.str;
+        return CG_OK;
+    case CG_OPT_TEMPLATE:
+        r->out->topic = v->as.str;
+        r->out->topic_pos = r->c->pos;
+        for (size_t i = 0; i < r->c->n_sink_options; i++)
+            if (!strcmp(r->c->sink_options[i].name, m->key))
+                r->out->topic_pos = r->c->sink_options[i].value_pos;
+        return CG_OK;
+    case CG_OPT_QOS:
+        r->out->qos = (int)v->as.i;
+        return CG_OK;
+    case CG_OPT_BATCH:
+        return resolve_batch(r, m);
+    case CG_OPT_MAP:
+        return resolve_map(r, m, v);
+    default:
+        return CG_OK;
+    }
+}
+
+/* What the host does for a sink that declares an option of this type,
+ * whether the consumer gives the option or not. */
+static int declared(const struct cg_plugin *p, int type, const char **name)
+{
+    for (const struct cg_option *o = p->options; o && o->name; o++)
+        if (o->type == type) {
+            *name = o->name;
+            return 1;
+        }
+    return 0;
+}
+
+static int apply_defaults(struct resolve *r)
+{
+    const struct cg_plugin *p = r->out->plugin;
+    const char *name;
+    char buf[300];
+    r->out->mqtt = declared(p, CG_OPT_BROKER, &name);
+    if (declared(p, CG_OPT_BATCH, &name)) {
+        r->out->batch_max = DEFAULT_BATCH_MAX;
+        r->out->batch_wait_ms = DEFAULT_BATCH_WAIT;
+    }
+    if (r->c->broker && !r->out->mqtt) {
+        cg_diags_add(r->d, r->c->pos.file, r->c->pos.line, r->c->pos.col,
+                     "consumer %s: 'broker' does not apply to the %s sink",
+                     r->c->name.s, p->name);
+        return CG_EINVAL;
+    }
+    if (!declared(p, CG_OPT_TEMPLATE, &name))
+        return CG_OK;
+    snprintf(buf, sizeof(buf), "city/%s/{domain}/{type}", r->c->name.s);
+    r->out->topic_pos = r->c->pos;
+    struct cg_value v;
+    if (arena_str(r, buf, &v) != CG_OK)
+        return CG_ENOMEM;
+    r->out->topic = v.as.str;
+    return CG_OK;
+}
+
+static int resolve_options(struct resolve *r)
+{
+    const struct cg_value *in = &r->c->options;
+    struct cg_member *m =
+        cg_arena_alloc(r->arena, (in->len ? in->len : 1) * sizeof(*m));
+    if (!m)
+        return CG_ENOMEM;
+    int result = CG_OK;
+    for (uint32_t i = 0; i < in->len; i++) {
+        m[i] = in->as.members[i];
+        const struct cg_option *o = find_option(r->out->plugin, m[i].key);
+        int rc = o ? resolve_one(r, o, &in->as.members[i], &m[i].value)
+                   : CG_OK;
+        if (rc == CG_ENOMEM)
+            return rc;
+        if (rc != CG_OK)
+            result = rc;
+    }
+    r->out->options = (struct cg_value){.type = CG_OBJ, .len = in->len};
+    r->out->options.as.members = m;
+    return result;
+}
+
+/* The plugin's own check of its options (what create() would refuse),
+ * when its descriptor has one. */
+static int check_plugin(struct resolve *r)
+{
+    const struct cg_plugin *p = r->out->plugin;
+    char err[160] = "";
+    if (!p->check || p->check(&r->out->options, err, sizeof(err)) == CG_OK)
+        return CG_OK;
+    host__create_error(p, err[0] ? err : "invalid options", &r->c->pos,
+                       r->c->sink_options, r->c->n_sink_options, r->d);
+    return CG_EINVAL;
+}
+
+int cg_sink_resolve(const struct cg_plugin_reg *reg,
+                    const struct cg_config *cfg,
+                    const struct cg_consumer_conf *c, struct cg_arena *arena,
+                    struct cg_sink_conf *out, struct cg_diags *d)
+{
+    memset(out, 0, sizeof(*out));
+    out->qos = 1;
+    out->batch_max = DEFAULT_BATCH_MAX;
+    struct resolve r = {cfg, c, arena, out, d};
+    out->plugin = cg_plugins_lookup(reg, "sink", c->sink.s);
+    if (!out->plugin) {
+        struct cg_buf names = {0};
+        cg_plugins_builtin_names(reg, "sink", &names);
+        cg_diags_add(d, c->sink.pos.file, c->sink.pos.line, c->sink.pos.col,
+                     "unknown sink '%s' (%s | plugin:NAME)", c->sink.s,
+                     names.data ? names.data : "");
+        cg_buf_free(&names);
+        return CG_EINVAL;
+    }
+    int rc = host__check_options(out->plugin, &c->options, &c->pos,
+                                 c->sink_options, c->n_sink_options, d);
+    if (rc != CG_OK)
+        return rc;
+    if ((rc = apply_defaults(&r)) != CG_OK)
+        return rc;
+    if ((rc = resolve_options(&r)) != CG_OK)
+        return rc;
+    return check_plugin(&r);
+}
