@@ -119,13 +119,14 @@ struct cg_sink_option {
 struct cg_consumer_conf {
     struct cg_pstr name;
     int role;            /* enum cg_role */
-    struct cg_pstr sink; /* a built-in sink's name, or plugin:<name> */
+    struct cg_pstr sink; /* a built-in sink's name, plugin:<name>, or NULL:
+                            the default sink */
     struct cg_pstr *grants;
     size_t n_grants;
     uint64_t spool_max_bytes;
-    int spool_full;                /* enum cg_spool_full */
-    struct cg_broker_conf *broker; /* its own connection, or NULL */
-    struct cg_value options;       /* the sink's options, a CG_OBJ */
+    int spool_full;                      /* enum cg_spool_full */
+    struct cg_broker_conf *broker;       /* its own connection, or NULL */
+    struct cg_value options;             /* the sink's options, a CG_OBJ */
     struct cg_sink_option *sink_options; /* one per member of options */
     size_t n_sink_options;
     struct cg_pos pos;

@@ -28,7 +28,9 @@ static const struct field consumer_fields[] = {
     {FIELD(struct cg_consumer_conf, name, "name", FT_PSTR), .required = 1},
     {FIELD(struct cg_consumer_conf, role, "role", FT_ENUM), .def = "citizen",
      .choices = roles},
-    {FIELD(struct cg_consumer_conf, sink, "sink", FT_PSTR), .def = "mqtt"},
+    /* No default here: the gateway's default sink is a built-in plugin's
+     * business (plugins/builtin.h). */
+    {FIELD(struct cg_consumer_conf, sink, "sink", FT_PSTR)},
     {.key = "broker", .type = FT_CUSTOM, .parse = parse_broker},
     {FIELD(struct cg_consumer_conf, grants, "grants", FT_PLIST)},
     {FIELD(struct cg_consumer_conf, spool_max_bytes, "spool_max_bytes",
@@ -70,7 +72,8 @@ static void collect_sink_options(struct loader *L, yaml_node_t *item,
     }
     size_t cap = node_len(item) + (extra ? node_len(extra) : 0);
     struct cg_member *m = loader_alloc(L, (cap ? cap : 1) * sizeof(*m));
-    c->sink_options = loader_alloc(L, (cap ? cap : 1) * sizeof(*c->sink_options));
+    c->sink_options =
+        loader_alloc(L, (cap ? cap : 1) * sizeof(*c->sink_options));
     if (!m || !c->sink_options)
         return;
     for (size_t i = 0; i < node_len(item); i++) {
@@ -96,9 +99,9 @@ static void load_consumer(struct loader *L, yaml_node_t *item,
     if (schema_apply(L, item, consumer_fields, c))
         return;
     collect_sink_options(L, item, c);
-    if (!c->sink.s[0] || !strcmp(c->sink.s, "plugin:"))
+    if (c->sink.s && (!c->sink.s[0] || !strcmp(c->sink.s, "plugin:")))
         loader_error(L, map_get(L, item, "sink"),
-                     "a sink name: mqtt | http | file | plugin:NAME");
+                     "expected a sink's name, or plugin:NAME");
     if (c->n_grants && c->role != CG_ROLE_ENTERPRISE)
         loader_error(L, map_get(L, item, "grants"),
                      "grants apply to enterprise consumers only");

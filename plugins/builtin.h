@@ -19,4 +19,7 @@ extern const struct cg_plugin cg_builtin_decode_json, cg_builtin_decode_kv,
 extern const struct cg_plugin cg_builtin_sink_http, cg_builtin_sink_file,
     cg_builtin_sink_mqtt;
 
+/* The sink of a consumer that names none: MQTT, the gateway's own medium. */
+extern const struct cg_plugin *const cg_builtin_default_sink;
+
 #endif

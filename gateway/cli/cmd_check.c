@@ -28,7 +28,7 @@ static void print_consumers(const struct cg_config *cfg,
         const struct cg_consumer_conf *c = &cfg->consumers[i];
         const char *target = cg_pipeline_target(p, i);
         printf("  %-22s %-11s %-6s %s\n", c->name.s, cg_role_name(c->role),
-               c->sink.s, target ? target : "");
+               cg_pipeline_sink(p, i)->plugin->name, target ? target : "");
     }
 }
 

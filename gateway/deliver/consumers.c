@@ -20,9 +20,9 @@ static uint64_t signature(const struct cg_consumer_conf *c,
                           const struct cg_sink_conf *s)
 {
     struct cg_buf b = {0};
-    cg_buf_printf(&b, "%s|%d|%d|%d|%llu|%d", c->sink.s, s->qos, s->batch_max,
-                  s->batch_wait_ms, (unsigned long long)c->spool_max_bytes,
-                  c->spool_full);
+    cg_buf_printf(&b, "%s|%d|%d|%d|%llu|%d", s->plugin->name, s->qos,
+                  s->batch_max, s->batch_wait_ms,
+                  (unsigned long long)c->spool_max_bytes, c->spool_full);
     cg_json_put_value(&b, &s->options);
     if (c->broker)
         cg_buf_printf(&b, "|%s|%s|%s|%s|%d", c->broker->uri,
@@ -125,10 +125,10 @@ static int new_consumer(struct cg_deliver *dl, const struct cg_consumer_conf *c,
         return rc;
     char folder[256];
     folder_name(c->name.s, folder, sizeof(folder));
-    struct outbox_conf oc = {c->name.s,       folder,         dl->spool_dir,
-                             s->batch_max,    s->batch_wait_ms,
-                             c->spool_max_bytes, c->spool_full, reject_batch,
-                             dl};
+    struct outbox_conf oc = {
+        c->name.s,     folder,           dl->spool_dir,
+        s->batch_max,  s->batch_wait_ms, c->spool_max_bytes,
+        c->spool_full, reject_batch,     dl};
     if ((rc = outbox__new(&oc, sink, &out->box)) != CG_OK)
         return rc;
     out->name = cg_strdup(c->name.s);
@@ -143,8 +143,7 @@ static int new_consumer(struct cg_deliver *dl, const struct cg_consumer_conf *c,
  * or SIZE_MAX. */
 static size_t take_existing(struct cg_deliver *dl,
                             const struct cg_consumer_conf *c,
-                            const struct cg_sink_conf *s,
-                            struct consumer *out)
+                            const struct cg_sink_conf *s, struct consumer *out)
 {
     uint64_t sig = signature(c, s);
     for (size_t i = 0; i < dl->cur.n; i++) {

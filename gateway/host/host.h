@@ -88,9 +88,12 @@ int cg_sink_resolve(const struct cg_plugin_reg *reg,
  * loaded plugin as plugin:NAME), or NULL. */
 const struct cg_plugin *cg_plugins_lookup(const struct cg_plugin_reg *reg,
                                           const char *kind, const char *spec);
+/* The sink of a consumer that names none (a built-in). */
+const struct cg_plugin *
+cg_plugins_default_sink(const struct cg_plugin_reg *reg);
 /* The built-in plugins of kind, as "a | b | c" for messages. */
-void cg_plugins_builtin_names(const struct cg_plugin_reg *reg,
-                              const char *kind, struct cg_buf *out);
+void cg_plugins_builtin_names(const struct cg_plugin_reg *reg, const char *kind,
+                              struct cg_buf *out);
 
 /* Internals shared by the files of host/ (options.c). */
 int host__check_options(const struct cg_plugin *p, const struct cg_value *opts,

@@ -18,10 +18,20 @@
 #define DEFAULT_BATCH_WAIT 200
 
 static const char *const type_names[] = {
-    "",           "a string",     "an integer",          "a number",
-    "true or false", "a list",    "a mapping",           "a size (e.g. 64MiB)",
-    "a path",     "a string",     "a topic template",    "0, 1 or 2",
-    "a mapping",  "a mapping of max_events and max_wait_ms"};
+    "",
+    "a string",
+    "an integer",
+    "a number",
+    "true or false",
+    "a list",
+    "a mapping",
+    "a size (e.g. 64MiB)",
+    "a path",
+    "a string",
+    "a topic template",
+    "0, 1 or 2",
+    "a mapping",
+    "a mapping of max_events and max_wait_ms"};
 
 static const char *type_name(int type)
 {
@@ -90,8 +100,8 @@ static void unknown_option(const struct cg_plugin *p, const char *name,
     }
     if (best)
         cg_diags_add(d, at->file, at->line, at->col,
-                     "unknown option '%s' for %s %s (did you mean '%s'?)",
-                     name, p->kind, p->name, best);
+                     "unknown option '%s' for %s %s (did you mean '%s'?)", name,
+                     p->kind, p->name, best);
     else
         cg_diags_add(d, at->file, at->line, at->col,
                      "unknown option '%s' for %s %s", name, p->kind, p->name);
@@ -135,11 +145,12 @@ void host__create_error(const struct cg_plugin *p, const char *err,
         name[colon - err] = '\0';
     }
     const struct cg_pos *at = where_is(name, pos, where, n_where);
-    cg_diags_add(d, at->file, at->line, at->col, "%s %s: %s", p->kind,
-                 p->name, err);
+    cg_diags_add(d, at->file, at->line, at->col, "%s %s: %s", p->kind, p->name,
+                 err);
 }
 
-/* ---- sinks ---------------------------------------------------------------- */
+/* ---- sinks ----------------------------------------------------------------
+ */
 
 struct resolve {
     const struct cg_config *cfg;
@@ -152,8 +163,8 @@ struct resolve {
 static void error_at(struct resolve *r, const char *option, const char *fmt,
                      const char *arg)
 {
-    const struct cg_pos *at = where_is(option, &r->c->pos, r->c->sink_options,
-                                       r->c->n_sink_options);
+    const struct cg_pos *at =
+        where_is(option, &r->c->pos, r->c->sink_options, r->c->n_sink_options);
     char msg[160];
     snprintf(msg, sizeof(msg), fmt, arg);
     cg_diags_add(r->d, at->file, at->line, at->col, "consumer %s: %s",
@@ -205,8 +216,9 @@ static int resolve_batch(struct resolve *r, const struct cg_member *m)
         bool wait = !strcmp(b->key, "max_wait_ms");
         long max = events ? 100000 : 600000, min = events ? 1 : 0;
         if (!events && !wait) {
-            error_at(r, m->key, "unknown key 'batch.%s' (max_events, "
-                                "max_wait_ms)",
+            error_at(r, m->key,
+                     "unknown key 'batch.%s' (max_events, "
+                     "max_wait_ms)",
                      b->key);
             return CG_EINVAL;
         }
@@ -314,8 +326,7 @@ static int resolve_options(struct resolve *r)
     for (uint32_t i = 0; i < in->len; i++) {
         m[i] = in->as.members[i];
         const struct cg_option *o = find_option(r->out->plugin, m[i].key);
-        int rc = o ? resolve_one(r, o, &in->as.members[i], &m[i].value)
-                   : CG_OK;
+        int rc = o ? resolve_one(r, o, &in->as.members[i], &m[i].value) : CG_OK;
         if (rc == CG_ENOMEM)
             return rc;
         if (rc != CG_OK)
@@ -348,7 +359,8 @@ int cg_sink_resolve(const struct cg_plugin_reg *reg,
     out->qos = 1;
     out->batch_max = DEFAULT_BATCH_MAX;
     struct resolve r = {cfg, c, arena, out, d};
-    out->plugin = cg_plugins_lookup(reg, "sink", c->sink.s);
+    out->plugin = c->sink.s ? cg_plugins_lookup(reg, "sink", c->sink.s)
+                            : cg_plugins_default_sink(reg);
     if (!out->plugin) {
         struct cg_buf names = {0};
         cg_plugins_builtin_names(reg, "sink", &names);

@@ -183,6 +183,11 @@ const struct cg_plugin *cg_plugins_get(const struct cg_plugin_reg *reg,
     return &reg->v[i].desc;
 }
 
+const struct cg_plugin *cg_plugins_default_sink(const struct cg_plugin_reg *reg)
+{
+    return cg_plugins_find(reg, "sink", cg_builtin_default_sink->name);
+}
+
 const struct cg_plugin *cg_plugins_lookup(const struct cg_plugin_reg *reg,
                                           const char *kind, const char *spec)
 {
@@ -196,8 +201,8 @@ const struct cg_plugin *cg_plugins_lookup(const struct cg_plugin_reg *reg,
     return NULL;
 }
 
-void cg_plugins_builtin_names(const struct cg_plugin_reg *reg,
-                              const char *kind, struct cg_buf *out)
+void cg_plugins_builtin_names(const struct cg_plugin_reg *reg, const char *kind,
+                              struct cg_buf *out)
 {
     for (size_t i = 0; i < reg->n; i++)
         if (!reg->v[i].path && !strcmp(reg->v[i].desc.kind, kind))

@@ -19,9 +19,10 @@ static int build_consumer(struct cg_pipeline *e, size_t i, struct cg_diags *d,
     int rc = cg_sink_resolve(reg, e->cfg, cc, e->conf_arena, &c->sink, d);
     if (rc != CG_OK)
         return rc;
-    c->target = c->sink.target ? c->sink.target
+    c->target = c->sink.target  ? c->sink.target
                 : c->sink.topic ? NULL
-                                : cc->sink.s;
+                : cc->sink.s    ? cc->sink.s
+                                : c->sink.plugin->name;
     if (!c->sink.topic)
         return CG_OK;
     char err[160];

@@ -80,6 +80,8 @@ static const struct cg_option mqtt_options[] = {
     {NULL, 0, 0, NULL},
 };
 
+const struct cg_plugin *const cg_builtin_default_sink = &cg_builtin_sink_mqtt;
+
 const struct cg_plugin cg_builtin_sink_mqtt = {
     .abi_version = CG_PLUGIN_ABI,
     .struct_size = sizeof(struct cg_plugin),
