@@ -60,8 +60,10 @@ static void reads_walk(struct reads *r, const struct expr__node *n)
     }
     if (is_builtin(n, BUILTIN_PAYLOAD))
         r->all = true;
-    /* The topic names the device as surely as the device id does. */
-    if (is_builtin(n, BUILTIN_DEVICE) || is_builtin(n, BUILTIN_TOPIC))
+    /* The topic names the device as surely as the device id does, and so
+     * does any level of it: topic[N] keeps no topic node below it. */
+    if (is_builtin(n, BUILTIN_DEVICE) || is_builtin(n, BUILTIN_TOPIC) ||
+        n->kind == NODE_LEVEL)
         r->device = true;
     for (uint32_t i = 0; i < n->n; i++)
         reads_walk(r, n->kids[i]);

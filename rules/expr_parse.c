@@ -69,6 +69,10 @@ static struct expr__node *node_new(struct parser *p, int kind, size_t offset,
     return n;
 }
 
+/* Only a node whose operands are all literals folds. A literal reads
+ * nothing, and the nodes that read (fields, built-ins, topic levels) never
+ * fold, so folding cannot hide a read from cg_expr_reads: taint is that of
+ * the expression as written. */
 static bool foldable(const struct expr__node *n)
 {
     if (n->kind == NODE_LIT || n->kind == NODE_FIELD ||

@@ -152,11 +152,14 @@ void cg_expr_eval(const struct cg_expr *e, const struct cg_eval_ctx *ctx,
  * lives as long as the expression). */
 bool cg_expr_constant(const struct cg_expr *e, struct cg_value *out);
 
-/* For privacy taint (SPEC §6): the record fields an expression reads.
- * `all` is set when it reads the whole record (`payload` on its own or with
- * a computed key); `device` when it reads the built-in `device` or
- * `topic` (a topic names its device as surely as the id does). fn is
- * called once per distinct top-level field name. */
+/* For privacy taint (SPEC §6): what an expression reads, as written. Only
+ * subtrees without any read are folded into constants, so folding never
+ * hides one; both branches of a conditional count, even under a constant
+ * condition. `all` is set when it reads the whole record (`payload` on its
+ * own or with a key that is not a constant string); `device` when it reads
+ * the built-in `device`, `topic` or `topic[N]` (any N, constant or not: a
+ * topic names its device as surely as the id does). fn is called once per
+ * distinct top-level field name. */
 struct cg_expr_reads {
     bool all;
     bool device;
