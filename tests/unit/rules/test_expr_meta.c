@@ -26,7 +26,7 @@ static const struct reads_case reads[] = {
     {"device", false, true, ""},
     {"payload.device", false, false, "device"},
     {"payload['device'] + device", false, true, "device"},
-    {"vendor + network + domain + str(now)", false, false, ""},
+    {"vendor + network + domain + str(now) + str(time)", false, false, ""},
     /* topic and every level of it read the device (SPEC §6), whatever the
      * index and however the level is used */
     {"topic", false, true, ""},
@@ -49,6 +49,7 @@ static const struct reads_case reads[] = {
     {"'aq' in topic", false, true, ""},
     {"[topic[2]][0]", false, true, ""},
     {"len(topic[2]) > 0", false, true, ""},
+    {"format_time(now, '%Y') + topic[2]", false, true, ""},
     {"matches(topic[2], '^aq')", false, true, ""},
     /* constant conditions: both branches count, as written */
     {"true ? device : x", false, true, "x"},
@@ -57,6 +58,9 @@ static const struct reads_case reads[] = {
     {"true || device == 'x'", false, true, ""},
     {"false && x", false, false, "x"},
     {"min(1, x, 3)", false, false, "x"},
+    {"between(x, 1, topic[1])", false, true, "x"},
+    {"hour(time) + minute(now)", false, false, ""},
+    {"date(ts) + str(weekday(ts2))", false, false, "ts,ts2"},
     /* payload with a key that is no constant string reads everything */
     {"payload[str(k)]", true, false, "k"},
     {"payload[lower('X')]", false, false, "x"},
