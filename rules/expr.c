@@ -1,8 +1,8 @@
 /*
- * The public face of expressions (rules.h): compile, free, evaluate, and
- * the facts the rules compiler asks about a compiled expression: which
- * record fields it reads (for privacy taint), whether it is a constant and
- * whether it is a bare field path.
+ * The public face of expressions (rules.h): compile (ordinary and window
+ * expressions), free, evaluate, and the facts the rules compiler asks
+ * about a compiled expression: which record fields it reads (for privacy
+ * taint), whether it is a constant and whether it is a bare field path.
  *
  * Those facts are worked out once, when the expression compiles, so the
  * queries neither walk the tree nor allocate.
@@ -60,8 +60,10 @@ static void reads_walk(struct reads *r, const struct expr__node *n)
     }
     if (is_builtin(n, BUILTIN_PAYLOAD))
         r->all = true;
-    /* The topic names the device as surely as the device id does. */
-    if (is_builtin(n, BUILTIN_DEVICE) || is_builtin(n, BUILTIN_TOPIC))
+    /* The topic names the device as surely as the device id does, and so
+     * does any level of it: topic[N] keeps no topic node below it. */
+    if (is_builtin(n, BUILTIN_DEVICE) || is_builtin(n, BUILTIN_TOPIC) ||
+        n->kind == NODE_LEVEL)
         r->device = true;
     for (uint32_t i = 0; i < n->n; i++)
         reads_walk(r, n->kids[i]);
@@ -76,7 +78,7 @@ static const char *bare_field(const struct expr__node *n)
     return n->kind == NODE_FIELD ? n->lit.as.str : NULL;
 }
 
-static int analyse(struct cg_expr *e)
+int expr__analyse(struct cg_expr *e)
 {
     struct reads r = {0};
     reads_walk(&r, e->root);
@@ -95,8 +97,8 @@ static int analyse(struct cg_expr *e)
     return CG_OK;
 }
 
-int cg_expr_compile(const char *src, size_t len, struct cg_expr **out,
-                    struct cg_expr_error *err)
+static int compile(const char *src, size_t len, bool window,
+                   struct cg_expr **out, struct cg_expr_error *err)
 {
     struct cg_expr_error spare;
     if (!err)
@@ -107,9 +109,11 @@ int cg_expr_compile(const char *src, size_t len, struct cg_expr **out,
     /* Most expressions are a few dozen bytes; size the first chunk so
      * they need one, without giving a short one a big block. */
     if (e && (e->arena = cg_arena_new(len < 1024 ? 384 + len * 8 : 16384)))
-        rc = expr__parse(e, src ? src : "", len, err);
+        rc = expr__parse(e, src ? src : "", len, window, err);
+    if (rc == CG_OK && window)
+        rc = expr__window_finish(e, err);
     if (rc == CG_OK)
-        rc = analyse(e);
+        rc = expr__analyse(e);
     if (rc == CG_OK) {
         *out = e;
         return CG_OK;
@@ -120,6 +124,30 @@ int cg_expr_compile(const char *src, size_t len, struct cg_expr **out,
         snprintf(err->msg, sizeof(err->msg), "out of memory");
     }
     return rc;
+}
+
+int cg_expr_compile(const char *src, size_t len, struct cg_expr **out,
+                    struct cg_expr_error *err)
+{
+    return compile(src, len, false, out, err);
+}
+
+int cg_expr_compile_window(const char *src, size_t len, struct cg_expr **out,
+                           const struct cg_agg **aggs, size_t *n_aggs,
+                           struct cg_expr_error *err)
+{
+    int rc = compile(src, len, true, out, err);
+    size_t n = cg_expr_aggregates(*out, aggs);
+    if (n_aggs)
+        *n_aggs = n;
+    return rc;
+}
+
+size_t cg_expr_aggregates(const struct cg_expr *e, const struct cg_agg **aggs)
+{
+    if (aggs)
+        *aggs = e ? e->aggs : NULL;
+    return e ? e->n_aggs : 0;
 }
 
 void cg_expr_eval(const struct cg_expr *e, const struct cg_eval_ctx *ctx,

@@ -79,9 +79,20 @@ static void eval_builtin(const struct cg_eval_ctx *ctx, int op,
     case BUILTIN_DOMAIN:
         ctx_string(ctx->domain, out);
         break;
+    case BUILTIN_TIME:
+        *out = cg_value_num(ctx->time);
+        break;
     default:
         *out = cg_value_num(ctx->now);
     }
+}
+
+/* A window aggregate's finished value, from the slot the caller filled. */
+static void eval_agg(const struct cg_eval_ctx *ctx, const struct expr__node *n,
+                     struct cg_value *out)
+{
+    uint64_t slot = (uint64_t)n->lit.as.i;
+    *out = ctx->aggs && slot < ctx->n_aggs ? ctx->aggs[slot] : CG_VALUE_NULL;
 }
 
 /* topic[k]: from ctx->levels, or by splitting ctx->topic when the caller
@@ -369,6 +380,9 @@ void expr__eval(struct expr__ev *ev, const struct expr__node *n,
         break;
     case NODE_CALL:
         expr__call(ev, n, out);
+        break;
+    case NODE_AGG:
+        eval_agg(ev->ctx, n, out);
         break;
     default:
         eval_access(ev, n, out);

@@ -1,9 +1,9 @@
 /*
- * The function table of expressions, the checks the compiler makes on a
- * call (known name, arity, no window aggregate), the call itself, and the
- * text and type functions: len lower upper trim contains starts_with
- * ends_with matches exists coalesce str bool hash. The numeric ones live
- * in expr_math.c.
+ * The function table of expressions, the arity check the compiler makes
+ * on a call, the call itself, and the text and type functions: len lower
+ * upper trim contains starts_with ends_with matches exists coalesce str
+ * bool hash. The numeric ones live in expr_math.c, the time ones in
+ * expr_time.c, the window aggregates in expr_window.c.
  *
  * A function given a type it does not take yields null (SPEC §12). lower,
  * upper and trim know ASCII only: lower("ÄB") is "Äb", and trim removes
@@ -202,61 +202,69 @@ static EXPR__FUNC(fn_hash)
     *out = cg_value_str(hex, 16);
 }
 
+#define LAZY  EXPR_FN_LAZY
+#define LOCAL EXPR_FN_LOCAL
+
 static const struct expr__func funcs[] = {
-    {"abs", 1, 1, false, false, expr__fn_abs},
-    {"min", 2, ANY, true, true, expr__fn_min},
-    {"max", 2, ANY, true, true, expr__fn_max},
-    {"round", 1, 2, false, false, expr__fn_round},
-    {"floor", 1, 1, false, false, expr__fn_floor},
-    {"ceil", 1, 1, false, false, expr__fn_ceil},
-    {"sqrt", 1, 1, false, false, expr__fn_sqrt},
-    {"len", 1, 1, false, false, fn_len},
-    {"lower", 1, 1, false, false, fn_lower},
-    {"upper", 1, 1, false, false, fn_upper},
-    {"trim", 1, 1, false, false, fn_trim},
-    {"contains", 2, 2, false, false, fn_contains},
-    {"starts_with", 2, 2, false, false, fn_starts_with},
-    {"ends_with", 2, 2, false, false, fn_ends_with},
-    {"matches", 2, 2, false, false, fn_matches},
-    {"exists", 1, 1, false, false, fn_exists},
-    {"coalesce", 1, ANY, true, false, fn_coalesce},
-    {"num", 1, 1, false, false, expr__fn_num},
-    {"str", 1, 1, false, false, fn_str},
-    {"bool", 1, 1, false, false, fn_bool},
-    {"hash", 1, 1, false, false, fn_hash},
+    {"abs", 1, 1, 0, expr__fn_abs},
+    {"min", 2, ANY, LAZY, expr__fn_min},
+    {"max", 2, ANY, LAZY, expr__fn_max},
+    {"round", 1, 2, 0, expr__fn_round},
+    {"floor", 1, 1, 0, expr__fn_floor},
+    {"ceil", 1, 1, 0, expr__fn_ceil},
+    {"sqrt", 1, 1, 0, expr__fn_sqrt},
+    {"len", 1, 1, 0, fn_len},
+    {"lower", 1, 1, 0, fn_lower},
+    {"upper", 1, 1, 0, fn_upper},
+    {"trim", 1, 1, 0, fn_trim},
+    {"contains", 2, 2, 0, fn_contains},
+    {"starts_with", 2, 2, 0, fn_starts_with},
+    {"ends_with", 2, 2, 0, fn_ends_with},
+    {"matches", 2, 2, 0, fn_matches},
+    {"exists", 1, 1, 0, fn_exists},
+    {"coalesce", 1, ANY, LAZY, fn_coalesce},
+    {"num", 1, 1, 0, expr__fn_num},
+    {"str", 1, 1, 0, fn_str},
+    {"bool", 1, 1, 0, fn_bool},
+    {"hash", 1, 1, 0, fn_hash},
+    {"between", 3, 3, 0, expr__fn_between},
+    {"hour", 1, 1, LOCAL, expr__fn_hour},
+    {"minute", 1, 1, LOCAL, expr__fn_minute},
+    {"weekday", 1, 1, LOCAL, expr__fn_weekday},
+    {"date", 1, 1, LOCAL, expr__fn_date},
+    {"format_time", 2, 2, LOCAL, expr__fn_format_time},
 };
-
-/* Aggregates belong to windows, which this version does not support. */
-static const char *const aggregates[] = {
-    "count", "count_distinct", "sum", "avg", "first", "last", NULL,
-};
-
-static const char aggregate_msg[] =
-    "window aggregates are not supported in this version";
-
-static bool same(const char *name, const char *s, size_t len)
-{
-    return strlen(name) == len && memcmp(name, s, len) == 0;
-}
 
 const struct expr__func *expr__func_find(const char *name, size_t len)
 {
     for (size_t i = 0; i < sizeof(funcs) / sizeof(funcs[0]); i++)
-        if (same(funcs[i].name, name, len))
+        if (strlen(funcs[i].name) == len &&
+            memcmp(funcs[i].name, name, len) == 0)
             return &funcs[i];
     return NULL;
 }
 
-int expr__func_check_name(const char *name, size_t len, size_t offset,
-                          struct cg_expr_error *err)
+int expr__func_lookup(const char *name, size_t len, size_t offset,
+                      const struct expr__func **fn, int *agg,
+                      struct cg_expr_error *err)
 {
-    for (const char *const *a = aggregates; *a; a++)
-        if (same(*a, name, len))
-            return expr__error(err, offset, "%s", aggregate_msg);
-    if (expr__func_find(name, len))
+    *fn = expr__func_find(name, len);
+    *agg = expr__agg_kind(name, len);
+    if (*fn || *agg >= 0)
         return CG_OK;
     int n = len > 32 ? 32 : (int)len;
     return expr__error(err, offset, "unknown function '%.*s'", n, name);
+}
+
+int expr__func_check_literals(struct cg_expr *e, struct expr__node *n,
+                              const char *src, size_t len,
+                              struct cg_expr_error *err)
+{
+    if (n->fn->fn == expr__fn_format_time)
+        return expr__time_format_check(n, src, len, err);
+    if (n->fn->fn == fn_matches)
+        return expr__regex_compile(e, n, err);
+    return CG_OK;
 }
 
 int expr__func_check_arity(const struct expr__func *f, uint32_t n,
@@ -264,8 +272,6 @@ int expr__func_check_arity(const struct expr__func *f, uint32_t n,
 {
     if (n >= f->min_args && (n <= f->max_args || f->max_args == ANY))
         return CG_OK;
-    if (f->aggregate && n == 1)
-        return expr__error(err, offset, "%s", aggregate_msg);
     if (f->max_args == ANY)
         return expr__error(err, offset, "%s() takes %d or more arguments",
                            f->name, f->min_args);
@@ -276,12 +282,14 @@ int expr__func_check_arity(const struct expr__func *f, uint32_t n,
                        f->min_args, f->min_args == 1 ? "" : "s");
 }
 
+/* Functions that are not lazy get their first three arguments evaluated,
+ * as many as any of them takes. */
 void expr__call(struct expr__ev *ev, const struct expr__node *n,
                 struct cg_value *out)
 {
-    struct cg_value args[2] = {CG_VALUE_NULL, CG_VALUE_NULL};
-    if (!n->fn->lazy)
-        for (uint32_t i = 0; i < n->n && i < 2; i++)
+    struct cg_value args[3] = {CG_VALUE_NULL, CG_VALUE_NULL, CG_VALUE_NULL};
+    if (!(n->fn->flags & EXPR_FN_LAZY))
+        for (uint32_t i = 0; i < n->n && i < 3; i++)
             expr__eval(ev, n->kids[i], &args[i]);
     n->fn->fn(ev, n, args, out);
 }

@@ -251,6 +251,29 @@ static int lex_string(struct expr__lexer *lx, struct expr__token *t)
     return CG_OK;
 }
 
+size_t expr__lex_string_offset(const char *src, size_t len, size_t quote,
+                               size_t index)
+{
+    struct expr__lexer lx = {.src = src, .len = len, .pos = quote};
+    size_t end, i = quote + 1, n = 0;
+    char bytes[4];
+    if (quote >= len || (src[quote] != '"' && src[quote] != '\'') ||
+        string_end(&lx, &end))
+        return quote;
+    while (i < end && n < index) {
+        if (src[i] != '\\') {
+            i++;
+            n++;
+            continue;
+        }
+        int k = read_escape(&lx, &i, end, bytes);
+        if (k < 0)
+            return quote;
+        n += (size_t)k;
+    }
+    return i;
+}
+
 /* Operators of one or two characters. Longer spellings come first so that
  * "<=" wins over "<". */
 static const struct {

@@ -1,6 +1,7 @@
 /*
  * The numeric functions of expressions: abs, min, max, round, floor, ceil,
- * sqrt and num (SPEC §4 and §12).
+ * sqrt and num (SPEC §4 and §12), and between, which orders like min and
+ * max do.
  *
  * round() works on the decimal the user sees, not on the binary double:
  * 2.675 is stored as 2.67499999..., yet str(2.675) prints 2.675, so
@@ -97,6 +98,22 @@ void expr__fn_max(struct expr__ev *ev, const struct expr__node *n,
                   const struct cg_value *a, struct cg_value *out)
 {
     extreme(ev, n, 1, out);
+}
+
+/* between(x, lo, hi): lo <= x <= hi when the three are all numbers (ints
+ * and doubles mixed) or all strings (bytewise); false for any other mix,
+ * nulls included, so that it can stand in a `when` as it is (SPEC §14). */
+void expr__fn_between(struct expr__ev *ev, const struct expr__node *n,
+                      const struct cg_value *a, struct cg_value *out)
+{
+    int low, high;
+    bool numbers = cg_value_is_number(&a[0]) && cg_value_is_number(&a[1]) &&
+                   cg_value_is_number(&a[2]);
+    bool strings =
+        a[0].type == CG_STR && a[1].type == CG_STR && a[2].type == CG_STR;
+    *out = cg_value_bool(
+        (numbers || strings) && cg_value_order(&a[1], &a[0], &low) &&
+        cg_value_order(&a[0], &a[2], &high) && low <= 0 && high <= 0);
 }
 
 /* An integer rounded to 10^places (places > 0), half away from zero. */

@@ -20,7 +20,8 @@ struct parser {
     struct expr__token tok; /* the current token, not yet consumed */
     struct cg_expr *expr;
     struct cg_expr_error *err;
-    int depth; /* recursion depth of parse_cond and parse_unary */
+    int depth;   /* recursion depth of parse_cond and parse_unary */
+    bool window; /* compiling a window's aggregate expression */
 };
 
 static int parse_cond(struct parser *p, struct expr__node **out);
@@ -69,10 +70,18 @@ static struct expr__node *node_new(struct parser *p, int kind, size_t offset,
     return n;
 }
 
+/* Only a node whose operands are all literals folds. A literal reads
+ * nothing, and the nodes that read (fields, built-ins, topic levels,
+ * aggregates) never fold, so folding cannot hide a read from
+ * cg_expr_reads: taint is that of the expression as written. Functions
+ * of the local time zone do not fold either, so that the zone in force
+ * when the expression runs is the one that counts. */
 static bool foldable(const struct expr__node *n)
 {
     if (n->kind == NODE_LIT || n->kind == NODE_FIELD ||
-        n->kind == NODE_BUILTIN || n->kind == NODE_LEVEL)
+        n->kind == NODE_BUILTIN || n->kind == NODE_LEVEL || n->kind == NODE_AGG)
+        return false;
+    if (n->kind == NODE_CALL && (n->fn->flags & EXPR_FN_LOCAL))
         return false;
     for (uint32_t i = 0; i < n->n; i++)
         if (n->kids[i]->kind != NODE_LIT)
@@ -155,60 +164,39 @@ static int parse_items(struct parser *p, int close, const char *msg,
     return CG_OK;
 }
 
-static int compile_regex(struct parser *p, struct expr__node *call)
-{
-    const struct expr__node *lit = call->kids[1];
-    if (lit->kind != NODE_LIT || lit->lit.type != CG_STR)
-        return expr__error(p->err, lit->offset,
-                           "matches() needs a string literal as its regex");
-    const char *costly = expr__regex_too_costly(lit->lit.as.str);
-    if (costly)
-        return expr__error(p->err, lit->offset, "regex too costly: %s", costly);
-    struct expr__regex *r = cg_arena_alloc(p->expr->arena, sizeof(*r));
-    if (!r)
-        return CG_ENOMEM;
-    int rc = regcomp(&r->re, lit->lit.as.str, REG_EXTENDED | REG_NOSUB);
-    if (rc == REG_ESPACE)
-        return CG_ENOMEM;
-    if (rc) {
-        char why[128];
-        regerror(rc, NULL, why, sizeof(why));
-        return expr__error(p->err, lit->offset, "bad regex: %s", why);
-    }
-    r->next = p->expr->regexes;
-    p->expr->regexes = r;
-    call->re = &r->re;
-    return CG_OK;
-}
-
-/* After the name and its '(' : name(args). */
+/* After the name and its '(' : name(args). min and max of one argument
+ * are aggregates; of more, the functions. */
 static int parse_call(struct parser *p, const struct expr__token *name,
                       struct expr__node **out)
 {
-    const char *s = p->lx.src + name->start;
-    int rc = expr__func_check_name(s, name->len, name->start, p->err);
+    const struct expr__func *fn;
+    int agg;
+    int rc = expr__func_lookup(p->lx.src + name->start, name->len, name->start,
+                               &fn, &agg, p->err);
     if (rc)
         return rc;
     struct expr__node *n = node_new(p, NODE_CALL, name->start, 0);
     if (!n)
         return CG_ENOMEM;
-    n->fn = expr__func_find(s, name->len);
+    n->fn = fn;
     if ((rc = advance(p)) ||
-        (rc = parse_items(p, TOK_RPAREN, "expected ',' or ')' in arguments",
-                          n)) ||
-        (rc = expr__func_check_arity(n->fn, n->n, name->start, p->err)))
-        return rc;
-    if (strcmp(n->fn->name, "matches") == 0 && (rc = compile_regex(p, n)))
+        (rc =
+             parse_items(p, TOK_RPAREN, "expected ',' or ')' in arguments", n)))
         return rc;
     *out = n;
-    return finish(p, n);
+    if (agg >= 0 && (!fn || n->n == 1))
+        rc = expr__agg_make(p->expr, p->window, agg, n, p->err);
+    else if (!(rc = expr__func_check_arity(fn, n->n, name->start, p->err)))
+        rc =
+            expr__func_check_literals(p->expr, n, p->lx.src, p->lx.len, p->err);
+    return rc ? rc : finish(p, n);
 }
 
 static const char *const builtins[] = {
     [BUILTIN_PAYLOAD] = "payload", [BUILTIN_TOPIC] = "topic",
     [BUILTIN_VENDOR] = "vendor",   [BUILTIN_NETWORK] = "network",
     [BUILTIN_DEVICE] = "device",   [BUILTIN_DOMAIN] = "domain",
-    [BUILTIN_NOW] = "now",
+    [BUILTIN_NOW] = "now",         [BUILTIN_TIME] = "time",
 };
 
 /* A name: a function call, a built-in or a field of the record. */
@@ -277,7 +265,7 @@ static int make_index(struct parser *p, size_t at, struct expr__node *base,
                       struct expr__node *index, struct expr__node **out)
 {
     if (base->kind == NODE_BUILTIN && base->op == BUILTIN_TOPIC)
-        return make(p, NODE_LEVEL, 0, at, index, NULL, out);
+        return make(p, NODE_LEVEL, 0, base->offset, index, NULL, out);
     if (index->kind == NODE_LIT && index->lit.type == CG_STR) {
         struct expr__node *m = node_new(p, NODE_MEMBER, at, 1);
         if (!m)
@@ -467,13 +455,14 @@ static int parse_cond(struct parser *p, struct expr__node **out)
     return rc;
 }
 
-int expr__parse(struct cg_expr *e, const char *src, size_t len,
+int expr__parse(struct cg_expr *e, const char *src, size_t len, bool window,
                 struct cg_expr_error *err)
 {
     struct parser p = {
         .lx = {.src = src, .len = len, .arena = e->arena, .err = err},
         .expr = e,
         .err = err,
+        .window = window,
     };
     int rc = advance(&p);
     if (rc)

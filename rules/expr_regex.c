@@ -5,6 +5,7 @@
  * compile. Rule files are trusted to be typos, not attacks, but `check`
  * and a reload must stay quick and small whatever they hold, so patterns
  * whose repetitions multiply past a bound are refused at load time.
+ * Patterns that pass are compiled here, once, for matches().
  */
 #include <stdlib.h>
 
@@ -77,4 +78,31 @@ const char *expr__regex_too_costly(const char *s)
         after_quantifier = false;
     }
     return NULL;
+}
+
+int expr__regex_compile(struct cg_expr *e, struct expr__node *call,
+                        struct cg_expr_error *err)
+{
+    const struct expr__node *lit = call->kids[1];
+    if (lit->kind != NODE_LIT || lit->lit.type != CG_STR)
+        return expr__error(err, lit->offset,
+                           "matches() needs a string literal as its regex");
+    const char *costly = expr__regex_too_costly(lit->lit.as.str);
+    if (costly)
+        return expr__error(err, lit->offset, "regex too costly: %s", costly);
+    struct expr__regex *r = cg_arena_alloc(e->arena, sizeof(*r));
+    if (!r)
+        return CG_ENOMEM;
+    int rc = regcomp(&r->re, lit->lit.as.str, REG_EXTENDED | REG_NOSUB);
+    if (rc == REG_ESPACE)
+        return CG_ENOMEM;
+    if (rc) {
+        char why[128];
+        regerror(rc, NULL, why, sizeof(why));
+        return expr__error(err, lit->offset, "bad regex: %s", why);
+    }
+    r->next = e->regexes;
+    e->regexes = r;
+    call->re = &r->re;
+    return CG_OK;
 }

@@ -1,9 +1,11 @@
 /*
- * Declarations shared by the expression files and value.c; never included
- * from outside rules/. The pieces: expr_lex.c (tokens and literals),
- * expr_parse.c (the parser and constant folding), expr_eval.c (the
- * evaluator and operators), expr_func.c and expr_math.c (functions),
- * expr.c (the public entry points of rules.h).
+ * Declarations shared by the files of rules/; never included from
+ * outside. The pieces: expr_lex.c (tokens and literals), expr_parse.c
+ * (the parser and constant folding), expr_eval.c (the evaluator and
+ * operators), expr_func.c and expr_math.c (functions),
+ * expr_time.c (time functions), expr_window.c (window aggregates in the
+ * tree), expr.c (the public entry points of rules.h), and agg.c and
+ * agg_set.c (the window accumulators).
  *
  * A compiled expression is a tree of struct expr__node. Every node, every
  * literal string and list, and every compiled regex lives in the arena the
@@ -77,6 +79,11 @@ int expr__lex(struct expr__lexer *lx, struct expr__token *t);
  * Returns CG_OK, CG_EINVAL (err filled in) or CG_ENOMEM. */
 int expr__lex_number(struct expr__lexer *lx, size_t start, size_t end,
                      struct cg_value *out);
+/* The source offset of byte `index` of the decoded string literal whose
+ * opening quote is at src[quote] (escapes decode shorter than they are
+ * written); quote itself when src[quote] opens no valid string. */
+size_t expr__lex_string_offset(const char *src, size_t len, size_t quote,
+                               size_t index);
 /* Fills err (if any) and returns CG_EINVAL. */
 int expr__error(struct cg_expr_error *err, size_t offset, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -97,7 +104,9 @@ enum expr__kind {
     NODE_AND,     /* kids[0] && kids[1] */
     NODE_OR,      /* kids[0] || kids[1] */
     NODE_COND,    /* kids[0] ? kids[1] : kids[2] */
-    NODE_CALL     /* fn(kids[0..n)) */
+    NODE_CALL,    /* fn(kids[0..n)) */
+    NODE_AGG      /* window aggregate: op enum cg_agg_kind, lit.as.i its
+                     slot, kids[0] its argument (none for count()) */
 };
 
 enum expr__builtin {
@@ -107,7 +116,8 @@ enum expr__builtin {
     BUILTIN_NETWORK,
     BUILTIN_DEVICE,
     BUILTIN_DOMAIN,
-    BUILTIN_NOW
+    BUILTIN_NOW,
+    BUILTIN_TIME
 };
 
 struct expr__func;
@@ -140,12 +150,21 @@ struct cg_expr {
     uint32_t n_fields;
     const struct cg_value *fields; /* distinct top-level names (strings) */
     const char *field_name;        /* cg_expr_field_name */
+    /* Window mode: the aggregates in slot order, their arguments being
+     * expressions that live in this one's arena. */
+    struct cg_agg *aggs;
+    uint32_t n_aggs;
 };
 
 /* Parses src into e->root, allocating from e->arena and registering regexes
- * in e->regexes (expr_parse.c). Returns CG_OK, CG_EINVAL or CG_ENOMEM. */
-int expr__parse(struct cg_expr *e, const char *src, size_t len,
+ * in e->regexes (expr_parse.c). In window mode the aggregate calls become
+ * NODE_AGG nodes numbered from 0 (e->n_aggs counts them); otherwise they
+ * are errors. Returns CG_OK, CG_EINVAL or CG_ENOMEM. */
+int expr__parse(struct cg_expr *e, const char *src, size_t len, bool window,
                 struct cg_expr_error *err);
+/* Works out what cg_expr_reads and cg_expr_field_name answer for e
+ * (expr.c). Returns CG_OK or CG_ENOMEM. */
+int expr__analyse(struct cg_expr *e);
 
 /* ---- evaluation (expr_eval.c) ----------------------------------------- */
 
@@ -170,28 +189,52 @@ bool expr__has_substring(const struct cg_value *s, const struct cg_value *sub);
 /* A whole number (integer or integral double) within int64, else false. */
 bool expr__whole(const struct cg_value *v, int64_t *out);
 
+/* ---- window aggregates in the tree (expr_window.c) --------------------- */
+
+/* The aggregate a call of that name makes (enum cg_agg_kind), or -1. min
+ * and max count only with one argument, which the caller checks. */
+int expr__agg_kind(const char *name, size_t len);
+/* Turns the parsed call n of the aggregate `kind` into a NODE_AGG with
+ * the next slot of e, after checking that a window is being compiled, the
+ * arity and that no aggregate nests inside. CG_OK or CG_EINVAL. */
+int expr__agg_make(struct cg_expr *e, bool window, int kind,
+                   struct expr__node *n, struct cg_expr_error *err);
+/* Refuses names that read one message (fields, payload, topic, device,
+ * vendor, network, time) outside the aggregates of a window expression,
+ * then lists the aggregates in e->aggs. CG_OK, CG_EINVAL or CG_ENOMEM. */
+int expr__window_finish(struct cg_expr *e, struct cg_expr_error *err);
+
 /* ---- functions (expr_func.c) ------------------------------------------ */
 
 typedef void (*expr__func_fn)(struct expr__ev *ev, const struct expr__node *n,
                               const struct cg_value *args,
                               struct cg_value *out);
 
+/* Flags of a function. */
+#define EXPR_FN_LAZY  1 /* evaluates its own arguments */
+#define EXPR_FN_LOCAL 2 /* reads the local time zone: never folded */
+
 struct expr__func {
     const char *name;
     uint8_t min_args, max_args; /* max_args 255: any number */
-    bool lazy;                  /* evaluates its own arguments */
-    bool aggregate;             /* with one argument: a window aggregate */
+    uint8_t flags;              /* EXPR_FN_* */
     expr__func_fn fn;
 };
 
 /* The function called `name`, or NULL. */
 const struct expr__func *expr__func_find(const char *name, size_t len);
-/* Refuses (CG_EINVAL, err filled in) an unknown function and the window
- * aggregates this version does not support. */
-int expr__func_check_name(const char *name, size_t len, size_t offset,
-                          struct cg_expr_error *err);
-/* Checks a call's arity: CG_OK or CG_EINVAL (min or max with a single
- * argument is the window aggregate, refused like the others). */
+/* What a call of `name` may be: the function (*fn, or NULL) and the window
+ * aggregate (*agg, or -1). CG_EINVAL (err at offset) when it is neither. */
+int expr__func_lookup(const char *name, size_t len, size_t offset,
+                      const struct expr__func **fn, int *agg,
+                      struct cg_expr_error *err);
+/* The load-time checks of a call's literal arguments: compiles the regex
+ * of matches(), checks the format of format_time(). CG_OK, CG_EINVAL or
+ * CG_ENOMEM. */
+int expr__func_check_literals(struct cg_expr *e, struct expr__node *n,
+                              const char *src, size_t len,
+                              struct cg_expr_error *err);
+/* Checks a call's arity: CG_OK or CG_EINVAL. */
 int expr__func_check_arity(const struct expr__func *f, uint32_t n,
                            size_t offset, struct cg_expr_error *err);
 void expr__call(struct expr__ev *ev, const struct expr__node *n,
@@ -209,6 +252,19 @@ EXPR__FUNC(expr__fn_floor);
 EXPR__FUNC(expr__fn_ceil);
 EXPR__FUNC(expr__fn_sqrt);
 EXPR__FUNC(expr__fn_num);
+EXPR__FUNC(expr__fn_between);
+
+/* The time functions (expr_time.c). */
+EXPR__FUNC(expr__fn_hour);
+EXPR__FUNC(expr__fn_minute);
+EXPR__FUNC(expr__fn_weekday);
+EXPR__FUNC(expr__fn_date);
+EXPR__FUNC(expr__fn_format_time);
+/* Checks the format of the format_time() call n, which must be a string
+ * literal of the strftime subset; errors point at the conversion at fault
+ * in src. CG_OK or CG_EINVAL. */
+int expr__time_format_check(const struct expr__node *n, const char *src,
+                            size_t len, struct cg_expr_error *err);
 
 /* ---- values (value.c) ------------------------------------------------- */
 
@@ -220,5 +276,30 @@ bool value__format_arena(struct cg_arena *arena, const struct cg_value *v,
 
 /* Why a regex would be too costly to compile (expr_regex.c), or NULL. */
 const char *expr__regex_too_costly(const char *re);
+/* Compiles the regex literal of the matches() call n into e (registered in
+ * e->regexes, set as n->re). CG_OK, CG_EINVAL or CG_ENOMEM. */
+int expr__regex_compile(struct cg_expr *e, struct expr__node *n,
+                        struct cg_expr_error *err);
+
+/* ---- owned values and the distinct set (agg_set.c) -------------------- */
+
+/* A deep copy of v that owns its memory in one cg_malloc block (none for
+ * scalars); *bytes gets the block's size. CG_OK or CG_ENOMEM. */
+int agg__clone(const struct cg_value *v, struct cg_value *out, size_t *bytes);
+/* Frees what agg__clone allocated for v; v becomes null. */
+void agg__clone_free(struct cg_value *v);
+
+/* A set of values under SPEC §4 equality, owning copies of them. */
+struct cg_agg_set;
+/* Adds a copy of v unless an equal value is in the set (a null set is
+ * allocated first). CG_OK or CG_ENOMEM (the set is unchanged). */
+int agg__set_add(struct cg_agg_set **s, const struct cg_value *v);
+size_t agg__set_count(const struct cg_agg_set *s);
+size_t agg__set_bytes(const struct cg_agg_set *s);
+/* Calls fn for every value in the set, in no particular order. */
+void agg__set_each(const struct cg_agg_set *s,
+                   void (*fn)(void *user, const struct cg_value *v),
+                   void *user);
+void agg__set_free(struct cg_agg_set *s);
 
 #endif

@@ -10,6 +10,12 @@
  *
  * Threads: compiled objects are immutable and may be evaluated from several
  * threads at once, each with its own arena.
+ *
+ * Time zone: the time functions (hour, minute, weekday, date, format_time)
+ * work in the process's local time zone through localtime_r(). This
+ * library never reads or sets TZ and never calls tzset(): the gateway sets
+ * TZ to gateway.timezone and calls tzset() once at start, before compiling
+ * or evaluating anything, and does not change it while the process runs.
  */
 #ifndef CG_RULES_H
 #define CG_RULES_H
@@ -117,8 +123,9 @@ struct cg_expr_error {
 
 /*
  * Compiles src[0..len) (SPEC §4). Returns CG_OK and sets *out, CG_EINVAL
- * with err filled in (syntax, unknown function, wrong arity, bad regex,
- * unknown escape, a window aggregate outside a window), or CG_ENOMEM.
+ * with err filled in (syntax, unknown function, wrong arity, bad regex, bad
+ * format_time format, unknown escape, a window aggregate outside a window),
+ * or CG_ENOMEM.
  */
 int cg_expr_compile(const char *src, size_t len, struct cg_expr **out,
                     struct cg_expr_error *err);
@@ -140,6 +147,17 @@ struct cg_eval_ctx {
     const char *vendor, *network, *device, *domain;
     double now;
     struct cg_arena *arena; /* strings and lists made while evaluating */
+    /* What the built-in `time` reads: the event's time in epoch seconds.
+     * The caller must set it; it is read as it is (0 reads as 1970). The
+     * gateway gives the device time when the vendor has one, else the
+     * received time (SPEC §5), and for the vendor's own `time:`
+     * expression, which cannot know the device time yet, the received
+     * time. */
+    double time;
+    /* Window mode (cg_expr_compile_window): the finished value of each
+     * aggregate, indexed by slot. A slot at or past n_aggs reads null. */
+    const struct cg_value *aggs;
+    uint32_t n_aggs;
 };
 
 /* Evaluates e into *out. Never fails: errors and out-of-memory give null.
@@ -152,11 +170,16 @@ void cg_expr_eval(const struct cg_expr *e, const struct cg_eval_ctx *ctx,
  * lives as long as the expression). */
 bool cg_expr_constant(const struct cg_expr *e, struct cg_value *out);
 
-/* For privacy taint (SPEC §6): the record fields an expression reads.
- * `all` is set when it reads the whole record (`payload` on its own or with
- * a computed key); `device` when it reads the built-in `device` or
- * `topic` (a topic names its device as surely as the id does). fn is
- * called once per distinct top-level field name. */
+/* For privacy taint (SPEC §6): what an expression reads, as written. Only
+ * subtrees without any read are folded into constants, so folding never
+ * hides one; both branches of a conditional count, even under a constant
+ * condition. `all` is set when it reads the whole record (`payload` on its
+ * own or with a key that is not a constant string); `device` when it reads
+ * the built-in `device`, `topic` or `topic[N]` (any N, constant or not: a
+ * topic names its device as surely as the id does). The built-in `time`
+ * taints nothing: every event carries its time for every consumer. fn is
+ * called once per distinct top-level field name. A window expression's
+ * reads include those of its aggregates' arguments. */
 struct cg_expr_reads {
     bool all;
     bool device;
@@ -168,6 +191,120 @@ void cg_expr_reads(const struct cg_expr *e, struct cg_expr_reads *r,
 /* When the expression is a bare field path with a constant first name
  * (`pm25`, `a.b`), returns that first name; else NULL. */
 const char *cg_expr_field_name(const struct cg_expr *e);
+
+/* ---- window aggregates (expr_window.c, agg.c) ------------------------- */
+
+/* The aggregates of SPEC §13, in the order cg_agg_name() spells them. */
+enum cg_agg_kind {
+    CG_AGG_COUNT = 0,      /* count(): messages */
+    CG_AGG_COUNT_DISTINCT, /* count_distinct(x): distinct non-null values */
+    CG_AGG_SUM,            /* sum(x) */
+    CG_AGG_AVG,            /* avg(x) */
+    CG_AGG_MIN,            /* min(x), one argument */
+    CG_AGG_MAX,            /* max(x), one argument */
+    CG_AGG_FIRST,          /* first(x): the first non-null value */
+    CG_AGG_LAST            /* last(x): the last non-null value */
+};
+#define CG_AGG_KINDS 8
+
+/* One aggregate call of a window expression: its kind and its argument,
+ * which the caller evaluates against each message entering the window
+ * (NULL for count()). The argument belongs to the window expression: it
+ * lives until cg_expr_free() of that expression and is never freed on its
+ * own. */
+struct cg_agg {
+    int kind; /* enum cg_agg_kind */
+    const struct cg_expr *arg;
+};
+
+/* "count", "count_distinct", "sum", ... or NULL for an unknown kind. */
+const char *cg_agg_name(int kind);
+
+/*
+ * Compiles the expression of a window's `aggregate:` entry (SPEC §13), such
+ * as `round(avg(pm25), 1)`. Each aggregate call (count() count_distinct(x)
+ * sum(x) avg(x) min(x) max(x) first(x) last(x); min and max of two or more
+ * arguments stay the ordinary functions) gets a slot, numbered from 0 in
+ * source order; *aggs and *n_aggs (either may be NULL) list them, the array
+ * living as long as *out. Evaluating *out with cg_expr_eval() reads the
+ * value of aggregate i from ctx->aggs[i], so the outer expression runs once
+ * per window and group over the finished aggregates.
+ *
+ * Besides cg_expr_compile()'s errors, CG_EINVAL for an aggregate inside an
+ * aggregate's argument, an aggregate's wrong arity, and names that read one
+ * message (a field, payload, topic, device, vendor, network, time) outside
+ * every aggregate: a window has no single message to read them from. `now`
+ * and `domain` stay allowed. A `having:` expression is no window
+ * expression: it reads the aggregate names as fields of the record the
+ * caller builds, with cg_expr_compile().
+ */
+int cg_expr_compile_window(const char *src, size_t len, struct cg_expr **out,
+                           const struct cg_agg **aggs, size_t *n_aggs,
+                           struct cg_expr_error *err);
+/* The aggregates of a window expression (none for an ordinary one): sets
+ * *aggs (may be NULL) and returns their number. */
+size_t cg_expr_aggregates(const struct cg_expr *e, const struct cg_agg **aggs);
+
+/*
+ * A pure accumulator of one aggregate over the messages of one window and
+ * group. The gateway owns it (one per aggregate slot and group), adds the
+ * value of the slot's argument for every message that enters, reads the
+ * result at the window's end and resets it.
+ *
+ * Semantics (SPEC §13, with SQL's answers for empty windows):
+ * - nulls are skipped by every aggregate but count();
+ * - count(): the messages added (v ignored, may be NULL); 0 when empty;
+ * - count_distinct(x): distinct non-null values by SPEC §4 equality
+ *   (1 and 1.0 are one value, strings bytewise, lists and objects deeply);
+ *   0 when empty;
+ * - sum(x), avg(x): over the numbers only (other values are skipped);
+ *   null when no number came, or when the sum leaves the double range.
+ *   A sum of integers stays an exact integer while it fits in 64 bits;
+ *   avg is always a double. Doubles are summed with Neumaier's
+ *   compensation, so the order of arrival hardly matters;
+ * - min(x), max(x): as min(a, b, ...) over the non-null values: numbers or
+ *   strings, the first of equal values kept; null when empty or when the
+ *   values mix types that do not order (a number and a string, a boolean);
+ * - first(x), last(x): the first and the last non-null value, any type.
+ *
+ * The members are private; the layout is public only so that the gateway
+ * can embed accumulators in its own state without one allocation each.
+ * Values held are deep copies owned by the accumulator. Not thread-safe:
+ * one thread at a time per accumulator.
+ */
+struct cg_agg_set;
+struct cg_agg_acc {
+    uint8_t kind;  /* enum cg_agg_kind */
+    uint8_t flags; /* private */
+    uint64_t n;    /* messages or numbers added */
+    int64_t isum;  /* exact sum while every number is an integer */
+    double sum, comp;
+    struct cg_value held;   /* min, max, first, last: an owned copy */
+    size_t held_bytes;      /* memory behind held */
+    struct cg_agg_set *set; /* count_distinct */
+};
+
+/* Starts an empty accumulator of kind, an enum cg_agg_kind (no
+ * allocation). */
+void cg_agg_acc_init(struct cg_agg_acc *a, int kind);
+/* Adds one message's value. Returns CG_OK, or CG_ENOMEM when a copy could
+ * not be made (the accumulator is then as it was before the call). */
+int cg_agg_acc_add(struct cg_agg_acc *a, const struct cg_value *v);
+/* The aggregate's value now. Strings, lists and objects in *out point into
+ * the accumulator: valid until its next add, reset or load. */
+void cg_agg_acc_result(const struct cg_agg_acc *a, struct cg_value *out);
+/* Frees everything held and empties the accumulator; the kind stays. */
+void cg_agg_acc_reset(struct cg_agg_acc *a);
+/* The heap bytes the accumulator holds (for memory accounting). */
+size_t cg_agg_acc_bytes(const struct cg_agg_acc *a);
+/* Appends the accumulator's state to out as one JSON object, for the
+ * gateway's state snapshots. Returns CG_OK or CG_ENOMEM (out->oom). */
+int cg_agg_acc_save(const struct cg_agg_acc *a, struct cg_buf *out);
+/* Replaces a's state, kind included, by one that cg_agg_acc_save wrote,
+ * parsed back into saved (an object). Returns CG_OK, CG_EINVAL when saved
+ * is no such state, or CG_ENOMEM; on failure a is empty, of the kind it
+ * had before the call. */
+int cg_agg_acc_load(struct cg_agg_acc *a, const struct cg_value *saved);
 
 /* ---- compiled rules and their match index (ruleset.c) ----------------- */
 

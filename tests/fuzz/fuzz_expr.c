@@ -11,8 +11,17 @@
  *     twice, and survives running without an arena and with a tiny one;
  *   - a constant-folded expression evaluates to its constant;
  *   - reads() and field_name() hold up on whatever compiled.
+ *
+ * The same text is then compiled as a window's aggregate expression
+ * (cg_expr_compile_window); when that succeeds, each aggregate's argument
+ * runs against the record into an accumulator of its kind, whose state
+ * must survive a snapshot (save, parse, load) unchanged, and the outer
+ * expression runs over the results without touching the heap. The zone is
+ * Europe/Berlin, so the time functions meet daylight saving time.
  */
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fuzz.h"
 #include "rules.h"
@@ -41,6 +50,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     /* Big enough that evaluation never needs a second chunk: the heap is
      * off limits while it runs. */
     eval_arena = cg_arena_new(1 << 20);
+    setenv("TZ", "Europe/Berlin", 1);
+    tzset();
     if (!record_arena || !eval_arena ||
         cg_json_parse(RECORD, strlen(RECORD), cg_arena_alloc_fn, record_arena,
                       &record, err, sizeof(err)) != CG_OK)
@@ -61,6 +72,7 @@ static struct cg_eval_ctx context(struct cg_arena *arena)
         .domain = "environment",
         .now = 1764490502.25,
         .arena = arena,
+        .time = 1919293199.5, /* the last second of CEST in 2030 */
     };
 }
 
@@ -116,6 +128,94 @@ static void check_compiled(const struct cg_expr *e)
     FUZZ_CHECK(!name || n > 0, "field_name %s but no field read", name);
 }
 
+/* Saves a's state, loads it into a fresh accumulator and checks that both
+ * give the same result; returns that result as JSON. */
+static char *snapshot_result(const struct cg_agg_acc *a)
+{
+    struct cg_buf b = {0};
+    struct cg_arena *arena = cg_arena_new(1024);
+    struct cg_agg_acc copy;
+    struct cg_value saved, v;
+    char err[160];
+    FUZZ_CHECK(arena && cg_agg_acc_save(a, &b) == CG_OK, "out of memory");
+    FUZZ_CHECK(cg_json_parse(b.data, b.len, cg_arena_alloc_fn, arena, &saved,
+                             err, sizeof(err)) == CG_OK,
+               "snapshot %s: %s", b.data, err);
+    cg_agg_acc_init(&copy, CG_AGG_COUNT);
+    FUZZ_CHECK(cg_agg_acc_load(&copy, &saved) == CG_OK, "load %s", b.data);
+    cg_agg_acc_result(a, &v);
+    char *want = render(&v);
+    cg_agg_acc_result(&copy, &v);
+    char *got = render(&v);
+    FUZZ_CHECK(!strcmp(want, got), "%s loads as %s, was %s", b.data, got, want);
+    cg_free(got);
+    cg_agg_acc_reset(&copy);
+    cg_buf_free(&b);
+    cg_arena_free(arena);
+    return want;
+}
+
+/* Feeds every aggregate of e from the record (twice, as two messages),
+ * then evaluates e over their results. */
+static void check_window(const struct cg_expr *e, const struct cg_agg *aggs,
+                         size_t n)
+{
+    struct cg_eval_ctx ctx = context(eval_arena);
+    struct cg_agg_acc *acc = cg_calloc(n ? n : 1, sizeof(*acc));
+    struct cg_value *values = cg_calloc(n ? n : 1, sizeof(*values));
+    FUZZ_CHECK(acc && values, "out of memory");
+    cg_arena_reset(eval_arena);
+    for (size_t i = 0; i < n; i++) {
+        FUZZ_CHECK(cg_agg_name(aggs[i].kind), "kind %d", aggs[i].kind);
+        FUZZ_CHECK(!aggs[i].arg == (aggs[i].kind == CG_AGG_COUNT),
+                   "argument of %s", cg_agg_name(aggs[i].kind));
+        cg_agg_acc_init(&acc[i], aggs[i].kind);
+        for (int message = 0; message < 2; message++) {
+            struct cg_value v = CG_VALUE_NULL;
+            if (aggs[i].arg)
+                cg_expr_eval(aggs[i].arg, &ctx, &v);
+            fuzz_arm();
+            int rc = cg_agg_acc_add(&acc[i], &v);
+            fuzz_end();
+            FUZZ_CHECK(rc == CG_OK || (rc == CG_ENOMEM && fuzz_armed),
+                       "add returned %d", rc);
+        }
+        cg_free(snapshot_result(&acc[i]));
+        cg_agg_acc_result(&acc[i], &values[i]);
+    }
+    ctx.aggs = values;
+    ctx.n_aggs = (uint32_t)n;
+    struct cg_value v;
+    cg_mem_fail_after(0);
+    cg_expr_eval(e, &ctx, &v);
+    fuzz_end();
+    for (size_t i = 0; i < n; i++)
+        cg_agg_acc_reset(&acc[i]);
+    cg_free(acc);
+    cg_free(values);
+}
+
+static void fuzz_window(const uint8_t *data, size_t size)
+{
+    struct cg_expr *e = NULL;
+    struct cg_expr_error err = {0};
+    const struct cg_agg *aggs = NULL;
+    size_t n = 0;
+    fuzz_arm();
+    int rc =
+        cg_expr_compile_window((const char *)data, size, &e, &aggs, &n, &err);
+    fuzz_end();
+    FUZZ_CHECK(rc == CG_OK || (rc == CG_EINVAL && err.msg[0]) ||
+                   (rc == CG_ENOMEM && fuzz_armed),
+               "window compile returned %d (%s)", rc, err.msg);
+    FUZZ_CHECK(rc == CG_OK || (!e && !n), "window set on failure");
+    FUZZ_CHECK(rc != CG_EINVAL || err.offset <= size,
+               "window error offset %zu beyond %zu bytes", err.offset, size);
+    if (e)
+        check_window(e, aggs, n);
+    cg_expr_free(e);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!fuzz_begin(&data, &size))
@@ -141,5 +241,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cg_arena_free(tiny);
     }
     cg_expr_free(e);
+    fuzz_window(data, size);
     return 0;
 }

@@ -98,6 +98,7 @@ HARNESS void harness_open(struct harness *h, const char *record)
         .domain = "environment",
         .now = 1700000000.25,
         .arena = h->arena,
+        .time = 1919291400.5, /* 2030-10-27T00:30:00.5Z */
     };
 }
 
