@@ -227,6 +227,11 @@ double cg_time_now(void);
 double cg_time_mono(void);
 /* Writes RFC 3339 UTC with milliseconds: 2026-11-30T08:15:02.123Z */
 void cg_time_format(double epoch_s, char out[32]);
+/* Makes zone (an IANA name) the process's local time zone, which the
+ * expression library's time functions read through localtime_r. It sets
+ * TZ in the environment: call it from the main thread before other
+ * threads start (a reload does not change the zone). */
+void cg_time_set_zone(const char *zone);
 /* Parses RFC 3339 (date, 'T' or ' ', time, optional fraction, Z or
  * +hh:mm). Returns CG_OK or CG_EINVAL. */
 int cg_time_parse(const char *s, size_t n, double *epoch_s);

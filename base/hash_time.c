@@ -3,6 +3,7 @@
  * carry. The hash must never change between versions: consumers drop
  * duplicates by id across gateway restarts and upgrades.
  */
+#include <stdlib.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -184,4 +185,10 @@ int cg_time_parse(const char *s, size_t n, double *epoch_s)
     double days = (double)days_from_civil(y, mo, d);
     *epoch_s = days * 86400.0 + h * 3600 + mi * 60 + sec - off + frac;
     return CG_OK;
+}
+
+void cg_time_set_zone(const char *zone)
+{
+    setenv("TZ", zone && *zone ? zone : "UTC", 1);
+    tzset();
 }

@@ -70,7 +70,12 @@ struct cg_gateway_conf {
     const char *status_topic;
     const char *metrics_listen; /* NULL: off */
     uint64_t max_payload_bytes;
+    const char *timezone; /* IANA name, checked against the system tzdata */
+    uint64_t spool_reserve_bytes; /* free disk below this: spools full */
+    int log_format;               /* enum cg_log_format */
 };
+
+enum cg_log_format { CG_LOG_FORMAT_TEXT = 0, CG_LOG_FORMAT_JSON };
 
 struct cg_network_conf {
     const char *name;

@@ -4,6 +4,7 @@
  * more than a type check, a small parse function.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -13,6 +14,7 @@ static const char *const log_levels[] = {"error", "warn", "info", "debug",
 static const char *const network_kinds[] = {"nb-iot", "lorawan", "5g",    "lte",
                                             "fibre",  "wifi",    "other", NULL};
 static const char *const mqtt_clients[] = {"paho", "mosquitto", NULL};
+static const char *const log_formats[] = {"text", "json", NULL};
 
 static const struct field gateway_fields[] = {
     {FIELD(struct cg_gateway_conf, id, "id", FT_STR), .def = "citygate"},
@@ -27,7 +29,32 @@ static const struct field gateway_fields[] = {
     {FIELD(struct cg_gateway_conf, max_payload_bytes, "max_payload_bytes",
            FT_SIZE),
      .def = "262144"},
+    {FIELD(struct cg_gateway_conf, timezone, "timezone", FT_STR), .def = "UTC"},
+    {FIELD(struct cg_gateway_conf, spool_reserve_bytes, "spool_reserve_bytes",
+           FT_SIZE),
+     .def = "64MiB"},
+    {FIELD(struct cg_gateway_conf, log_format, "log_format", FT_ENUM),
+     .def = "text", .choices = log_formats},
     {0}};
+
+/* An IANA zone name the system's tzdata holds (glibc quietly reads an
+ * unknown name as UTC, which would shift every window and hour()). */
+static bool zone_known(const char *name)
+{
+    if (!strcmp(name, "UTC") || !strcmp(name, "Etc/UTC"))
+        return true;
+    if (!*name || name[0] == '/' || strstr(name, ".."))
+        return false;
+    const char *dir = getenv("TZDIR");
+    char path[512], magic[4];
+    snprintf(path, sizeof(path), "%s/%s", dir ? dir : "/usr/share/zoneinfo",
+             name);
+    FILE *f = fopen(path, "rb");
+    bool ok = f && fread(magic, 1, 4, f) == 4 && !memcmp(magic, "TZif", 4);
+    if (f)
+        fclose(f);
+    return ok;
+}
 
 /* Fills what depends on other keys: topics named after the gateway id. */
 static void gateway_derive(struct loader *L, struct cg_gateway_conf *g)
@@ -58,6 +85,11 @@ int load_gateway(struct loader *L, yaml_node_t *n, void *base)
         loader_error(L, id, "id must not be empty");
     if (g->id && strpbrk(g->id, "/+#"))
         loader_error(L, id, "id must not hold '/', '+' or '#'");
+    if (g->timezone && !zone_known(g->timezone))
+        loader_error(L, map_get(L, n, "timezone"),
+                     "unknown time zone '%s' (an IANA name such as "
+                     "Europe/Berlin, from the system's tzdata)",
+                     g->timezone);
     if (g->id)
         gateway_derive(L, g);
     return errs;

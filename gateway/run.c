@@ -278,6 +278,7 @@ int gw__start(struct gw *g, const char *config_path)
     int rc = load_gen(config_path, &g->gen, &d);
     if (rc == CG_OK) {
         cg_log_setup(g->gen.cfg->gateway.log_level, g->gen.cfg->gateway.id);
+        cg_time_set_zone(g->gen.cfg->gateway.timezone);
         curl_global_init(CURL_GLOBAL_DEFAULT);
         cg_mqtt_global_init();
         g->fingerprint = cg_config_fingerprint(g->gen.cfg);
@@ -326,7 +327,8 @@ static void warn_restart_needed(const struct cg_config *old,
         !same_str(x->status_topic, y->status_topic) ||
         !same_str(x->dead_letter_topic, y->dead_letter_topic) ||
         !same_str(x->spool_dir, y->spool_dir) ||
-        !same_str(x->metrics_listen, y->metrics_listen))
+        !same_str(x->metrics_listen, y->metrics_listen) ||
+        !same_str(x->timezone, y->timezone))
         cg_log(CG_LOG_WARN, "broker or gateway settings changed: they take "
                             "effect at the next restart");
 }

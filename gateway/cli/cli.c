@@ -23,6 +23,8 @@ int cli__load(const char *path, const char *const *rule_files, size_t n,
     memset(out, 0, sizeof(*out));
     int rc = cg_config_load(path, rule_files, n, &out->cfg, &d);
     if (rc == CG_OK)
+        cg_time_set_zone(out->cfg->gateway.timezone);
+    if (rc == CG_OK)
         rc = cg_plugins_load(out->cfg->plugin_paths, out->cfg->n_plugin_paths,
                              &out->reg, &d);
     if (rc == CG_OK)

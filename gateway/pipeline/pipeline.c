@@ -113,6 +113,7 @@ static int prepare(struct cg_pipeline *p, struct msg_ctx *mc,
                     emit);
     mc->eval.device = mc->device;
     mc->time = decode__time(mc);
+    mc->eval.time = mc->time;
     return normalize__record(p, mc) == CG_OK ? 1 : CG_ENOMEM;
 }
 
@@ -130,6 +131,7 @@ int cg_pipeline_process(struct cg_pipeline *p, const struct cg_message *m,
     }
     mc.eval.topic = m->topic;
     mc.eval.now = m->received;
+    mc.eval.time = m->received; /* until the device time is known */
     mc.eval.arena = p->arena;
     int rc = prepare(p, &mc, emit);
     if (rc <= 0)
