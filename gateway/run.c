@@ -249,7 +249,8 @@ static int start_delivery(struct gw *g, struct cg_diags *d)
 {
     const struct cg_config *cfg = g->gen.cfg;
     struct cg_deliver_conf dc = {g->out, cfg->gateway.spool_dir,
-                                 cfg->gateway.dead_letter_topic, 0,
+                                 cfg->gateway.dead_letter_topic,
+                                 cfg->gateway.spool_reserve_bytes,
                                  cg_mqtt_inline_publish_ok(g->out)};
     int rc = cg_deliver_new(&dc, &g->deliver);
     if (rc == CG_OK)
