@@ -245,8 +245,8 @@ static void on_alias(struct composer *c, const yaml_event_t *ev)
                         name);
     } else if (c->depth + c->anchors[slot].ext.height > YAML_MAX_DEPTH) {
         loader_error_at(c->L, &ev->start_mark,
-                        "alias '*%s': nesting deeper than %d levels", name,
-                        YAML_MAX_DEPTH);
+                        "YAML: alias '*%s': nesting deeper than %d levels",
+                        name, YAML_MAX_DEPTH);
     } else {
         const struct anchor *a = &c->anchors[slot];
         c->alias_nodes += a->ext.nodes;
@@ -257,9 +257,9 @@ static void on_alias(struct composer *c, const yaml_event_t *ev)
             return;
         }
         loader_error_at(c->L, &ev->start_mark,
-                        "alias '*%s': aliases expand to more than %u nodes "
-                        "or %u bytes in this file",
-                        name, YAML_MAX_ALIAS_NODES, YAML_MAX_ALIAS_BYTES);
+                        "YAML: alias '*%s': the aliases of this file expand "
+                        "past %u nodes or %u MiB of text",
+                        name, YAML_MAX_ALIAS_NODES, YAML_MAX_ALIAS_BYTES >> 20);
     }
     c->failed = 1;
 }

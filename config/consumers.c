@@ -217,9 +217,12 @@ static void check_folder(struct loader *L, yaml_node_t *item,
 static void check_spool(struct loader *L, yaml_node_t *item,
                         const struct cg_consumer_conf *c)
 {
-    if (c->spool_max_bytes == 0)
+    if (c->spool_max_bytes == 0) {
+        size_t mark = where_push(L, ".spool_max_bytes");
         loader_error(L, map_get(L, item, "spool_max_bytes"),
-                     "spool_max_bytes must be greater than 0");
+                     "must be greater than 0");
+        where_pop(L, mark);
+    }
 }
 
 static void load_consumer(struct loader *L, yaml_node_t *item,

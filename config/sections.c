@@ -105,11 +105,14 @@ static void check_gateway(struct loader *L, yaml_node_t *n,
         loader_error(L, id, "id must not hold '/', '+' or '#'");
     check_topic(L, n, "dead_letter_topic", g->dead_letter_topic);
     check_topic(L, n, "status_topic", g->status_topic);
-    if (g->metrics_listen && !valid_listen(g->metrics_listen))
+    if (g->metrics_listen && !valid_listen(g->metrics_listen)) {
+        size_t mark = where_push(L, ".metrics_listen");
         loader_error(L, map_get(L, n, "metrics_listen"),
-                     "metrics_listen: expected IPV4:PORT or :PORT with a "
-                     "port from 1 to 65535, got '%s'",
+                     "expected IPV4:PORT or :PORT with a port from 1 to "
+                     "65535, got '%s'",
                      g->metrics_listen);
+        where_pop(L, mark);
+    }
 }
 
 int load_gateway(struct loader *L, yaml_node_t *n, void *base)
@@ -158,13 +161,16 @@ static const char *tls_file(struct loader *L, yaml_node_t *tls, const char *key,
     if (!path)
         return NULL;
     size_t mark = where_push(L, ".%s", key);
+    bool bad = true;
     if (stat(path, &st) < 0 || access(path, R_OK) < 0)
         loader_error(L, n, "'%s' cannot be read: %s", path, strerror(errno));
     else if (file_kind(st.st_mode))
         loader_error(L, n, "'%s' %s", path, file_kind(st.st_mode));
-    else if (!strcmp(key, "key_file"))
-        warn_if_readable(L, n, key, path, st.st_mode);
+    else
+        bad = false;
     where_pop(L, mark);
+    if (!bad && !strcmp(key, "key_file"))
+        warn_if_readable(L, n, key, path, st.st_mode);
     return path;
 }
 
@@ -233,9 +239,11 @@ int load_broker_into(struct loader *L, yaml_node_t *n, struct cg_broker_conf *b)
         strncmp(b->uri, "mqtts://", 8))
         loader_error(L, map_get(L, n, "uri") ? map_get(L, n, "uri") : n,
                      "uri must start with tcp:// or ssl://");
-    if (b->client_id && !*b->client_id)
-        loader_error(L, map_get(L, n, "client_id"),
-                     "client_id must not be empty");
+    if (b->client_id && !*b->client_id) {
+        size_t mark = where_push(L, ".client_id");
+        loader_error(L, map_get(L, n, "client_id"), "must not be empty");
+        where_pop(L, mark);
+    }
     if (b->password_file)
         read_password(L, map_get(L, n, "password_file"), b);
     return errs;
