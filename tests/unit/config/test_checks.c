@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -182,8 +183,9 @@ static void test_many_globs(void **state)
         strstr(out, "r050.yaml:5:11: error: duplicate rule name 'r7' in its "
                     "domain"));
     for (int i = 0; i < 100; i++) {
-        snprintf(name, sizeof(name), "%s/rules/r%03d.yaml", dir, i);
-        unlink(name);
+        char path[512];
+        snprintf(name, sizeof(name), "rules/r%03d.yaml", i);
+        unlink(in_dir(name, path, sizeof(path)));
     }
 }
 
@@ -293,24 +295,42 @@ static void test_unreadable_files(void **state)
                                 "a regular file"));
 }
 
-/* Many rules load in linear time: every name used to be compared with
- * every earlier one (1.9 s for 30,000 rules, 5.8 s for 60,000). */
-static void test_many_rules_linear(void **state)
+/* The best of `tries` loads of a rule file with n rules, in seconds. */
+static double time_rules(int n, int tries)
 {
     struct cg_buf b = {0};
     cg_buf_puts(&b, "domain: d\nrules:\n");
-    for (int i = 0; i < 60000; i++)
+    for (int i = 0; i < n; i++)
         cg_buf_printf(&b, "  - {name: rule-%d, to: [ops]}\n", i);
     write_file("citygate.yaml", VENDOR CONSUMER RULES);
     write_file("rules/env.yaml", b.data);
     cg_buf_free(&b);
-    double t0 = cg_time_mono();
-    int rc;
-    assert_string_equal(load_dir(&rc, NULL), "");
-    double took = cg_time_mono() - t0;
-    assert_int_equal(rc, CG_OK);
-    if (took > 3.0)
-        fail_msg("60,000 rules took %.2f s", took);
+    double best = 1e9;
+    for (int t = 0; t < tries; t++) {
+        double t0 = cg_time_mono();
+        int rc;
+        assert_string_equal(load_dir(&rc, NULL), "");
+        double took = cg_time_mono() - t0;
+        best = took < best ? took : best;
+    }
+    return best;
+}
+
+/* Many rules load in linear time: eight times the rules take about
+ * eight times as long. Each rule name used to be compared with every
+ * earlier one: 30,000 rules took 1.9 s, 60,000 took 5.8 s, and 40,000
+ * took over fifty times as long as 5,000. A ratio, not a time, so that a
+ * slow build (sanitizers) does not fail it; the best of a few runs, so
+ * that a busy machine does not. */
+static void test_many_rules_linear(void **state)
+{
+    /* Memory given back to the system is faulted in again by the next
+     * load, which would time the kernel, not the loader: keep it. */
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    double big = time_rules(40000, 2), small = time_rules(5000, 5);
+    if (big > 25 * small)
+        fail_msg("5,000 rules: %.3f s, 40,000: %.3f s", small, big);
 }
 
 int main(void)
