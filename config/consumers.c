@@ -194,11 +194,11 @@ static void check_folder(struct loader *L, yaml_node_t *item,
     char folder[NAME_MAX + 1];
     if (!c->name.s)
         return; /* out of memory */
-    size_t len = cg_consumer_folder(c->name.s, folder, sizeof(folder));
     if (!*c->name.s) {
         loader_error(L, n, "name must not be empty");
         return;
     }
+    size_t len = cg_consumer_folder(c->name.s, folder, sizeof(folder));
     if (len > NAME_MAX) {
         loader_error(L, n,
                      "name makes a spool folder name of %zu bytes; the file "
