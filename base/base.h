@@ -96,11 +96,17 @@ void cg_buf_free(struct cg_buf *b);
 
 /* ---- diagnostics ----------------------------------------------------- */
 
+/* How bad a diagnostic is. An error makes a loader fail; a warning is
+ * reported (e.g. by `citygate check`) but never fails a load on its own. */
+enum cg_diag_severity { CG_DIAG_ERROR = 0, CG_DIAG_WARNING };
+
 /* One problem found in a config or rule file, printed as
- * "file:line:col: error: msg". The list owns its copy of `file`. */
+ * "file:line:col: error: msg" (or "warning:"). The list owns its copy of
+ * `file`. */
 struct cg_diag {
     const char *file;
     int line, col;
+    int severity; /* enum cg_diag_severity; 0 (an error) when zeroed */
     char msg[160];
 };
 
@@ -109,12 +115,23 @@ struct cg_diags {
     struct cg_diag *items;
     size_t n, cap;
 };
+/* Adds an error. Out of memory, the diagnostic is dropped (callers count
+ * their errors themselves, so a dropped one still fails the load). */
 void cg_diags_add(struct cg_diags *d, const char *file, int line, int col,
                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void cg_diags_vadd(struct cg_diags *d, const char *file, int line, int col,
                    const char *fmt, va_list ap);
+/* Adds a warning: something that works but is probably not what the
+ * operator wants (a password file others can read). */
+void cg_diags_warn(struct cg_diags *d, const char *file, int line, int col,
+                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Number of diagnostics that are errors (warnings not counted). */
+size_t cg_diags_errors(const struct cg_diags *d);
 void cg_diags_free(struct cg_diags *d);
-/* Writes "file:line:col: error: msg\n" for each diagnostic to buf. */
+/* Writes "file:line:col: error: msg\n" for each error and
+ * "file:line:col: warning: msg\n" for each warning to buf, in the order
+ * they were added. Without a line the position is "file: ", without a
+ * file it is left out. */
 void cg_diags_format(const struct cg_diags *d, struct cg_buf *out);
 
 /*

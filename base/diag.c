@@ -7,8 +7,8 @@
 
 #include "base.h"
 
-void cg_diags_vadd(struct cg_diags *d, const char *file, int line, int col,
-                   const char *fmt, va_list ap)
+static void diags_vput(struct cg_diags *d, int severity, const char *file,
+                       int line, int col, const char *fmt, va_list ap)
 {
     if (d->n == d->cap) {
         size_t cap = d->cap ? d->cap * 2 : 8;
@@ -22,7 +22,14 @@ void cg_diags_vadd(struct cg_diags *d, const char *file, int line, int col,
     g->file = file ? cg_strdup(file) : NULL; /* outlives the config */
     g->line = line;
     g->col = col;
+    g->severity = severity;
     vsnprintf(g->msg, sizeof(g->msg), fmt, ap);
+}
+
+void cg_diags_vadd(struct cg_diags *d, const char *file, int line, int col,
+                   const char *fmt, va_list ap)
+{
+    diags_vput(d, CG_DIAG_ERROR, file, line, col, fmt, ap);
 }
 
 void cg_diags_add(struct cg_diags *d, const char *file, int line, int col,
@@ -32,6 +39,23 @@ void cg_diags_add(struct cg_diags *d, const char *file, int line, int col,
     va_start(ap, fmt);
     cg_diags_vadd(d, file, line, col, fmt, ap);
     va_end(ap);
+}
+
+void cg_diags_warn(struct cg_diags *d, const char *file, int line, int col,
+                   const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    diags_vput(d, CG_DIAG_WARNING, file, line, col, fmt, ap);
+    va_end(ap);
+}
+
+size_t cg_diags_errors(const struct cg_diags *d)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < d->n; i++)
+        n += d->items[i].severity == CG_DIAG_ERROR;
+    return n;
 }
 
 void cg_diags_free(struct cg_diags *d)
@@ -47,13 +71,14 @@ void cg_diags_format(const struct cg_diags *d, struct cg_buf *out)
 {
     for (size_t i = 0; i < d->n; i++) {
         const struct cg_diag *g = &d->items[i];
+        const char *kind = g->severity == CG_DIAG_WARNING ? "warning" : "error";
         if (g->file && g->line > 0)
-            cg_buf_printf(out, "%s:%d:%d: error: %s\n", g->file, g->line,
-                          g->col, g->msg);
+            cg_buf_printf(out, "%s:%d:%d: %s: %s\n", g->file, g->line, g->col,
+                          kind, g->msg);
         else if (g->file)
-            cg_buf_printf(out, "%s: error: %s\n", g->file, g->msg);
+            cg_buf_printf(out, "%s: %s: %s\n", g->file, kind, g->msg);
         else
-            cg_buf_printf(out, "error: %s\n", g->msg);
+            cg_buf_printf(out, "%s: %s\n", kind, g->msg);
     }
 }
 

@@ -220,6 +220,33 @@ const char *cg_role_name(int role);
 /* Parses a role name; returns -1 when it is none. */
 int cg_role_parse(const char *s);
 
+/*
+ * The folder under gateway.spool_dir that holds a consumer's spool. The
+ * mapping is injective, so two consumers never share a spool: bytes in
+ * [A-Za-z0-9_-] and '.' (except a leading '.') are kept, every other byte
+ * (and a leading '.') becomes %XX with uppercase hex ("ops/gov" ->
+ * "ops%2Fgov", "ops%2Fgov" -> "ops%252Fgov", ".x" -> "%2Ex"). A folder
+ * therefore never starts with '.' (the gateway's own ".mqtt" and
+ * ".dead-letters" cannot be hit), never climbs ("..", "/") and is plain
+ * ASCII. The loader refuses a consumer whose folder is empty, is "state"
+ * (the saved state of stateful rules) or is longer than NAME_MAX.
+ *
+ * Writes the folder name into out, cut to fit size with a NUL (like
+ * snprintf), and returns its full length: a result >= size means it was
+ * cut. Pure: any thread.
+ */
+size_t cg_consumer_folder(const char *name, char *out, size_t size);
+
+/*
+ * A broker or HTTP URI fit to print: the password of a userinfo part
+ * becomes "***" ("tcp://user:pass@host:1883" -> "tcp://user:***@host:1883").
+ * A URI without a password comes back unchanged. Use it wherever a URI
+ * reaches a log, `check` or `eval` output: the config keeps the URI as
+ * written, credentials included, for the connection itself. Writes into
+ * buf (cut to fit size, NUL-terminated) and returns buf. Pure: any thread.
+ */
+const char *cg_uri_redacted(const char *uri, char *buf, size_t size);
+
 /* Resolves path against the config's folder into buf; returns buf. */
 const char *cg_config_resolve(const struct cg_config *cfg, const char *path,
                               char *buf, size_t size);

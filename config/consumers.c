@@ -5,6 +5,7 @@
  * knows its options, and the gateway checks them against the plugin's
  * option table (`url:` on an mqtt consumer is an error there).
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,11 +16,24 @@ static const char *const roles[] = {"government", "enterprise", "citizen",
                                     NULL};
 static const char *const spool_full[] = {"block", "drop_oldest", NULL};
 
+/* A consumer's own connection. Its client_id has no default: the
+ * gateway's id is taken by the intake connection, and two connections
+ * with one id on one broker disconnect each other in turn, so the
+ * operator chooses. */
 static int parse_broker(struct loader *L, yaml_node_t *n, void *base)
 {
     struct cg_consumer_conf *c = base;
     c->broker = loader_alloc(L, sizeof(*c->broker));
-    return c->broker ? load_broker_into(L, n, c->broker) : 1;
+    if (!c->broker)
+        return 1;
+    int errs = load_broker_into(L, n, c->broker);
+    if (n->type == YAML_MAPPING_NODE && !map_get(L, n, "client_id")) {
+        loader_error(L, n,
+                     "missing required key 'client_id' (a connection of its "
+                     "own needs an id of its own)");
+        errs++;
+    }
+    return errs;
 }
 
 /* The keys every consumer has, whatever its sink. `options` is a mapping
@@ -92,6 +106,50 @@ static void collect_sink_options(struct loader *L, yaml_node_t *item,
     c->options.as.members = m;
 }
 
+/* The gateway's own folders under spool_dir (SPEC §8, §13). */
+static const char *const internal_folders[] = {".mqtt", ".dead-letters",
+                                               "state"};
+
+/* The consumer's spool folder must be a name of its own: not empty, not
+ * one of the gateway's folders, and short enough for the file system. */
+static void check_folder(struct loader *L, yaml_node_t *item,
+                         const struct cg_consumer_conf *c)
+{
+    yaml_node_t *n = map_get(L, item, "name");
+    char folder[NAME_MAX + 1];
+    if (!c->name.s)
+        return; /* out of memory */
+    if (!*c->name.s) {
+        loader_error(L, n, "name must not be empty");
+        return;
+    }
+    size_t len = cg_consumer_folder(c->name.s, folder, sizeof(folder));
+    if (len > NAME_MAX) {
+        loader_error(L, n,
+                     "name makes a spool folder name of %zu bytes; the file "
+                     "system allows %d",
+                     len, NAME_MAX);
+        return;
+    }
+    for (size_t i = 0; i < sizeof(internal_folders) / sizeof(char *); i++)
+        if (!strcmp(folder, internal_folders[i]))
+            loader_error(L, n,
+                         "consumer name '%s' is taken: the gateway keeps its "
+                         "own '%s' folder in spool_dir",
+                         c->name.s, internal_folders[i]);
+}
+
+static void check_spool(struct loader *L, yaml_node_t *item,
+                        const struct cg_consumer_conf *c)
+{
+    if (c->spool_max_bytes == 0) {
+        size_t mark = where_push(L, ".spool_max_bytes");
+        loader_error(L, map_get(L, item, "spool_max_bytes"),
+                     "must be greater than 0");
+        where_pop(L, mark);
+    }
+}
+
 static void load_consumer(struct loader *L, yaml_node_t *item,
                           struct cg_consumer_conf *c)
 {
@@ -99,6 +157,8 @@ static void load_consumer(struct loader *L, yaml_node_t *item,
     if (schema_apply(L, item, consumer_fields, c))
         return;
     collect_sink_options(L, item, c);
+    check_folder(L, item, c);
+    check_spool(L, item, c);
     if (c->sink.s && (!c->sink.s[0] || !strcmp(c->sink.s, "plugin:")))
         loader_error(L, map_get(L, item, "sink"),
                      "expected a sink's name, or plugin:NAME");
@@ -125,6 +185,30 @@ int load_consumers(struct loader *L, yaml_node_t *n, void *base)
         where_pop(L, mark);
     }
     return 0;
+}
+
+static bool keeps(unsigned char ch, size_t i)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+           (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' ||
+           (ch == '.' && i > 0);
+}
+
+size_t cg_consumer_folder(const char *name, char *out, size_t size)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = 0;
+    for (size_t i = 0; name[i]; i++) {
+        unsigned char ch = (unsigned char)name[i];
+        char esc[3] = {'%', hex[ch >> 4], hex[ch & 15]};
+        const char *put = keeps(ch, i) ? &name[i] : esc;
+        for (size_t k = 0; k < (keeps(ch, i) ? 1u : 3u); k++, n++)
+            if (n + 1 < size)
+                out[n] = put[k];
+    }
+    if (size)
+        out[n < size ? n : size - 1] = '\0';
+    return n;
 }
 
 const char *cg_role_name(int role)

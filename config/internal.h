@@ -6,9 +6,27 @@
 #define CG_CONFIG_INTERNAL_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 #include <yaml.h>
 
 #include "config.h"
+
+/* A map from borrowed names to numbers (names.c), for duplicate checks
+ * and lookups in linear time. Zero-initialized it is empty. */
+struct name_slot {
+    const char *key; /* NULL: free */
+    size_t value;
+};
+struct name_map {
+    struct name_slot *slots;
+    size_t cap, n;
+};
+/* Returns 1 and sets *value when key is present, else 0. */
+int name_map_get(const struct name_map *m, const char *key, size_t *value);
+/* Sets key (borrowed: it must outlive the map) to value, replacing an
+ * earlier value. Returns 0, or -1 when out of memory. */
+int name_map_put(struct name_map *m, const char *key, size_t value);
+void name_map_free(struct name_map *m);
 
 /* The state of loading one file. `where` names the current place
  * ("vendors[2].fields") for messages; each level pushes and pops. */
@@ -23,6 +41,7 @@ struct loader {
     char where[256];
     int errors;
     int oom;
+    struct name_map rule_names; /* a rule file's rule names */
 };
 
 enum field_type {
@@ -72,6 +91,15 @@ void loader_error(struct loader *L, const yaml_node_t *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void loader_error_at(struct loader *L, const yaml_mark_t *m, const char *fmt,
                      ...) __attribute__((format(printf, 3, 4)));
+/* A warning at a node: reported, but the load does not fail for it. */
+void loader_warn(struct loader *L, const yaml_node_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Parses L->text into doc (compose.c) with the bounds that make every
+ * later walk over it safe: no node inside itself, nesting and alias
+ * expansion limited. Returns 0 with doc to be deleted by the caller, or
+ * -1 with the problem reported (or L->oom set) and nothing to delete. */
+int yaml_compose(struct loader *L, yaml_document_t *doc);
 /* Pushes ".key" or "[i]" onto L->where; returns the old length to pop. */
 size_t where_push(struct loader *L, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -83,8 +111,12 @@ const char *node_kind(const yaml_node_t *n);
 struct cg_pos node_pos(const struct loader *L, const yaml_node_t *n);
 bool node_is_scalar(const yaml_node_t *n);
 const char *node_text(const yaml_node_t *n); /* scalar value */
-/* A copy of a scalar in the arena, or NULL with an error added. */
+/* A copy of a scalar in the arena, or NULL with an error added. Text
+ * with a NUL character is refused: C strings would silently cut it. */
 const char *scalar_dup(struct loader *L, yaml_node_t *n);
+/* The same for text whose length is kept (payloads, values): a NUL is
+ * allowed. */
+const char *scalar_bytes(struct loader *L, yaml_node_t *n);
 /* Expression source of a scalar, with the position of its first char. */
 int scalar_src(struct loader *L, yaml_node_t *n, struct cg_src *out);
 /* A list of strings: a sequence of scalars, or one scalar. */
@@ -94,13 +126,43 @@ int node_plist(struct loader *L, yaml_node_t *n, struct cg_pstr **out,
 int node_field_map(struct loader *L, yaml_node_t *n, struct cg_field_conf **out,
                    size_t *count);
 /* Any YAML node as a value: plain scalars are typed (null, true/false,
- * numbers), quoted ones are strings. */
+ * numbers), quoted ones are strings. Like JSON, a value nests at most
+ * CG_JSON_MAX_DEPTH mappings and lists: a deeper one is an error at the
+ * node one level too deep. Returns 0 or -1 (reported, or out of memory). */
 int node_value(struct loader *L, yaml_node_t *n, struct cg_value *out);
 /* Number of entries of a mapping or sequence node. */
 size_t node_len(const yaml_node_t *n);
 /* The value node of key in a mapping, or NULL. */
 yaml_node_t *map_get(struct loader *L, yaml_node_t *map, const char *key);
 int parse_size(const char *s, uint64_t *out);
+
+/* Files (files.c). */
+struct file_text {
+    char *text; /* cg_malloc'd, NUL-terminated */
+    size_t len;
+    mode_t mode;
+};
+/* Reads a whole regular file of at most 16 MiB, opened with O_NONBLOCK
+ * so that a FIFO never blocks the loader. Returns 0, or an errno value
+ * (ENOMEM out of memory, EINVAL not a regular file) with *why set to a
+ * fragment that follows the path ("is a directory, not a regular file"). */
+int read_text_file(const char *path, struct file_text *out, const char **why);
+/* What a file of this mode is, said after its name ("is a FIFO, not a
+ * regular file"), or NULL for a regular file. */
+const char *file_kind(mode_t mode);
+/* Paths selected by globs: in glob order, each once. */
+struct path_list {
+    const char **v; /* cg_malloc'd array of arena strings */
+    size_t n, cap;
+    struct name_map seen;
+};
+/* Appends the regular files each glob matches (resolved against the
+ * config folder, sorted within a glob). A glob that matches nothing, and
+ * a match that is not a regular file, is an error at the glob; `what`
+ * names the key ("rules"). */
+void expand_globs(struct loader *L, const struct cg_pstr *globs, size_t n,
+                  struct path_list *out, const char *what);
+void path_list_free(struct path_list *pl);
 
 void *loader_alloc(struct loader *L, size_t size); /* zeroed */
 const char *loader_strdup(struct loader *L, const char *s);
@@ -117,10 +179,7 @@ int load_broker_into(struct loader *L, yaml_node_t *n,
 int load_rule_file(struct loader *L, yaml_node_t *root,
                    struct cg_rule_file_conf *out);
 
-/* Checks references between sections (refs.c). */
+/* Checks references between sections and files (refs.c). */
 void config__check_refs(struct loader *L);
-void config__check_cross_file(struct loader *L,
-                              const struct cg_rule_file_conf *a,
-                              const struct cg_rule_file_conf *b);
 
 #endif

@@ -14,9 +14,6 @@
 
 #include "internal.h"
 
-/* A config larger than this is a mistake, not a city. */
-#define MAX_FILE_BYTES (16u << 20)
-
 static int skip(struct loader *L, yaml_node_t *n, void *base)
 {
     return 0; /* sections are loaded in order afterwards */
@@ -31,30 +28,6 @@ static const struct field top_fields[] = {
     {FIELD(struct cg_config, rule_globs, "rules", FT_PLIST), .required = 1},
     {FIELD(struct cg_config, plugin_globs, "plugins", FT_PLIST)},
     {0}};
-
-static char *read_file(const char *path, size_t *len, int *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        *err = errno;
-        return NULL;
-    }
-    struct cg_buf b = {0};
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 &&
-           b.len < MAX_FILE_BYTES)
-        cg_buf_put(&b, chunk, n);
-    *err = ferror(f) ? EIO : (b.len >= MAX_FILE_BYTES ? EFBIG : 0);
-    fclose(f);
-    if (b.oom || *err) {
-        *err = *err ? *err : ENOMEM;
-        cg_buf_free(&b);
-        return NULL;
-    }
-    *len = b.len;
-    return b.data ? b.data : cg_strdup("");
-}
 
 const char *loader_resolve(struct loader *L, const char *path)
 {
@@ -75,34 +48,10 @@ const char *cg_config_resolve(const struct cg_config *cfg, const char *path,
     return buf;
 }
 
-static void yaml_problem(struct loader *L, yaml_parser_t *p)
-{
-    yaml_mark_t m = p->problem_mark;
-    if (p->context)
-        cg_diags_add(L->d, L->file, (int)m.line + 1, (int)m.column + 1,
-                     "YAML: %s %s", p->problem ? p->problem : "syntax error",
-                     p->context);
-    else
-        cg_diags_add(L->d, L->file, (int)m.line + 1, (int)m.column + 1,
-                     "YAML: %s", p->problem ? p->problem : "syntax error");
-    L->errors++;
-}
-
 /* Parses L->text into doc; returns the root mapping or NULL. */
 static yaml_node_t *parse_yaml(struct loader *L, yaml_document_t *doc)
 {
-    yaml_parser_t p;
-    if (!yaml_parser_initialize(&p)) {
-        L->oom = 1;
-        return NULL;
-    }
-    yaml_parser_set_input_string(&p, (const unsigned char *)L->text,
-                                 L->text_len);
-    int ok = yaml_parser_load(&p, doc);
-    if (!ok)
-        yaml_problem(L, &p);
-    yaml_parser_delete(&p);
-    if (!ok)
+    if (yaml_compose(L, doc) < 0)
         return NULL;
     L->doc = doc;
     yaml_node_t *root = yaml_document_get_root_node(doc);
@@ -141,14 +90,16 @@ static void load_sections(struct loader *L, yaml_node_t *root)
 
 static int load_main(struct loader *L, const char *path)
 {
-    int err;
-    char *text = read_file(path, &L->text_len, &err);
-    if (!text) {
-        cg_diags_add(L->d, path, 0, 0, "cannot read the config file: %s",
-                     strerror(err));
+    struct file_text f;
+    const char *why;
+    int err = read_text_file(path, &f, &why);
+    if (err) {
+        cg_diags_add(L->d, path, 0, 0, "cannot read the config file: %s", why);
         return err == ENOMEM ? CG_ENOMEM : CG_ENOENT;
     }
+    char *text = f.text;
     L->text = text;
+    L->text_len = f.len;
     yaml_document_t doc;
     yaml_node_t *root = parse_yaml(L, &doc);
     if (root)
@@ -165,15 +116,21 @@ static void load_one_rule_file(struct loader *parent, const char *path)
     struct cg_config *cfg = parent->cfg;
     struct loader L = {.cfg = cfg, .arena = parent->arena, .d = parent->d};
     L.file = loader_strdup(&L, path);
-    int err;
-    char *text = read_file(path, &L.text_len, &err);
-    if (!text) {
-        cg_diags_add(L.d, L.file, 0, 0, "cannot read the rule file: %s",
-                     strerror(err));
+    struct file_text ft;
+    const char *why;
+    int err = read_text_file(path, &ft, &why);
+    if (err == ENOMEM) {
+        parent->oom = 1;
+        return;
+    }
+    if (err) {
+        cg_diags_add(L.d, path, 0, 0, "cannot read the rule file: %s", why);
         parent->errors++;
         return;
     }
+    char *text = ft.text;
     L.text = text;
+    L.text_len = ft.len;
     yaml_document_t doc;
     yaml_node_t *root = parse_yaml(&L, &doc);
     struct cg_rule_file_conf *f = &cfg->rule_files[cfg->n_rule_files++];
@@ -183,49 +140,9 @@ static void load_one_rule_file(struct loader *parent, const char *path)
     if (L.doc)
         yaml_document_delete(&doc);
     cg_free(text);
+    name_map_free(&L.rule_names);
     parent->errors += L.errors;
     parent->oom |= L.oom;
-}
-
-struct path_list {
-    const char **v;
-    size_t n;
-};
-
-static void path_add(struct loader *L, struct path_list *pl, const char *p,
-                     size_t cap)
-{
-    for (size_t i = 0; i < pl->n; i++)
-        if (strcmp(pl->v[i], p) == 0)
-            return; /* two globs naming one file load it once */
-    if (pl->n < cap)
-        pl->v[pl->n++] = loader_strdup(L, p);
-}
-
-/* Expands globs relative to the config folder; a glob that matches no file
- * is an error, since it almost always is a wrong path. */
-static void expand_globs(struct loader *L, const struct cg_pstr *globs,
-                         size_t n, struct path_list *out, const char *what)
-{
-    glob_t g[64];
-    size_t total = 0, used = 0;
-    for (size_t i = 0; i < n && i < 64; i++, used++) {
-        char buf[PATH_MAX];
-        int rc = glob(cg_config_resolve(L->cfg, globs[i].s, buf, sizeof(buf)),
-                      0, NULL, &g[i]);
-        if (rc == GLOB_NOMATCH)
-            cg_diags_add(L->d, globs[i].pos.file, globs[i].pos.line,
-                         globs[i].pos.col, "%s: '%s' matches no file", what,
-                         globs[i].s);
-        L->errors += rc == GLOB_NOMATCH;
-        total += rc == 0 ? g[i].gl_pathc : 0;
-    }
-    out->v = loader_alloc(L, (total ? total : 1) * sizeof(*out->v));
-    for (size_t i = 0; i < used; i++) {
-        for (size_t j = 0; out->v && j < g[i].gl_pathc; j++)
-            path_add(L, out, g[i].gl_pathv[j], total);
-        globfree(&g[i]);
-    }
 }
 
 static void load_rule_files(struct loader *L, const char *const *only,
@@ -233,16 +150,17 @@ static void load_rule_files(struct loader *L, const char *const *only,
 {
     struct cg_config *cfg = L->cfg;
     struct path_list files = {0};
-    if (only) {
-        files.v = (const char **)only;
-        files.n = n_only;
-    } else {
+    const char *const *paths = only;
+    size_t n = n_only;
+    if (!only) {
         expand_globs(L, cfg->rule_globs, cfg->n_rule_globs, &files, "rules");
+        paths = files.v;
+        n = files.n;
     }
-    cfg->rule_files =
-        loader_alloc(L, (files.n ? files.n : 1) * sizeof(*cfg->rule_files));
-    for (size_t i = 0; cfg->rule_files && i < files.n; i++)
-        load_one_rule_file(L, files.v[i]);
+    cfg->rule_files = loader_alloc(L, (n ? n : 1) * sizeof(*cfg->rule_files));
+    for (size_t i = 0; cfg->rule_files && i < n; i++)
+        load_one_rule_file(L, paths[i]);
+    path_list_free(&files);
 }
 
 static void load_plugin_paths(struct loader *L)
@@ -251,11 +169,14 @@ static void load_plugin_paths(struct loader *L)
     struct path_list files = {0};
     if (!cfg->n_plugin_globs)
         return;
-    size_t mark = where_push(L, ".plugins");
     expand_globs(L, cfg->plugin_globs, cfg->n_plugin_globs, &files, "plugins");
-    where_pop(L, mark);
-    cfg->plugin_paths = files.v;
-    cfg->n_plugin_paths = files.n;
+    cfg->plugin_paths =
+        loader_alloc(L, (files.n ? files.n : 1) * sizeof(char *));
+    if (cfg->plugin_paths && files.n) {
+        memcpy(cfg->plugin_paths, files.v, files.n * sizeof(char *));
+        cfg->n_plugin_paths = files.n;
+    }
+    path_list_free(&files);
 }
 
 static int dir_of(struct loader *L, const char *path)

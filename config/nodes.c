@@ -8,19 +8,35 @@
 
 #include "internal.h"
 
-static void add_error(struct loader *L, const yaml_mark_t *m, const char *fmt,
-                      va_list ap)
+static void add_diag(struct loader *L, int severity, const yaml_mark_t *m,
+                     const char *fmt, va_list ap)
 {
     char msg[160];
     vsnprintf(msg, sizeof(msg), fmt, ap);
     const char *where = L->where[0] == '.' ? L->where + 1 : L->where;
-    if (*where)
-        cg_diags_add(L->d, L->file, (int)m->line + 1, (int)m->column + 1,
-                     "%s: %s", where, msg);
-    else
-        cg_diags_add(L->d, L->file, (int)m->line + 1, (int)m->column + 1, "%s",
-                     msg);
+    int line = (int)m->line + 1, col = (int)m->column + 1;
+    if (severity == CG_DIAG_WARNING) {
+        cg_diags_warn(L->d, L->file, line, col, "%s%s%s", where,
+                      *where ? ": " : "", msg);
+        return;
+    }
+    cg_diags_add(L->d, L->file, line, col, "%s%s%s", where, *where ? ": " : "",
+                 msg);
     L->errors++;
+}
+
+static void add_error(struct loader *L, const yaml_mark_t *m, const char *fmt,
+                      va_list ap)
+{
+    add_diag(L, CG_DIAG_ERROR, m, fmt, ap);
+}
+
+void loader_warn(struct loader *L, const yaml_node_t *n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    add_diag(L, CG_DIAG_WARNING, &n->start_mark, fmt, ap);
+    va_end(ap);
 }
 
 void loader_error(struct loader *L, const yaml_node_t *n, const char *fmt, ...)
@@ -131,7 +147,7 @@ const char *loader_strdup(struct loader *L, const char *s)
     return p;
 }
 
-const char *scalar_dup(struct loader *L, yaml_node_t *n)
+const char *scalar_bytes(struct loader *L, yaml_node_t *n)
 {
     if (!node_is_scalar(n)) {
         loader_error(L, n, "expected a string, got a %s", node_kind(n));
@@ -141,6 +157,16 @@ const char *scalar_dup(struct loader *L, yaml_node_t *n)
     if (!p)
         L->oom = 1;
     return p;
+}
+
+const char *scalar_dup(struct loader *L, yaml_node_t *n)
+{
+    if (node_is_scalar(n) &&
+        memchr(node_text(n), '\0', n->data.scalar.length)) {
+        loader_error(L, n, "text must not hold a NUL character (\\0)");
+        return NULL;
+    }
+    return scalar_bytes(L, n);
 }
 
 /* Block scalars lose their indentation; find it in the raw text: the first
@@ -241,7 +267,7 @@ static int scalar_value(struct loader *L, yaml_node_t *n, struct cg_value *out)
         if (cg_text_type(s, len, out) == CG_OK && out->type != CG_STR)
             return 0;
     }
-    const char *copy = scalar_dup(L, n);
+    const char *copy = scalar_bytes(L, n);
     if (!copy)
         return -1;
     out->type = CG_STR;
@@ -250,16 +276,19 @@ static int scalar_value(struct loader *L, yaml_node_t *n, struct cg_value *out)
     return 0;
 }
 
+static int value_at(struct loader *L, yaml_node_t *n, struct cg_value *out,
+                    int depth);
+
 static int sequence_value(struct loader *L, yaml_node_t *n,
-                          struct cg_value *out)
+                          struct cg_value *out, int depth)
 {
     size_t len = node_len(n);
     struct cg_value *items = loader_alloc(L, (len ? len : 1) * sizeof(*items));
     if (!items)
         return -1;
     for (size_t i = 0; i < len; i++)
-        if (node_value(L, node_at(L, n->data.sequence.items.start[i]),
-                       &items[i]))
+        if (value_at(L, node_at(L, n->data.sequence.items.start[i]), &items[i],
+                     depth))
             return -1;
     out->type = CG_LIST;
     out->len = (uint32_t)len;
@@ -267,7 +296,8 @@ static int sequence_value(struct loader *L, yaml_node_t *n,
     return 0;
 }
 
-static int mapping_value(struct loader *L, yaml_node_t *n, struct cg_value *out)
+static int mapping_value(struct loader *L, yaml_node_t *n, struct cg_value *out,
+                         int depth)
 {
     size_t len = node_len(n);
     struct cg_member *m = loader_alloc(L, (len ? len : 1) * sizeof(*m));
@@ -276,10 +306,10 @@ static int mapping_value(struct loader *L, yaml_node_t *n, struct cg_value *out)
     for (size_t i = 0; i < len; i++) {
         yaml_node_pair_t *p = &n->data.mapping.pairs.start[i];
         yaml_node_t *k = node_at(L, p->key);
-        if (!(m[i].key = scalar_dup(L, k)))
+        if (!(m[i].key = scalar_bytes(L, k)))
             return -1;
         m[i].key_len = (uint32_t)k->data.scalar.length;
-        if (node_value(L, node_at(L, p->value), &m[i].value))
+        if (value_at(L, node_at(L, p->value), &m[i].value, depth))
             return -1;
     }
     out->type = CG_OBJ;
@@ -288,13 +318,27 @@ static int mapping_value(struct loader *L, yaml_node_t *n, struct cg_value *out)
     return 0;
 }
 
-int node_value(struct loader *L, yaml_node_t *n, struct cg_value *out)
+/* depth: the mappings and lists around n. The composer already bounds
+ * nesting and alias expansion for the whole file; this bound is the one a
+ * value shares with JSON, so a payload written in YAML is one the JSON
+ * decoder accepts. */
+static int value_at(struct loader *L, yaml_node_t *n, struct cg_value *out,
+                    int depth)
 {
     if (n->type == YAML_SCALAR_NODE)
         return scalar_value(L, n, out);
+    if (depth == CG_JSON_MAX_DEPTH) {
+        loader_error(L, n, "nesting deeper than %d levels", CG_JSON_MAX_DEPTH);
+        return -1;
+    }
     if (n->type == YAML_SEQUENCE_NODE)
-        return sequence_value(L, n, out);
-    return mapping_value(L, n, out);
+        return sequence_value(L, n, out, depth + 1);
+    return mapping_value(L, n, out, depth + 1);
+}
+
+int node_value(struct loader *L, yaml_node_t *n, struct cg_value *out)
+{
+    return value_at(L, n, out, 0);
 }
 
 int node_field_map(struct loader *L, yaml_node_t *n, struct cg_field_conf **out,

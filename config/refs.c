@@ -4,6 +4,7 @@
  * name must exist and every list of names must be free of duplicates, so
  * a typo fails at load instead of silently routing nothing.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
@@ -15,89 +16,99 @@ static void ref_error(struct loader *L, const struct cg_pos *p, const char *fmt,
     L->errors++;
 }
 
-static int network_index(const struct cg_config *cfg, const char *name)
+/* Every name a reference may point to, hashed: rules are many, and each
+ * names vendors and consumers (keys are the config's arena strings). */
+struct names {
+    struct name_map networks, vendors, consumers, private_fields;
+};
+
+static void put_name(struct loader *L, struct name_map *m, const char *name,
+                     size_t i)
 {
+    size_t old;
+    if (name && !name_map_get(m, name, &old) && name_map_put(m, name, i) < 0)
+        L->oom = 1;
+}
+
+static void names_index(struct loader *L, struct names *nm)
+{
+    const struct cg_config *cfg = L->cfg;
     for (size_t i = 0; i < cfg->n_networks; i++)
-        if (cfg->networks[i].name && !strcmp(cfg->networks[i].name, name))
-            return (int)i;
-    return -1;
-}
-
-static bool vendor_exists(const struct cg_config *cfg, const char *name)
-{
+        put_name(L, &nm->networks, cfg->networks[i].name, i);
     for (size_t i = 0; i < cfg->n_vendors; i++)
-        if (cfg->vendors[i].name.s && !strcmp(cfg->vendors[i].name.s, name))
-            return true;
-    return false;
+        for (size_t j = 0; j < cfg->vendors[i].n_private; j++)
+            put_name(L, &nm->private_fields,
+                     cfg->vendors[i].private_fields[j].s, i);
 }
 
-static bool consumer_exists(const struct cg_config *cfg, const char *name)
+static void names_free(struct names *nm)
 {
-    for (size_t i = 0; i < cfg->n_consumers; i++)
-        if (cfg->consumers[i].name.s && !strcmp(cfg->consumers[i].name.s, name))
-            return true;
-    return false;
+    name_map_free(&nm->networks);
+    name_map_free(&nm->vendors);
+    name_map_free(&nm->consumers);
+    name_map_free(&nm->private_fields);
 }
 
-static void check_vendors(struct loader *L)
+/* Adds a name to its map; a second one is reported. */
+static void unique_name(struct loader *L, struct name_map *m,
+                        const struct cg_pstr *name, size_t i, const char *what)
+{
+    size_t first;
+    if (name_map_get(m, name->s, &first))
+        ref_error(L, &name->pos, what, name->s);
+    else
+        put_name(L, m, name->s, i);
+}
+
+static void check_vendors(struct loader *L, struct names *nm)
 {
     struct cg_config *cfg = L->cfg;
     for (size_t i = 0; i < cfg->n_vendors; i++) {
         struct cg_vendor_conf *v = &cfg->vendors[i];
-        for (size_t j = 0; j < i; j++)
-            if (!strcmp(cfg->vendors[j].name.s, v->name.s))
-                ref_error(L, &v->name.pos, "duplicate vendor name '%s'",
-                          v->name.s);
+        size_t net;
+        unique_name(L, &nm->vendors, &v->name, i, "duplicate vendor name '%s'");
         if (!v->network.s)
             continue;
-        v->network_index = network_index(cfg, v->network.s);
+        v->network_index =
+            name_map_get(&nm->networks, v->network.s, &net) ? (int)net : -1;
         if (v->network_index < 0)
             ref_error(L, &v->network.pos, "unknown network '%s'", v->network.s);
     }
 }
 
-static bool is_private_somewhere(const struct cg_config *cfg, const char *name)
-{
-    for (size_t i = 0; i < cfg->n_vendors; i++)
-        for (size_t j = 0; j < cfg->vendors[i].n_private; j++)
-            if (!strcmp(cfg->vendors[i].private_fields[j].s, name))
-                return true;
-    return false;
-}
-
-static void check_consumers(struct loader *L)
+static void check_consumers(struct loader *L, struct names *nm)
 {
     struct cg_config *cfg = L->cfg;
     for (size_t i = 0; i < cfg->n_consumers; i++) {
         struct cg_consumer_conf *c = &cfg->consumers[i];
-        for (size_t j = 0; j < i; j++)
-            if (!strcmp(cfg->consumers[j].name.s, c->name.s))
-                ref_error(L, &c->name.pos, "duplicate consumer name '%s'",
-                          c->name.s);
+        size_t ignored;
+        unique_name(L, &nm->consumers, &c->name, i,
+                    "duplicate consumer name '%s'");
         if (cg_role_parse(c->name.s) >= 0)
             ref_error(L, &c->name.pos,
                       "consumer name '%s' is a role name; `to:` could not "
                       "tell them apart",
                       c->name.s);
         for (size_t g = 0; g < c->n_grants; g++)
-            if (!is_private_somewhere(cfg, c->grants[g].s))
+            if (!name_map_get(&nm->private_fields, c->grants[g].s, &ignored))
                 ref_error(L, &c->grants[g].pos,
                           "grant '%s' is no vendor's private field",
                           c->grants[g].s);
     }
 }
 
-static void check_rule(struct loader *L, const struct cg_rule_conf *r)
+static void check_rule(struct loader *L, const struct names *nm,
+                       const struct cg_rule_conf *r)
 {
-    const struct cg_config *cfg = L->cfg;
+    size_t ignored;
     for (size_t i = 0; i < r->n_match_vendors; i++)
-        if (!vendor_exists(cfg, r->match_vendors[i].s))
+        if (!name_map_get(&nm->vendors, r->match_vendors[i].s, &ignored))
             ref_error(L, &r->match_vendors[i].pos,
                       "match.vendors: unknown vendor '%s'",
                       r->match_vendors[i].s);
     for (size_t i = 0; i < r->n_to; i++) {
         const char *t = r->to[i].s;
-        if (cg_role_parse(t) < 0 && !consumer_exists(cfg, t))
+        if (cg_role_parse(t) < 0 && !name_map_get(&nm->consumers, t, &ignored))
             ref_error(L, &r->to[i].pos,
                       "to: '%s' is neither a consumer nor a role "
                       "(government | enterprise | citizen)",
@@ -105,40 +116,89 @@ static void check_rule(struct loader *L, const struct cg_rule_conf *r)
     }
 }
 
-static void check_rules(struct loader *L)
+/* A domain spread over several files must still have unique rule names
+ * (names within one file were checked as it loaded). */
+static void check_rules(struct loader *L, const struct names *nm)
 {
     struct cg_config *cfg = L->cfg;
+    struct name_map full = {0};
     for (size_t f = 0; f < cfg->n_rule_files; f++) {
-        struct cg_rule_file_conf *file = &cfg->rule_files[f];
-        for (size_t r = 0; r < file->n_rules; r++)
-            if (file->rules[r].name.s)
-                check_rule(L, &file->rules[r]);
+        const struct cg_rule_file_conf *file = &cfg->rule_files[f];
+        for (size_t r = 0; r < file->n_rules; r++) {
+            const struct cg_rule_conf *rule = &file->rules[r];
+            size_t first;
+            if (!rule->name.s || !rule->full_name)
+                continue;
+            check_rule(L, nm, rule);
+            if (name_map_get(&full, rule->full_name, &first))
+                ref_error(L, &rule->name.pos,
+                          "duplicate rule name '%s' in its domain",
+                          rule->name.s);
+            else if (name_map_put(&full, rule->full_name, f) < 0)
+                L->oom = 1;
+        }
     }
-    /* A domain spread over two files must still have unique rule names. */
-    for (size_t f = 0; f < cfg->n_rule_files; f++)
-        for (size_t g = 0; g < f; g++)
-            config__check_cross_file(L, &cfg->rule_files[g],
-                                     &cfg->rule_files[f]);
+    name_map_free(&full);
 }
 
-void config__check_cross_file(struct loader *L,
-                              const struct cg_rule_file_conf *a,
-                              const struct cg_rule_file_conf *b)
+/* Who holds a connection, for a message: 0 and 1 are the gateway's. */
+static void connection_owner(const struct cg_config *cfg, size_t who, char *buf,
+                             size_t size)
 {
-    if (!a->domain.s || !b->domain.s || strcmp(a->domain.s, b->domain.s))
+    if (who < 2)
+        snprintf(buf, size, "the gateway's %s connection",
+                 who ? "output" : "intake");
+    else
+        snprintf(buf, size, "consumer '%s'", cfg->consumers[who - 2].name.s);
+}
+
+/* Records a connection's (uri, client id); a second one is an error at
+ * pos. */
+static void connection_id(struct loader *L, struct name_map *ids,
+                          const struct cg_broker_conf *b, const char *suffix,
+                          size_t who)
+{
+    char key[1024], owner[200];
+    size_t first;
+    if (!b->uri || !b->client_id)
         return;
-    for (size_t i = 0; i < b->n_rules; i++)
-        for (size_t j = 0; j < a->n_rules; j++)
-            if (b->rules[i].name.s && a->rules[j].name.s &&
-                !strcmp(b->rules[i].name.s, a->rules[j].name.s))
-                ref_error(L, &b->rules[i].name.pos,
-                          "duplicate rule name '%s' in its domain",
-                          b->rules[i].name.s);
+    snprintf(key, sizeof(key), "%s\n%s%s", b->uri, b->client_id, suffix);
+    if (name_map_get(ids, key, &first)) {
+        connection_owner(L->cfg, first, owner, sizeof(owner));
+        cg_diags_add(L->d, b->pos.file, b->pos.line, b->pos.col,
+                     "client_id '%s%s' is already used on %s by %s",
+                     b->client_id, suffix, b->uri, owner);
+        L->errors++;
+        return;
+    }
+    const char *copy = loader_strdup(L, key);
+    if (copy && name_map_put(ids, copy, who) < 0)
+        L->oom = 1;
+}
+
+/* A broker drops the older of two connections with one client id, and
+ * they take turns forever: the gateway's intake (client_id), its output
+ * (client_id-out) and each consumer's own connection need distinct ids
+ * on one broker. */
+static void check_client_ids(struct loader *L)
+{
+    const struct cg_config *cfg = L->cfg;
+    struct name_map ids = {0};
+    connection_id(L, &ids, &cfg->broker, "", 0);
+    connection_id(L, &ids, &cfg->broker, "-out", 1);
+    for (size_t i = 0; i < cfg->n_consumers; i++)
+        if (cfg->consumers[i].broker)
+            connection_id(L, &ids, cfg->consumers[i].broker, "", i + 2);
+    name_map_free(&ids);
 }
 
 void config__check_refs(struct loader *L)
 {
-    check_vendors(L);
-    check_consumers(L);
-    check_rules(L);
+    struct names nm = {0};
+    names_index(L, &nm);
+    check_vendors(L, &nm);
+    check_consumers(L, &nm);
+    check_rules(L, &nm);
+    check_client_ids(L);
+    names_free(&nm);
 }

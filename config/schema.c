@@ -195,18 +195,11 @@ static void apply_default(struct loader *L, const struct field *f, void *base)
         scalar_into(L, f, NULL, f->def, dst);
 }
 
-static void check_duplicate_key(struct loader *L, yaml_node_t *map,
-                                yaml_node_pair_t *pair)
-{
-    const char *k = node_text(node_at(L, pair->key));
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < pair; p++)
-        if (strcmp(node_text(node_at(L, p->key)), k) == 0)
-            loader_error(L, node_at(L, pair->key), "duplicate key '%s'", k);
-}
-
-static void apply_pair(struct loader *L, yaml_node_t *map,
-                       yaml_node_pair_t *pair, const struct field *t,
-                       void *base)
+/* Applies one key: value pair. `seen` has a bit per table row (a table
+ * has at most 64 rows), so a repeated key is found without comparing it
+ * with every earlier key: a mapping may be long. */
+static void apply_pair(struct loader *L, yaml_node_pair_t *pair,
+                       const struct field *t, void *base, uint64_t *seen)
 {
     yaml_node_t *k = node_at(L, pair->key), *v = node_at(L, pair->value);
     if (!node_is_scalar(k)) {
@@ -220,9 +213,12 @@ static void apply_pair(struct loader *L, yaml_node_t *map,
         unknown_key(L, k, t);
         return;
     }
-    check_duplicate_key(L, map, pair);
     if (f->type == FT_REST)
-        return; /* the caller reads it */
+        return; /* the caller reads it, and checks it for duplicates */
+    uint64_t bit = 1ULL << (f - t);
+    if (*seen & bit)
+        loader_error(L, k, "duplicate key '%s'", f->key);
+    *seen |= bit;
     size_t mark = where_push(L, ".%s", f->key);
     if (f->type == FT_REFUSED)
         loader_error(L, k, "'%s' is not supported in this version", f->key);
@@ -235,15 +231,16 @@ int schema_apply(struct loader *L, yaml_node_t *map, const struct field *t,
                  void *base)
 {
     int before = L->errors;
+    uint64_t seen = 0;
     if (map->type != YAML_MAPPING_NODE) {
         loader_error(L, map, "expected a mapping, got a %s", node_kind(map));
         return L->errors - before;
     }
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
          p < map->data.mapping.pairs.top; p++)
-        apply_pair(L, map, p, t, base);
+        apply_pair(L, p, t, base, &seen);
     for (const struct field *f = t; f->key; f++) {
-        if (map_get(L, map, f->key))
+        if (seen & (1ULL << (f - t)))
             continue;
         if (f->required)
             loader_error(L, map, "missing required key '%s'", f->key);

@@ -3,9 +3,12 @@
  * (SPEC §2). Each section is a table of rows plus, where a value needs
  * more than a type check, a small parse function.
  */
+#include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -71,6 +74,78 @@ static void gateway_derive(struct loader *L, struct cg_gateway_conf *g)
     g->spool_dir = loader_resolve(L, g->spool_dir);
 }
 
+/* A topic the gateway publishes to. MQTT forbids wildcards and empty
+ * names there, and brokers keep topics that start with '$' to
+ * themselves: any of these would drop the output connection at the first
+ * dead letter or status message, long after `check` said OK. */
+static void check_topic(struct loader *L, yaml_node_t *map, const char *key,
+                        const char *topic)
+{
+    yaml_node_t *n = map_get(L, map, key);
+    const char *why = NULL;
+    if (!n || !topic)
+        return; /* derived from the id, which is checked */
+    if (!*topic)
+        why = "must not be empty";
+    else if (strpbrk(topic, "+#"))
+        why = "must not hold the MQTT wildcards '+' or '#'";
+    else if (topic[0] == '$')
+        why = "must not start with '$' (brokers reserve those topics)";
+    else if (strlen(topic) > 65535)
+        why = "is longer than MQTT's 65535 bytes";
+    if (!why)
+        return;
+    size_t mark = where_push(L, ".%s", key);
+    loader_error(L, n, "%s", why);
+    where_pop(L, mark);
+}
+
+/* "127.0.0.1:9108" or ":9108" (every address): what the metrics server
+ * can bind, an IPv4 address and a port from 1 to 65535. */
+static bool valid_listen(const char *s)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon)
+        return false;
+    size_t digits = strspn(colon + 1, "0123456789");
+    if (digits == 0 || digits > 5 || colon[1 + digits])
+        return false;
+    long port = strtol(colon + 1, NULL, 10);
+    char host[INET_ADDRSTRLEN];
+    size_t len = (size_t)(colon - s);
+    struct in_addr addr;
+    if (port < 1 || port > 65535 || len >= sizeof(host))
+        return false;
+    memcpy(host, s, len);
+    host[len] = '\0';
+    return len == 0 || inet_pton(AF_INET, host, &addr) == 1;
+}
+
+static void check_gateway(struct loader *L, yaml_node_t *n,
+                          const struct cg_gateway_conf *g)
+{
+    yaml_node_t *id = map_get(L, n, "id");
+    if (g->id && !*g->id)
+        loader_error(L, id, "id must not be empty");
+    if (g->id && strpbrk(g->id, "/+#"))
+        loader_error(L, id, "id must not hold '/', '+' or '#'");
+    check_topic(L, n, "dead_letter_topic", g->dead_letter_topic);
+    check_topic(L, n, "status_topic", g->status_topic);
+    if (g->timezone && !zone_known(g->timezone))
+        loader_error(L, map_get(L, n, "timezone"),
+                     "unknown time zone '%s' (an IANA name such as "
+                     "Europe/Berlin, from the system's tzdata)",
+                     g->timezone);
+    if (g->metrics_listen && !valid_listen(g->metrics_listen)) {
+        size_t mark = where_push(L, ".metrics_listen");
+        loader_error(L, map_get(L, n, "metrics_listen"),
+                     "expected IPV4:PORT or :PORT with a port from 1 to "
+                     "65535, got '%s'",
+                     g->metrics_listen);
+        where_pop(L, mark);
+    }
+}
+
 int load_gateway(struct loader *L, yaml_node_t *n, void *base)
 {
     struct cg_gateway_conf *g = &((struct cg_config *)base)->gateway;
@@ -80,16 +155,7 @@ int load_gateway(struct loader *L, yaml_node_t *n, void *base)
         return 0;
     }
     int errs = schema_apply(L, n, gateway_fields, g);
-    yaml_node_t *id = map_get(L, n, "id");
-    if (g->id && !*g->id)
-        loader_error(L, id, "id must not be empty");
-    if (g->id && strpbrk(g->id, "/+#"))
-        loader_error(L, id, "id must not hold '/', '+' or '#'");
-    if (g->timezone && !zone_known(g->timezone))
-        loader_error(L, map_get(L, n, "timezone"),
-                     "unknown time zone '%s' (an IANA name such as "
-                     "Europe/Berlin, from the system's tzdata)",
-                     g->timezone);
+    check_gateway(L, n, g);
     if (g->id)
         gateway_derive(L, g);
     return errs;
@@ -102,17 +168,51 @@ static const struct field tls_fields[] = {
     {FIELD(struct cg_tls_conf, verify, "verify", FT_BOOL), .def = "true"},
     {0}};
 
+/* A secret file that others can read still works, so it is a warning,
+ * not an error: but it is a leak waiting to happen. */
+static void warn_if_readable(struct loader *L, yaml_node_t *n, const char *key,
+                             const char *path, mode_t mode)
+{
+    if (mode & 077)
+        loader_warn(L, n,
+                    "%s '%s' is readable by others (mode %04o): chmod 600", key,
+                    path, (unsigned)(mode & 07777));
+}
+
+/* Resolves a TLS file against the config folder and checks that the
+ * gateway will be able to read it when it connects. */
+static const char *tls_file(struct loader *L, yaml_node_t *tls, const char *key,
+                            const char *path)
+{
+    yaml_node_t *n = map_get(L, tls, key);
+    struct stat st;
+    if (!path || !n)
+        return path;
+    path = loader_resolve(L, path);
+    if (!path)
+        return NULL;
+    size_t mark = where_push(L, ".%s", key);
+    bool bad = true;
+    if (stat(path, &st) < 0 || access(path, R_OK) < 0)
+        loader_error(L, n, "'%s' cannot be read: %s", path, strerror(errno));
+    else if (file_kind(st.st_mode))
+        loader_error(L, n, "'%s' %s", path, file_kind(st.st_mode));
+    else
+        bad = false;
+    where_pop(L, mark);
+    if (!bad && !strcmp(key, "key_file"))
+        warn_if_readable(L, n, key, path, st.st_mode);
+    return path;
+}
+
 static int parse_tls(struct loader *L, yaml_node_t *n, void *base)
 {
     struct cg_tls_conf *t = &((struct cg_broker_conf *)base)->tls;
     t->enabled = true;
     int errs = schema_apply(L, n, tls_fields, t);
-    if (t->ca_file)
-        t->ca_file = loader_resolve(L, t->ca_file);
-    if (t->cert_file)
-        t->cert_file = loader_resolve(L, t->cert_file);
-    if (t->key_file)
-        t->key_file = loader_resolve(L, t->key_file);
+    t->ca_file = tls_file(L, n, "ca_file", t->ca_file);
+    t->cert_file = tls_file(L, n, "cert_file", t->cert_file);
+    t->key_file = tls_file(L, n, "key_file", t->key_file);
     return errs;
 }
 
@@ -134,24 +234,31 @@ static const struct field broker_fields[] = {
      .choices = mqtt_clients},
     {0}};
 
-/* Reads the password from its file: never from the YAML itself. */
+/* Reads the password from its file: never from the YAML itself. A
+ * trailing line break is not part of it. */
 static void read_password(struct loader *L, yaml_node_t *n,
                           struct cg_broker_conf *b)
 {
+    struct file_text f;
+    const char *why;
     b->password_file = loader_resolve(L, b->password_file);
-    FILE *f = fopen(b->password_file, "r");
-    char buf[512];
-    if (!f) {
-        loader_error(L, n, "password_file '%s' cannot be read",
-                     b->password_file);
+    if (!b->password_file)
+        return;
+    int err = read_text_file(b->password_file, &f, &why);
+    if (err == ENOMEM) {
+        L->oom = 1;
         return;
     }
-    size_t len = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-        len--;
-    buf[len] = '\0';
-    b->password = loader_strdup(L, buf);
+    if (err) {
+        loader_error(L, n, "password_file '%s' cannot be read: %s",
+                     b->password_file, why);
+        return;
+    }
+    warn_if_readable(L, n, "password_file", b->password_file, f.mode);
+    while (f.len && (f.text[f.len - 1] == '\n' || f.text[f.len - 1] == '\r'))
+        f.text[--f.len] = '\0';
+    b->password = loader_strdup(L, f.text);
+    cg_free(f.text);
 }
 
 int load_broker_into(struct loader *L, yaml_node_t *n, struct cg_broker_conf *b)
@@ -163,6 +270,11 @@ int load_broker_into(struct loader *L, yaml_node_t *n, struct cg_broker_conf *b)
         strncmp(b->uri, "mqtts://", 8))
         loader_error(L, map_get(L, n, "uri") ? map_get(L, n, "uri") : n,
                      "uri must start with tcp:// or ssl://");
+    if (b->client_id && !*b->client_id) {
+        size_t mark = where_push(L, ".client_id");
+        loader_error(L, map_get(L, n, "client_id"), "must not be empty");
+        where_pop(L, mark);
+    }
     if (b->password_file)
         read_password(L, map_get(L, n, "password_file"), b);
     return errs;

@@ -96,19 +96,18 @@ static void on_lost(void *user, const char *cause)
 
 /* ---- loading a generation ------------------------------------------- */
 
+/* One log line per diagnostic, at its own level: the log line already
+ * says "error" or "warn", so the diagnostic's word is not repeated. */
 static void log_diags(const struct cg_diags *d)
 {
-    struct cg_buf b = {0};
-    cg_diags_format(d, &b);
-    for (char *line = b.data, *nl; line && *line; line = nl + 1) {
-        nl = strchr(line, '\n');
-        if (nl)
-            *nl = '\0';
-        cg_log(CG_LOG_ERROR, "%s", line);
-        if (!nl)
-            break;
+    for (size_t i = 0; i < d->n; i++) {
+        const struct cg_diag *x = &d->items[i];
+        int level = x->severity == CG_DIAG_WARNING ? CG_LOG_WARN : CG_LOG_ERROR;
+        if (x->line > 0)
+            cg_log(level, "%s:%d:%d: %s", x->file, x->line, x->col, x->msg);
+        else
+            cg_log(level, "%s: %s", x->file, x->msg);
     }
-    cg_buf_free(&b);
 }
 
 static void gen_free(struct gw_gen *gen)
@@ -248,13 +247,13 @@ static int keep_identity(struct gw *g)
 static int start_delivery(struct gw *g, struct cg_diags *d)
 {
     const struct cg_config *cfg = g->gen.cfg;
-    struct cg_deliver_conf dc = {g->out, cfg->gateway.spool_dir,
-                                 cfg->gateway.dead_letter_topic,
-                                 cfg->gateway.spool_reserve_bytes,
-                                 cg_mqtt_inline_publish_ok(g->out)};
+    struct cg_deliver_conf dc = {
+        g->out, cfg->gateway.spool_dir, cfg->gateway.dead_letter_topic,
+        cfg->gateway.spool_reserve_bytes, cg_mqtt_inline_publish_ok(g->out)};
     int rc = cg_deliver_new(&dc, &g->deliver);
     if (rc == CG_OK)
-        rc = cg_deliver_prepare(g->deliver, cfg, g->gen.pipeline, g->gen.reg, d);
+        rc =
+            cg_deliver_prepare(g->deliver, cfg, g->gen.pipeline, g->gen.reg, d);
     if (rc == CG_OK)
         cg_deliver_commit(g->deliver);
     return rc;
@@ -360,6 +359,7 @@ static void reload(struct gw *g, const char *why)
         cg_log(CG_LOG_ERROR, "reload failed: the running rules stay in force");
         return;
     }
+    log_diags(&d); /* warnings */
     cg_diags_free(&d);
     warn_restart_needed(g->gen.cfg, next.cfg);
     if (!same_filters(&g->gen, &next))

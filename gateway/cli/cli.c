@@ -32,7 +32,7 @@ int cli__load(const char *path, const char *const *rule_files, size_t n,
     cli__print_diags(&d);
     if (rc == CG_ENOMEM)
         fprintf(stderr, "citygate: out of memory while loading %s\n", path);
-    else if (rc != CG_OK && d.n == 0)
+    else if (rc != CG_OK && cg_diags_errors(&d) == 0)
         fprintf(stderr, "citygate: cannot load %s: %s\n", path,
                 cg_strerror(rc));
     cg_diags_free(&d);

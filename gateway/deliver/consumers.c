@@ -4,6 +4,7 @@
  * reload keeps a consumer's outbox, and what is queued in it, when the
  * consumer's delivery settings did not change.
  */
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -66,19 +67,6 @@ static void reject_batch(void *user, const char *consumer,
     cg_buf_free(&j);
 }
 
-/* A consumer name as a folder name: nothing that climbs or hides. */
-static void folder_name(const char *name, char *out, size_t size)
-{
-    size_t i = 0;
-    for (; name[i] && i + 1 < size; i++) {
-        char c = name[i];
-        out[i] = c == '/' || (i == 0 && c == '.') || (unsigned char)c < 0x20
-                     ? '_'
-                     : c;
-    }
-    out[i] = '\0';
-}
-
 static int own_connection(const struct cg_consumer_conf *c,
                           struct cg_mqtt **out, struct cg_diags *d)
 {
@@ -123,8 +111,8 @@ static int new_consumer(struct cg_deliver *dl, const struct cg_consumer_conf *c,
                              s->mqtt ? mqtt : NULL, &sink, d);
     if (rc != CG_OK)
         return rc;
-    char folder[256];
-    folder_name(c->name.s, folder, sizeof(folder));
+    char folder[NAME_MAX + 1]; /* config checked that the name fits */
+    cg_consumer_folder(c->name.s, folder, sizeof(folder));
     struct outbox_conf oc = {
         c->name.s,     folder,           dl->spool_dir,
         s->batch_max,  s->batch_wait_ms, c->spool_max_bytes,

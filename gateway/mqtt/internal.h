@@ -48,11 +48,12 @@ struct cg_mqtt {
     /* The connection's own copy of its settings: a reload frees the config
      * they came from while the connection lives on. */
     struct cg_broker_conf conf;
+    char shown[512]; /* the URI as logs show it: no password */
 };
 
-/* Deep-copies b (every string) into out. CG_OK or CG_ENOMEM (out then
- * holds what was copied: free it). */
-int mqtt__conf_copy(const struct cg_broker_conf *b, struct cg_broker_conf *out);
+/* Deep-copies b (every string) into m->conf and sets m->shown. CG_OK or
+ * CG_ENOMEM (m->conf then holds what was copied: free it). */
+int mqtt__conf_copy(const struct cg_broker_conf *b, struct cg_mqtt *m);
 void mqtt__conf_free(struct cg_broker_conf *c);
 
 void mqtt__tickets_init(struct mqtt_tickets *t);

@@ -56,7 +56,8 @@ static int parse_uri(struct mosq *q, const char *uri, char *err, size_t errlen)
     q->port = colon ? atoi(colon + 1) : (tls ? 8883 : 1883);
     if (hlen == 0 || hlen >= sizeof(q->host) || q->port <= 0 ||
         q->port > 65535) {
-        snprintf(err, errlen, "cannot read host and port from %s", uri);
+        snprintf(err, errlen, "cannot read host and port from %s",
+                 q->base.shown);
         return CG_EINVAL;
     }
     memcpy(q->host, rest, hlen);
@@ -100,8 +101,8 @@ static void on_connect(struct mosquitto *c, void *obj, int rc, int flags)
 {
     struct mosq *q = obj;
     if (rc != 0) {
-        cg_log(CG_LOG_WARN, "mqtt: %s refused the connection: %s", q->conf->uri,
-               mosquitto_connack_string(rc));
+        cg_log(CG_LOG_WARN, "mqtt: %s refused the connection: %s",
+               q->base.shown, mosquitto_connack_string(rc));
         return;
     }
     mosquitto_reconnect_delay_set(c, 1, 30, true);
@@ -202,7 +203,7 @@ static int loop_up(struct mosq *q, bool reconnect)
                        : mosquitto_connect_async(q->client, q->host, q->port,
                                                  q->conf->keepalive);
     if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_ERRNO)
-        cg_log(CG_LOG_WARN, "mqtt: cannot connect to %s: %s", q->conf->uri,
+        cg_log(CG_LOG_WARN, "mqtt: cannot connect to %s: %s", q->base.shown,
                mosquitto_strerror(rc));
     /* Even after a failed first attempt the loop keeps reconnecting. */
     rc = mosquitto_loop_start(q->client);
@@ -311,8 +312,8 @@ static int configure(struct mosq *q, const struct cg_mqtt_will *will, char *err,
         mosquitto_reconnect_delay_set(q->client, 1, 30, true);
     }
     if (rc != MOSQ_ERR_SUCCESS)
-        snprintf(err, errlen, "cannot set up an MQTT client for %s: %s", b->uri,
-                 mosquitto_strerror(rc));
+        snprintf(err, errlen, "cannot set up an MQTT client for %s: %s",
+                 q->base.shown, mosquitto_strerror(rc));
     return rc == MOSQ_ERR_SUCCESS ? CG_OK : CG_EINVAL;
 }
 
@@ -339,13 +340,14 @@ int mqtt__mosq_new(const struct cg_broker_conf *b,
     pthread_mutex_init(&q->lock, NULL);
     q->conf = &q->base.conf;
     q->cb = *cb;
-    int rc = mqtt__conf_copy(b, &q->base.conf);
+    int rc = mqtt__conf_copy(b, &q->base);
     b = q->conf; /* from here on, only the owned copy */
     if (rc == CG_OK)
         rc = parse_uri(q, b->uri, err, errlen);
     if (rc == CG_OK &&
         !(q->client = mosquitto_new(b->client_id, b->clean_session, q))) {
-        snprintf(err, errlen, "cannot create an MQTT client for %s", b->uri);
+        snprintf(err, errlen, "cannot create an MQTT client for %s",
+                 q->base.shown);
         rc = CG_ENOMEM;
     }
     if (rc == CG_OK)

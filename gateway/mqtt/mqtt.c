@@ -44,7 +44,7 @@ bool cg_mqtt_connected(const struct cg_mqtt *m)
 
 const char *cg_mqtt_uri(const struct cg_mqtt *m)
 {
-    return m->conf.uri;
+    return m->shown;
 }
 
 int cg_mqtt_publish(struct cg_mqtt *m, const char *topic, const void *payload,

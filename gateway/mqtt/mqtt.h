@@ -67,8 +67,8 @@ int cg_mqtt_resubscribe(struct cg_mqtt *m, const char *const *filters, size_t n,
 /* Starts connecting in the background. */
 int cg_mqtt_start(struct cg_mqtt *m);
 bool cg_mqtt_connected(const struct cg_mqtt *m);
-/* The broker URI the client connects to (its own copy: valid as long as
- * the client). Any thread. */
+/* The broker URI the client connects to, as logs may show it (without a
+ * password; valid as long as the client). Any thread. */
 const char *cg_mqtt_uri(const struct cg_mqtt *m);
 
 /* Publishes asynchronously. Returns CG_OK and sets *ticket (give it to

@@ -166,7 +166,7 @@ static void on_connect_ok(void *ctx, MQTTAsync_successData *r)
 static void on_connect_fail(void *ctx, MQTTAsync_failureData *r)
 {
     struct paho *p = ctx;
-    cg_log(CG_LOG_WARN, "mqtt: cannot connect to %s: %s", p->conf->uri,
+    cg_log(CG_LOG_WARN, "mqtt: cannot connect to %s: %s", p->base.shown,
            r && r->message ? r->message : MQTTAsync_strerror(r ? r->code : 0));
     pthread_mutex_lock(&p->lock);
     p->connecting = false;
@@ -198,7 +198,7 @@ static void connect_now(struct paho *p)
     fill_connect_options(p, &o);
     int rc = MQTTAsync_connect(p->client, &o);
     if (rc != MQTTASYNC_SUCCESS) {
-        cg_log(CG_LOG_WARN, "mqtt: connect to %s failed: %s", p->conf->uri,
+        cg_log(CG_LOG_WARN, "mqtt: connect to %s failed: %s", p->base.shown,
                MQTTAsync_strerror(rc));
         pthread_mutex_lock(&p->lock);
         p->connecting = false;
@@ -432,7 +432,7 @@ static int create_client(struct paho *p, const char *persist_dir, char *err,
         (void *)persist_dir, &co);
     if (rc != MQTTASYNC_SUCCESS) {
         snprintf(err, errlen, "cannot create an MQTT client for %s: %s",
-                 p->conf->uri, MQTTAsync_strerror(rc));
+                 p->base.shown, MQTTAsync_strerror(rc));
         return CG_EINVAL;
     }
     rc = MQTTAsync_setCallbacks(p->client, p, on_lost, on_message, NULL);
@@ -455,7 +455,7 @@ int mqtt__paho_new(const struct cg_broker_conf *b,
     p->backoff = BACKOFF_MIN;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->rcond, NULL);
-    int rc = mqtt__conf_copy(b, &p->base.conf);
+    int rc = mqtt__conf_copy(b, &p->base);
     set_tls(p);
     if (rc == CG_OK)
         rc = set_will(p, will);

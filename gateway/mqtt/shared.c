@@ -18,8 +18,10 @@ static int dup_str(const char **dst, const char *src)
     return src && !*dst ? CG_ENOMEM : CG_OK;
 }
 
-int mqtt__conf_copy(const struct cg_broker_conf *b, struct cg_broker_conf *out)
+int mqtt__conf_copy(const struct cg_broker_conf *b, struct cg_mqtt *m)
 {
+    struct cg_broker_conf *out = &m->conf;
+    cg_uri_redacted(b->uri, m->shown, sizeof(m->shown));
     *out = *b;
     out->uri = out->client_id = out->username = out->password = NULL;
     out->password_file = out->share_group = NULL;
