@@ -259,7 +259,10 @@ rules: [""" % (ministry.port, self.pfx), 1)
             f.write("  - name: broken\n    when: pm25 >\n    to: [city-ops]\n")
         wait_until(lambda: "reload failed" in self.g.log_text(), 10,
                    what="the failed reload (file watch)")
-        self.assertRegex(self.g.log_text(), r"env\.yaml:\d+:\d+: error: ")
+        # One line at level error naming the place (SPEC §16: no "error:"
+        # twice on a line).
+        self.assertRegex(self.g.log_text(),
+                         r" error: \S*env\.yaml:\d+:\d+: when: ")
         self.reading(pm25=130)
         self.all.wait_count(8, self.pfx + "/city/")
         self.assertEqual(self.g.stop(), 0)
