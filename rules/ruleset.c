@@ -189,7 +189,8 @@ static int compile_severity(struct cg_rule *r, const struct cg_src *src,
     struct cg_value v;
     if (rc == CG_OK && cg_expr_constant(r->severity, &v)) {
         r->severity_const = cg_severity_parse(&v);
-        CG_FREE(r->severity);
+        cg_expr_free(r->severity); /* it owns an arena: not cg_free */
+        r->severity = NULL;
     }
     return rc;
 }
