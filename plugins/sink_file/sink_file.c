@@ -13,6 +13,9 @@
  *     events, before the one that would push the file over max_bytes, so
  *     a file exceeds max_bytes only when it holds one event that alone is
  *     larger.
+ *   - The open file is the one at `path`: when it was renamed away
+ *     (logrotate) or removed, the next delivery or tick syncs and closes
+ *     it and opens `path` afresh, so nothing goes to a file no one reads.
  *   - I/O failures are never fatal: deliver() answers CG_RETRY, closes the
  *     file and reopens it on the next call (a tick included), which also
  *     picks up a folder or file that the operator fixed in the meantime.
@@ -56,6 +59,8 @@ struct file_sink {
     uint64_t max_bytes; /* 0: never rotate */
     unsigned keep;
     int fd; /* -1 while closed */
+    dev_t dev; /* of the open file, to notice it moved away from path */
+    ino_t ino;
     uint64_t size;
     bool dirty; /* written since the last sync */
     bool torn;  /* the file may end in a partial line */
@@ -137,6 +142,8 @@ static int open_file(struct file_sink *s, struct cg_delivery_result *res)
         return io_fail(s, res, "cannot stat", s->path, err);
     }
     s->fd = fd;
+    s->dev = st.st_dev;
+    s->ino = st.st_ino;
     s->size = (uint64_t)st.st_size;
     check_tail(s);
     s->dirty = false;
@@ -310,11 +317,28 @@ static int write_batch(struct file_sink *s, const struct cg_batch *b,
     return CG_OK;
 }
 
+/* Closes the open file when `path` no longer names it (moved or removed),
+ * so that the next write goes to the file at `path` again. */
+static void follow_path(struct file_sink *s)
+{
+    struct stat st;
+    if (s->fd < 0 || (stat(s->path, &st) == 0 && st.st_dev == s->dev &&
+                      st.st_ino == s->ino))
+        return;
+    if (s->mode != FSYNC_NEVER && s->dirty)
+        (void)fdatasync(s->fd);
+    close(s->fd);
+    s->fd = -1;
+    s->host->log(s->host, CG_LOG_INFO, "%s was moved or removed: reopening it",
+                 s->path);
+}
+
 static int file_deliver(void *inst, const struct cg_batch *batch,
                         struct cg_delivery_result *res)
 {
     struct file_sink *s = inst;
     *res = (struct cg_delivery_result){0};
+    follow_path(s);
     /* Opening here, not in create(), keeps `citygate check` free of side
      * effects; the host's first idle tick still reports a bad path within
      * a second of the start. */

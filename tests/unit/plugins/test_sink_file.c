@@ -199,6 +199,26 @@ static void test_reopen_never_truncates(void **state)
     assert_file(e->path, "{\"a\":1}\n{\"b\":\"two\"}\n{\"c\":[3]}\n");
 }
 
+/* logrotate's way: mv the file away, then the sink writes to a new file
+ * at the path (not into the renamed one); and after rm, likewise. */
+static void test_follows_path_after_mv_and_rm(void **state)
+{
+    struct env *e = *state;
+    struct cg_delivery_result res;
+    char moved[1100];
+    snprintf(moved, sizeof(moved), "%s.old", e->path);
+    void *s = sink_create(&cg_builtin_sink_file, opts(e, ""));
+    assert_int_equal(deliver(s, abc, 1, &res), CG_OK);
+    assert_int_equal(rename(e->path, moved), 0);
+    assert_int_equal(deliver(s, abc + 1, 1, &res), CG_OK);
+    assert_file(moved, "{\"a\":1}\n");
+    assert_file(e->path, "{\"b\":\"two\"}\n");
+    assert_int_equal(unlink(e->path), 0);
+    assert_int_equal(deliver(s, abc + 2, 1, &res), CG_OK);
+    assert_file(e->path, "{\"c\":[3]}\n");
+    cg_builtin_sink_file.destroy(s);
+}
+
 static void test_creates_folders(void **state)
 {
     struct env *e = *state;
@@ -516,6 +536,7 @@ int main(void)
         T(test_bad_options),
         T(test_appends_lines),
         T(test_reopen_never_truncates),
+        T(test_follows_path_after_mv_and_rm),
         T(test_creates_folders),
         T(test_rotation_shifts_and_keeps),
         T(test_oversized_event),
