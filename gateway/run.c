@@ -10,11 +10,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "run.h"
 
-#define DRAIN_MS 5000
+#define DRAIN_MS       5000
+#define SHUTDOWN_MAX_S 9 /* SPEC §12: exit within 10 s of SIGTERM */
 
 /* ---- intake, on the MQTT receive thread -------------------------------- */
 
@@ -217,19 +219,23 @@ static int make_persist_dir(struct gw *g)
              g->gen.cfg->gateway.spool_dir);
     char path[sizeof(g->persist_dir)];
     snprintf(path, sizeof(path), "%s", g->persist_dir);
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/')
+    /* Each folder on the way, so that the error names the one at fault
+     * (an unwritable spool_dir, not "No such file" for its child). */
+    for (char *p = path + 1;; p++) {
+        if (*p && *p != '/')
             continue;
+        char c = *p;
         *p = '\0';
-        mkdir(path, 0750);
-        *p = '/';
+        if (mkdir(path, 0750) < 0 && errno != EEXIST) {
+            int err = errno;
+            fprintf(stderr, "citygate: cannot create the spool folder %s: %s\n",
+                    path, strerror(err));
+            return CG_EIO;
+        }
+        *p = c;
+        if (!c)
+            return CG_OK;
     }
-    if (mkdir(path, 0750) < 0 && errno != EEXIST) {
-        fprintf(stderr, "citygate: cannot create %s: %s\n", g->persist_dir,
-                strerror(errno));
-        return CG_EIO;
-    }
-    return CG_OK;
 }
 
 /* What the process keeps for its whole life from the first config. */
@@ -455,8 +461,31 @@ static void publish_offline(struct gw *g)
         cg_mqtt_wait(g->out, ticket, 1000);
 }
 
+/* The last resort of a bounded shutdown (SPEC §12): whatever a consumer
+ * or a connection does, the process is gone within SHUTDOWN_MAX_S. What
+ * was not delivered is in the spools, safe for the next start. */
+static void *shutdown_guard(void *arg)
+{
+    (void)arg;
+    struct timespec ts = {SHUTDOWN_MAX_S, 0};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+    cg_log(CG_LOG_ERROR, "shutdown took longer than %d s: exiting now",
+           SHUTDOWN_MAX_S);
+    _exit(0);
+    return NULL;
+}
+
+static void guard_shutdown(void)
+{
+    pthread_t t;
+    if (pthread_create(&t, NULL, shutdown_guard, NULL) == 0)
+        pthread_detach(t);
+}
+
 void gw__shutdown(struct gw *g)
 {
+    guard_shutdown();
     gw__metrics_stop(g);
     if (g->in)
         cg_mqtt_pause_intake(g->in);

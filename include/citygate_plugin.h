@@ -117,6 +117,11 @@ struct cg_host {
      * that have no MQTT connection. Called on the delivery thread. */
     int (*publish)(const struct cg_host *host, const struct cg_batch *batch,
                    uint32_t timeout_ms);
+    /* Non-zero once the host wants the instance's deliver() to give up
+     * (shutdown past its drain time): a sink that blocks for long (network
+     * I/O) polls it and returns CG_RETRY; what it held stays in the spool.
+     * Any thread. Added within ABI 1: check struct_size before use. */
+    int (*cancelled)(const struct cg_host *host);
 };
 
 /* A decoder's output: root must end up a CG_OBJ value. On failure the

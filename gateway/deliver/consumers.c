@@ -126,9 +126,9 @@ static int new_consumer(struct cg_deliver *dl, const struct cg_consumer_conf *c,
     return out->name ? CG_OK : CG_ENOMEM;
 }
 
-/* Takes the current consumer of that name and signature out of the
- * current set (it moves to the prepared one) and returns where it was,
- * or SIZE_MAX. */
+/* Copies the current consumer of that name and signature into the
+ * prepared set and marks it kept (commit hands it over; until then the
+ * pipeline thread goes on using it), returning where it is, or SIZE_MAX. */
 static size_t take_existing(struct cg_deliver *dl,
                             const struct cg_consumer_conf *c,
                             const struct cg_sink_conf *s, struct consumer *out)
@@ -136,10 +136,10 @@ static size_t take_existing(struct cg_deliver *dl,
     uint64_t sig = signature(c, s);
     for (size_t i = 0; i < dl->cur.n; i++) {
         struct consumer *old = &dl->cur.v[i];
-        if (old->box && !strcmp(old->name, c->name.s) &&
+        if (old->box && !old->kept && !strcmp(old->name, c->name.s) &&
             old->signature == sig) {
             *out = *old;
-            memset(old, 0, sizeof(*old));
+            old->kept = true; /* the pipeline still uses it until commit */
             return i;
         }
     }
@@ -152,7 +152,7 @@ static void undo_prepare(struct cg_deliver *dl)
     for (size_t i = 0; i < dl->pending.n; i++) {
         struct consumer *c = &dl->pending.v[i];
         if (c->from != SIZE_MAX)
-            dl->cur.v[c->from] = *c;
+            dl->cur.v[c->from].kept = false;
         else
             consumer_free(c, 0);
     }
@@ -194,6 +194,9 @@ void cg_deliver_abort(struct cg_deliver *dl)
 void cg_deliver_commit(struct cg_deliver *dl)
 {
     cg_deliver_retire(dl, 0); /* a commit without retire: nothing lost */
+    for (size_t i = 0; i < dl->cur.n; i++)
+        if (dl->cur.v[i].kept) /* it lives on in the prepared set */
+            memset(&dl->cur.v[i], 0, sizeof(dl->cur.v[i]));
     dl->retired = dl->cur;
     dl->cur = dl->pending;
     dl->pending = (struct consumer_set){NULL, 0};

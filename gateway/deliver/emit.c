@@ -157,6 +157,9 @@ void cg_deliver_free(struct cg_deliver *d)
 {
     if (!d)
         return;
+    for (size_t i = 0; i < d->cur.n; i++)
+        outbox__cancel(d->cur.v[i].box);
+    outbox__cancel(d->dead);
     deliver__consumers_free(d);
     outbox__free(d->dead);
     cg_free(d->spool_dir);

@@ -31,6 +31,7 @@ struct consumer {
     bool direct; /* QoS 0 over the gateway's connection: may skip spool */
     size_t from; /* while prepared: its index in the current set, or
                     SIZE_MAX for a new one */
+    bool kept;   /* in the current set: a prepared set holds it too */
 };
 
 struct consumer_set {
@@ -100,9 +101,13 @@ struct outbox_conf {
  * CG_ENOMEM; on failure sink is freed. */
 int outbox__new(const struct outbox_conf *conf, struct cg_instance *sink,
                 struct outbox **out);
-/* Stops the thread after the batch in hand; what is queued stays in the
- * spool for the next start. Frees everything. NULL-safe. */
+/* Stops the thread after the batch in hand, which the sink is asked to
+ * give up (host->cancelled); what is queued stays in the spool for the
+ * next start. Frees everything. NULL-safe. */
 void outbox__free(struct outbox *o);
+/* The first half of free, from any thread: several outboxes stopping at
+ * once do not wait for each other. NULL-safe. */
+void outbox__cancel(struct outbox *o);
 
 /* Appends ev to the spool: when this returns CG_OK, ev survives a crash.
  * Never blocks: with drop_oldest it makes room by dropping the oldest

@@ -272,7 +272,7 @@ int outbox__new(const struct outbox_conf *conf, struct cg_instance *sink,
     return CG_OK;
 }
 
-void outbox__free(struct outbox *o)
+void outbox__cancel(struct outbox *o)
 {
     if (!o)
         return;
@@ -280,6 +280,14 @@ void outbox__free(struct outbox *o)
     o->stopping = true;
     pthread_cond_broadcast(&o->wake);
     pthread_mutex_unlock(&o->lock);
+    cg_instance_cancel(o->sink);
+}
+
+void outbox__free(struct outbox *o)
+{
+    if (!o)
+        return;
+    outbox__cancel(o);
     if (o->started)
         pthread_join(o->thread, NULL);
     spool__close(o->spool);

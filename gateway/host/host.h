@@ -11,6 +11,7 @@
 #ifndef CG_HOST_H
 #define CG_HOST_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -45,9 +46,14 @@ struct cg_instance {
     const struct cg_plugin *plugin;
     void *inst;
     struct cg_host host;
-    struct cg_mqtt *mqtt; /* what host->publish uses, or NULL */
+    struct cg_mqtt *mqtt;  /* what host->publish uses, or NULL */
+    _Atomic int cancelled; /* what host->cancelled answers */
     char name[96];
 };
+
+/* Asks the instance's deliver() to give up soon (host->cancelled), from
+ * any thread: the last step of a bounded shutdown. */
+void cg_instance_cancel(struct cg_instance *in);
 
 /* Checks opts (a CG_OBJ) against the plugin's option table, then creates
  * the instance. With mqtt non-NULL the instance's host->publish sends over

@@ -4,6 +4,7 @@
  * host services table (logging prefixed with its name, memory, time).
  */
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -42,10 +43,38 @@ static void *host_record_alloc(struct cg_record *rec, size_t size)
     return cg_arena_alloc(((struct cg_decoded *)rec)->arena, size);
 }
 
-static int wait_ticket(struct cg_mqtt *m, unsigned ticket, double deadline)
+static struct cg_instance *instance_of(const struct cg_host *h)
 {
-    int left = (int)((deadline - cg_time_mono()) * 1000.0);
-    return cg_mqtt_wait(m, ticket, left > 0 ? left : 0);
+    return (struct cg_instance *)((const char *)h -
+                                  offsetof(struct cg_instance, host));
+}
+
+static int host_cancelled(const struct cg_host *h)
+{
+    return atomic_load(&instance_of(h)->cancelled);
+}
+
+void cg_instance_cancel(struct cg_instance *in)
+{
+    if (in)
+        atomic_store(&in->cancelled, 1);
+}
+
+/* Waits for one acknowledgement until the deadline, in slices, so that a
+ * cancel (shutdown) is noticed within a tenth of a second. */
+static int wait_ticket(struct cg_instance *in, unsigned ticket, double deadline)
+{
+    for (;;) {
+        int left = (int)((deadline - cg_time_mono()) * 1000.0);
+        int rc = cg_mqtt_wait(in->mqtt, ticket,
+                              left < 0     ? 0
+                              : left < 100 ? left
+                                           : 100);
+        if (rc != CG_ETIMEDOUT || left <= 100)
+            return rc;
+        if (atomic_load(&in->cancelled))
+            return CG_RETRY;
+    }
 }
 
 /* host->publish: publishes the whole batch, then waits for every
@@ -55,9 +84,7 @@ static int wait_ticket(struct cg_mqtt *m, unsigned ticket, double deadline)
 static int host_publish(const struct cg_host *h, const struct cg_batch *b,
                         uint32_t timeout_ms)
 {
-    const struct cg_instance *in =
-        (const struct cg_instance *)((const char *)h -
-                                     offsetof(struct cg_instance, host));
+    struct cg_instance *in = instance_of(h);
     unsigned tickets[PUBLISH_MAX];
     size_t n = b->n < PUBLISH_MAX ? b->n : PUBLISH_MAX, done = 0;
     double deadline = cg_time_mono() + timeout_ms / 1000.0;
@@ -67,11 +94,11 @@ static int host_publish(const struct cg_host *h, const struct cg_batch *b,
         while ((rc = cg_mqtt_publish(in->mqtt, e->topic, e->json, e->json_len,
                                      e->qos, false, &tickets[i])) == CG_EFULL) {
             if (done < i) { /* room comes back with our own acks */
-                if (wait_ticket(in->mqtt, tickets[done++], deadline) != CG_OK)
+                if (wait_ticket(in, tickets[done++], deadline) != CG_OK)
                     return CG_RETRY;
                 continue;
             }
-            if (cg_time_mono() >= deadline)
+            if (cg_time_mono() >= deadline || atomic_load(&in->cancelled))
                 return CG_RETRY;
             struct timespec ts = {0, 1000000}; /* others' publishes */
             nanosleep(&ts, NULL);
@@ -80,7 +107,7 @@ static int host_publish(const struct cg_host *h, const struct cg_batch *b,
             return CG_RETRY;
     }
     for (; done < n; done++)
-        if (wait_ticket(in->mqtt, tickets[done], deadline) != CG_OK)
+        if (wait_ticket(in, tickets[done], deadline) != CG_OK)
             return CG_RETRY;
     return n == b->n ? CG_OK : CG_RETRY;
 }
@@ -95,6 +122,7 @@ static void host_init(struct cg_host *h, const char *instance_name)
     h->now = cg_time_now;
     h->record_alloc = host_record_alloc;
     h->instance_name = instance_name;
+    h->cancelled = host_cancelled;
 }
 
 int cg_instance_new(const struct cg_plugin *p, const char *name,

@@ -242,8 +242,10 @@ static int route_one(struct cg_pipeline *p, const struct msg_ctx *mc,
         return CG_ENOMEM;
     const char *bad = topic ? tpl__invalid(topic, p->topic.len) : NULL;
     if (bad) {
+        char detail[128];
+        snprintf(detail, sizeof(detail), "the event's topic %s", bad);
         int rc = dead__letter(p, mc->m, CG_DEAD_UNDELIVERABLE, c->conf->name.s,
-                              bad, emit);
+                              detail, emit);
         return rc < 0 ? rc : 0;
     }
     cg_hex64(event_id(mc, f, c), id);
@@ -259,6 +261,11 @@ static int route_one(struct cg_pipeline *p, const struct msg_ctx *mc,
                   c->sink.qos},
     };
     int rc = emit->deliver(emit->user, &d);
+    if (rc == CG_EINVAL) { /* no spool can hold it: it never will */
+        rc = dead__letter(p, mc->m, CG_DEAD_UNDELIVERABLE, c->conf->name.s,
+                          "the event is too large for the spool", emit);
+        return rc < 0 ? rc : 0;
+    }
     if (rc < 0)
         return rc;
     atomic_fetch_add_explicit(&f->rt->events, 1, memory_order_relaxed);

@@ -86,8 +86,7 @@ static int ms_option(const struct cg_value *opts, const char *name, long *out,
         return CG_OK;
     if (v->type != CG_INT || v->as.i <= 0 || v->as.i > INT32_MAX)
         return dec_bad_option(
-            err, errlen, "%s: must be a positive number of milliseconds",
-            name);
+            err, errlen, "%s: must be a positive number of milliseconds", name);
     *out = (long)v->as.i;
     return CG_OK;
 }
@@ -182,6 +181,25 @@ static size_t on_reply(char *p, size_t size, size_t nmemb, void *ud)
 }
 
 /* Sets the options that stay the same for every request. */
+/* A host built against an older ABI has no cancelled(): fields beyond
+ * its struct_size are absent. */
+static bool host_cancelled(const struct cg_host *host)
+{
+    size_t end = offsetof(struct cg_host, cancelled) + sizeof(host->cancelled);
+    return host->struct_size >= end && host->cancelled && host->cancelled(host);
+}
+
+/* libcurl calls this during a transfer (about once a second when idle):
+ * a non-zero answer aborts it, so a consumer that never answers cannot
+ * hold a shutdown past its bound. */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow,
+                       curl_off_t ultotal, curl_off_t ulnow)
+{
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    const struct http_sink *s = ud;
+    return host_cancelled(s->host);
+}
+
 static int setup_handle(struct http_sink *s, const char *url, long timeout_ms,
                         long connect_ms, char *err, size_t errlen)
 {
@@ -202,6 +220,9 @@ static int setup_handle(struct http_sink *s, const char *url, long timeout_ms,
     rc |= (int)curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_reply);
     rc |= (int)curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
     rc |= (int)curl_easy_setopt(c, CURLOPT_ERRORBUFFER, s->errbuf);
+    rc |= (int)curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    rc |= (int)curl_easy_setopt(c, CURLOPT_XFERINFODATA, s);
+    rc |= (int)curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     if (rc != 0)
         return dec_bad_option(err, errlen,
                               "libcurl %s refused an option (out of memory, "
@@ -222,8 +243,7 @@ static void http_destroy(void *inst)
     cg_free(s);
 }
 
-static int check_headers(const struct cg_value *opts, char *err,
-                         size_t errlen)
+static int check_headers(const struct cg_value *opts, char *err, size_t errlen)
 {
     const struct cg_value *h = dec_option(opts, "headers");
     if (h && h->type != CG_OBJ)
