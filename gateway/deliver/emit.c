@@ -29,6 +29,28 @@ static bool deliver_direct(struct cg_deliver *d, const struct consumer *c,
     return true;
 }
 
+/* Spool errors come back for every retry of a held message: one line a
+ * second says what is wrong without flooding the log. */
+static void log_spool_error(struct cg_deliver *d, const char *consumer, int rc)
+{
+    int64_t now = (int64_t)(cg_time_mono() * 1000.0);
+    int64_t last = atomic_load(&d->last_error_log);
+    if (now - last < 1000 ||
+        !atomic_compare_exchange_strong(&d->last_error_log, &last, now))
+        return;
+    cg_log(CG_LOG_ERROR, "consumer %s: cannot spool events: %s%s", consumer,
+           cg_strerror(rc),
+           rc == CG_ENOSPC ? " (intake is held until there is room)" : "");
+}
+
+/* What an append took from the disk's headroom. */
+static void spend(struct cg_deliver *d, const struct cg_event *e)
+{
+    if (d->reserve_bytes)
+        atomic_fetch_sub_explicit(&d->headroom, (int64_t)(e->json_len + 128),
+                                  memory_order_relaxed);
+}
+
 int cg_deliver_event(void *user, const struct cg_delivery *dv)
 {
     struct cg_deliver *d = user;
@@ -37,9 +59,10 @@ int cg_deliver_event(void *user, const struct cg_delivery *dv)
     if (deliver_direct(d, c, &dv->event))
         return CG_OK;
     int rc = outbox__push(c->box, &dv->event);
-    if (rc != CG_OK && rc != CG_EINVAL)
-        cg_log(CG_LOG_ERROR, "consumer %s: cannot spool event %s: %s",
-               dv->consumer_name, dv->event.id, cg_strerror(rc));
+    if (rc == CG_OK)
+        spend(d, &dv->event);
+    else if (rc != CG_EINVAL)
+        log_spool_error(d, dv->consumer_name, rc);
     return rc;
 }
 
@@ -56,9 +79,13 @@ int deliver__dead_letter(struct cg_deliver *d, int reason, const char *json,
                                                      : CG_SEV_INFO,
                           1};
     int rc = outbox__push(d->dead, &ev);
+    if (rc == CG_OK)
+        spend(d, &ev);
     if (rc == CG_OK && reason >= 0 && reason < CG_DEAD_N_REASONS)
         atomic_fetch_add_explicit(&d->dead_count[reason], 1,
                                   memory_order_relaxed);
+    else if (rc != CG_OK)
+        log_spool_error(d, "dead-letters", rc);
     return rc;
 }
 
@@ -74,7 +101,9 @@ int cg_deliver_dead(void *user, const struct cg_dead *dead)
 
 bool cg_deliver_blocked(struct cg_deliver *d)
 {
-    if (atomic_load_explicit(&d->disk_low, memory_order_relaxed))
+    if (atomic_load_explicit(&d->disk_low, memory_order_relaxed) ||
+        (d->reserve_bytes &&
+         atomic_load_explicit(&d->headroom, memory_order_relaxed) <= 0))
         return true;
     for (size_t i = 0; i < d->cur.n; i++)
         if (outbox__full(d->cur.v[i].box))
@@ -85,11 +114,15 @@ bool cg_deliver_blocked(struct cg_deliver *d)
 bool cg_deliver_check_disk(struct cg_deliver *d)
 {
     struct statvfs st;
-    if (d->reserve_bytes == 0 || statvfs(d->spool_dir, &st) < 0)
+    if (d->reserve_bytes == 0 || statvfs(d->spool_dir, &st) < 0) {
+        atomic_store(&d->disk_low, false); /* unknown: do not hold */
+        atomic_store(&d->headroom, INT64_MAX);
         return false;
+    }
     uint64_t avail = (uint64_t)st.f_bavail * st.f_frsize;
     bool low = avail < d->reserve_bytes;
     atomic_store(&d->disk_low, low);
+    atomic_store(&d->headroom, low ? 0 : (int64_t)(avail - d->reserve_bytes));
     if (low != d->disk_low_logged)
         cg_log(low ? CG_LOG_WARN : CG_LOG_INFO,
                low ? "spool disk: %llu bytes free, below the reserve of %llu: "
@@ -131,6 +164,7 @@ int cg_deliver_new(const struct cg_deliver_conf *conf, struct cg_deliver **out)
     d->direct_ok = conf->direct_ok;
     d->spool_dir = cg_strdup(conf->spool_dir);
     d->dead_topic = cg_strdup(conf->dead_letter_topic);
+    cg_deliver_check_disk(d); /* the headroom, before the first event */
     struct cg_diags diags = {0};
     struct cg_value opts = {.type = CG_OBJ};
     struct cg_pos pos = {conf->spool_dir, 0, 0};

@@ -48,7 +48,12 @@ struct cg_deliver {
     struct consumer_set cur, pending, retired;
     _Atomic uint64_t events, dead_count[CG_DEAD_N_REASONS];
     _Atomic bool disk_low;
+    /* Bytes the spools may still take before the disk reaches the
+     * reserve, as of the last check, less what was appended since: the
+     * pipeline holds intake the moment it runs out, not a second later. */
+    _Atomic int64_t headroom;
     bool disk_low_logged;
+    _Atomic int64_t last_error_log; /* ms, for one spool error line a second */
 };
 
 /* Frees every consumer (shutdown). */
