@@ -158,12 +158,13 @@ static void connection_id(struct loader *L, struct name_map *ids,
                           const struct cg_broker_conf *b, const char *suffix,
                           size_t who)
 {
-    char key[1024], owner[200];
+    char key[1024];
     size_t first;
     if (!b->uri || !b->client_id)
         return;
     snprintf(key, sizeof(key), "%s\n%s%s", b->uri, b->client_id, suffix);
     if (name_map_get(ids, key, &first)) {
+        char owner[200];
         connection_owner(L->cfg, first, owner, sizeof(owner));
         cg_diags_add(L->d, b->pos.file, b->pos.line, b->pos.col,
                      "client_id '%s%s' is already used on %s by %s",

@@ -11,7 +11,7 @@ echo "== clang-format (${#files[@]} files)"
 clang-format --dry-run -Werror "${files[@]}"
 
 echo "== cppcheck"
-cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+cppcheck --quiet --error-exitcode=1 --enable=warning,style,performance,portability \
     --inline-suppr --std=c11 --suppress=missingIncludeSystem \
-    -I base -I rules -I config -I gateway -I plugins \
+    -I base -I rules -I config -I gateway -I plugins -I include \
     base rules config gateway plugins sim tests/fuzz

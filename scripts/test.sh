@@ -21,6 +21,16 @@ run_suite build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo
 echo "== build and test under ASan + UBSan"
 run_suite build/asan -DCMAKE_BUILD_TYPE=Debug -DCG_ASAN=ON -DCG_UBSAN=ON \
     -DCG_BUILD_BENCH=OFF
-echo "== fuzz every harness for 30 s (scripts/fuzz.sh SECONDS runs longer)"
-scripts/fuzz.sh 30
+echo "== the threaded suites under ThreadSanitizer"
+# The suites where threads meet: MQTT callbacks, the pipeline, delivery
+# threads, reloads, the metrics server, timers. A report stops the
+# gateway (halt_on_error), which fails the test.
+cmake -S . -B build/tsan -DCG_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCG_TSAN=ON -DCG_BUILD_BENCH=OFF >/dev/null
+cmake --build build/tsan -j "$jobs" --target citygate
+TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+    ctest --test-dir build/tsan --output-on-failure -j "$jobs" \
+    -L tsan
+echo "== fuzz every harness for 20 s (scripts/fuzz.sh SECONDS runs longer)"
+scripts/fuzz.sh 20
 echo "== all tests passed"

@@ -110,7 +110,9 @@ static int next_message(struct sim_run *r, struct sim_msg *m, int *vendor)
  * bytes that would upset a terminal escaped and huge payloads cut. */
 static void print_message(const struct sim_msg *m)
 {
-    size_t n = m->payload.len < 400 ? m->payload.len : 400;
+    size_t n = m->payload.len;
+    if (n > 400)
+        n = 400;
     printf("%s ", m->topic);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)m->payload.data[i];

@@ -66,9 +66,9 @@ void cg_deliver_free(struct cg_deliver *d);
  * (from reg, which the new instances hold a reference to). Problems go to
  * diags. Returns CG_OK, CG_EINVAL, CG_EIO or CG_ENOMEM; on failure
  * nothing changed. */
-int cg_deliver_prepare(struct cg_deliver *d, const struct cg_config *cfg,
+int cg_deliver_prepare(struct cg_deliver *dl, const struct cg_config *cfg,
                        const struct cg_pipeline *p, struct cg_plugin_reg *reg,
-                       struct cg_diags *diags);
+                       struct cg_diags *d);
 /* Makes the prepared consumers current. */
 void cg_deliver_commit(struct cg_deliver *d);
 /* Drops the prepared consumers (a reload that failed later on). */

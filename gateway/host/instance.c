@@ -86,7 +86,9 @@ static int host_publish(const struct cg_host *h, const struct cg_batch *b,
 {
     struct cg_instance *in = instance_of(h);
     unsigned tickets[PUBLISH_MAX];
-    size_t n = b->n < PUBLISH_MAX ? b->n : PUBLISH_MAX, done = 0;
+    size_t n = b->n, done = 0;
+    if (n > PUBLISH_MAX)
+        n = PUBLISH_MAX; /* the rest comes back as the next batch */
     double deadline = cg_time_mono() + timeout_ms / 1000.0;
     for (size_t i = 0; i < n; i++) {
         const struct cg_event *e = &b->events[i];

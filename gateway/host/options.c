@@ -17,26 +17,36 @@
 #define DEFAULT_BATCH_MAX  100
 #define DEFAULT_BATCH_WAIT 200
 
-static const char *const type_names[] = {
-    "",
-    "a string",
-    "an integer",
-    "a number",
-    "true or false",
-    "a list",
-    "a mapping",
-    "a size (e.g. 64MiB)",
-    "a path",
-    "a string",
-    "a topic template",
-    "0, 1 or 2",
-    "a mapping",
-    "a mapping of max_events and max_wait_ms"};
-
 static const char *type_name(int type)
 {
-    size_t n = sizeof(type_names) / sizeof(type_names[0]);
-    return type > 0 && (size_t)type < n ? type_names[type] : "a value";
+    switch (type) {
+    case CG_OPT_STRING:
+    case CG_OPT_TARGET:
+        return "a string";
+    case CG_OPT_INT:
+        return "an integer";
+    case CG_OPT_NUMBER:
+        return "a number";
+    case CG_OPT_BOOL:
+        return "true or false";
+    case CG_OPT_LIST:
+        return "a list";
+    case CG_OPT_MAP:
+    case CG_OPT_BROKER:
+        return "a mapping";
+    case CG_OPT_SIZE:
+        return "a size (e.g. 64MiB)";
+    case CG_OPT_PATH:
+        return "a path";
+    case CG_OPT_TEMPLATE:
+        return "a topic template";
+    case CG_OPT_QOS:
+        return "0, 1 or 2";
+    case CG_OPT_BATCH:
+        return "a mapping of max_events and max_wait_ms";
+    default:
+        return "a value";
+    }
 }
 
 static bool type_fits(int type, const struct cg_value *v)

@@ -294,8 +294,8 @@ static int build_vendor(struct cg_pipeline *e, uint32_t vi,
     if (v->conf->network_index >= 0)
         v->network = cfg->networks[v->conf->network_index].name;
     v->device_private = is_private(v->conf, "device");
-    int rcs[4] = {decoder_instance(v, reg, d), compile_device(v, d),
-                  compile_fields(v, d), add_filters(e, vi, d)};
+    const int rcs[4] = {decoder_instance(v, reg, d), compile_device(v, d),
+                        compile_fields(v, d), add_filters(e, vi, d)};
     for (int i = 0; i < 4; i++)
         if (rcs[i] == CG_ENOMEM)
             return CG_ENOMEM;

@@ -246,12 +246,12 @@ static void run(const struct cg_plugin *p, const char *opts_json,
     struct cg_arena *opts_arena = cg_arena_new(1024);
     struct cg_value opts;
     void *inst = NULL;
-    char err[160] = "";
     if (!opts_arena)
         return;
     int rc = cg_json_parse(opts_json, opts_len, cg_arena_alloc_fn, opts_arena,
                            &opts, NULL, 0);
     if (rc == CG_OK && options_fit(p, &opts)) {
+        char err[160] = "";
         rc = p->create(&host, &opts, &inst, err, sizeof(err));
         FUZZ_CHECK(rc == CG_OK || (rc == CG_EINVAL && err[0]) ||
                        (rc == CG_ENOMEM && fuzz_armed),
