@@ -90,8 +90,8 @@ struct consumer_rt {
     const struct cg_consumer_conf *conf;
     struct cg_sink_conf sink; /* resolved options */
     struct tpl topic;         /* sinks that take topics */
-    const char *target; /* url, path or plugin name; NULL: the topic */
-    uint64_t hash;      /* of the name, for event ids */
+    const char *target;       /* url, path or plugin name; NULL: the topic */
+    uint64_t hash;            /* of the name, for event ids */
 };
 
 struct rule_rt {

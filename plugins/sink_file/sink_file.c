@@ -58,7 +58,7 @@ struct file_sink {
     int mode;           /* enum fsync_mode */
     uint64_t max_bytes; /* 0: never rotate */
     unsigned keep;
-    int fd; /* -1 while closed */
+    int fd;    /* -1 while closed */
     dev_t dev; /* of the open file, to notice it moved away from path */
     ino_t ino;
     uint64_t size;
@@ -322,8 +322,8 @@ static int write_batch(struct file_sink *s, const struct cg_batch *b,
 static void follow_path(struct file_sink *s)
 {
     struct stat st;
-    if (s->fd < 0 || (stat(s->path, &st) == 0 && st.st_dev == s->dev &&
-                      st.st_ino == s->ino))
+    if (s->fd < 0 ||
+        (stat(s->path, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino))
         return;
     if (s->mode != FSYNC_NEVER && s->dirty)
         (void)fdatasync(s->fd);

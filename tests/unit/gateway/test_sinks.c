@@ -22,8 +22,8 @@
 static char dir[256];
 
 #define HEAD                                                                   \
-    "vendors:\n  - name: a\n    topics: [x/+]\n"                           \
-    "rules: [\"rules/*.yaml\"]\n"                                           \
+    "vendors:\n  - name: a\n    topics: [x/+]\n"                               \
+    "rules: [\"rules/*.yaml\"]\n"                                              \
     "consumers:\n"
 
 static const char *RULES = "domain: d\nrules:\n  - name: r\n"

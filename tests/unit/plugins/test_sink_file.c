@@ -254,9 +254,8 @@ static void test_rotation_shifts_and_keeps(void **state)
         assert_int_equal(strlen(text[i]), 20);
         ev[i] = text[i];
     }
-    void *s =
-        sink_create(&cg_builtin_sink_file,
-                    opts(e, ",\"rotate\":{\"max_bytes\":64,\"keep\":2}"));
+    void *s = sink_create(&cg_builtin_sink_file,
+                          opts(e, ",\"rotate\":{\"max_bytes\":64,\"keep\":2}"));
     for (size_t b = 0, at = 0; b < 3; at += batches[b++])
         assert_int_equal(deliver(s, ev + at, batches[b], &res), CG_OK);
     assert_file(e->path, "{\"n\":09,\"p\":\"xxxxx\"}\n");
@@ -284,8 +283,8 @@ static void test_oversized_event(void **state)
     memcpy(big, "{\"b\":\"", 6);
     memcpy(big + 98, "\"}", 3);
     const char *ev[] = {"{\"s\":1}", big, "{\"s\":2}"};
-    void *s =
-        sink_create(&cg_builtin_sink_file, opts(e, ",\"rotate\":{\"max_bytes\":32}"));
+    void *s = sink_create(&cg_builtin_sink_file,
+                          opts(e, ",\"rotate\":{\"max_bytes\":32}"));
     assert_int_equal(deliver(s, ev, 3, &res), CG_OK);
     assert_file(e->path, "{\"s\":2}\n");
     char *want = cg_malloc(strlen(big) + 2);
@@ -305,8 +304,8 @@ static void test_existing_file_over_limit(void **state)
     int fd = open(e->path, O_WRONLY | O_CREAT, 0640);
     assert_int_equal(write(fd, "{\"old\":\"0123456789\"}\n", 21), 21);
     close(fd);
-    void *s =
-        sink_create(&cg_builtin_sink_file, opts(e, ",\"rotate\":{\"max_bytes\":16}"));
+    void *s = sink_create(&cg_builtin_sink_file,
+                          opts(e, ",\"rotate\":{\"max_bytes\":16}"));
     assert_int_equal(deliver(s, abc, 1, &res), CG_OK);
     assert_file(e->path, "{\"a\":1}\n");
     assert_suffix_file(e, 1, "{\"old\":\"0123456789\"}\n");
@@ -333,9 +332,9 @@ static void test_fsync_never(void **state)
 {
     struct env *e = *state;
     struct cg_delivery_result res;
-    void *s =
-        sink_create(&cg_builtin_sink_file,
-                    opts(e, ",\"fsync\":\"never\",\"rotate\":{\"max_bytes\":10}"));
+    void *s = sink_create(
+        &cg_builtin_sink_file,
+        opts(e, ",\"fsync\":\"never\",\"rotate\":{\"max_bytes\":10}"));
     assert_int_equal(deliver(s, abc, 3, &res), CG_OK); /* rotates twice */
     sink_fake.now += 10;
     assert_int_equal(tick(s), CG_OK);
@@ -380,8 +379,8 @@ static void test_sync_before_rotation(void **state)
 {
     struct env *e = *state;
     struct cg_delivery_result res;
-    void *s =
-        sink_create(&cg_builtin_sink_file, opts(e, ",\"rotate\":{\"max_bytes\":10}"));
+    void *s = sink_create(&cg_builtin_sink_file,
+                          opts(e, ",\"rotate\":{\"max_bytes\":10}"));
     assert_int_equal(deliver(s, abc, 2, &res), CG_OK);
     assert_int_equal(sync_calls, 1);
     cg_builtin_sink_file.destroy(s);

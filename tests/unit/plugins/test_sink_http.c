@@ -84,8 +84,8 @@ static int server_count(struct env *e, const int *field)
 static void test_descriptor(void **state)
 {
     const struct cg_plugin *p = &cg_builtin_sink_http;
-    static const char *const names[] = {"url", "headers", "batch",
-                                        "timeout_ms", "connect_timeout_ms"};
+    static const char *const names[] = {"url", "headers", "batch", "timeout_ms",
+                                        "connect_timeout_ms"};
     static const int types[] = {CG_OPT_TARGET, CG_OPT_MAP, CG_OPT_BATCH,
                                 CG_OPT_INT, CG_OPT_INT};
     assert_int_equal(p->abi_version, CG_PLUGIN_ABI);

@@ -62,8 +62,8 @@ static void test_constant_severity_is_folded(void **state)
 
 static void test_severity_expression_stays(void **state)
 {
-    struct cg_ruleset *rs = one_rule("pm25 > 75 ? 'critical' : 'warning'",
-                                     NULL, NULL, 0);
+    struct cg_ruleset *rs =
+        one_rule("pm25 > 75 ? 'critical' : 'warning'", NULL, NULL, 0);
     assert_non_null(cg_ruleset_rule(rs, 0)->severity);
     cg_ruleset_free(rs);
 }
