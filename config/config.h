@@ -134,7 +134,18 @@ struct cg_consumer_conf {
     struct cg_value options;             /* the sink's options, a CG_OBJ */
     struct cg_sink_option *sink_options; /* one per member of options */
     size_t n_sink_options;
+    int format;              /* enum cg_consumer_format */
+    struct cg_pstr *context; /* NGSI-LD @context URLs */
+    size_t n_context;
+    const char *cap_sender; /* cap.sender, or NULL: citygate@<gateway id> */
     struct cg_pos pos;
+};
+
+/* A consumer's payload format (SPEC §15). */
+enum cg_consumer_format {
+    CG_CONSUMER_EVENT = 0,
+    CG_CONSUMER_NGSI_LD,
+    CG_CONSUMER_CAP
 };
 
 /* One case of a rule's tests:. */

@@ -15,6 +15,26 @@
 static const char *const roles[] = {"government", "enterprise", "citizen",
                                     NULL};
 static const char *const spool_full[] = {"block", "drop_oldest", NULL};
+static const char *const formats[] = {"event", "ngsi-ld", "cap", NULL};
+
+static const struct field cap_fields[] = {
+    {FIELD(struct cg_consumer_conf, cap_sender, "sender", FT_STR)}, {0}};
+
+/* cap: {sender}: the consumer's part of the CAP settings (the rule
+ * says what the alert is about). */
+static int parse_cap(struct loader *L, yaml_node_t *n, void *base)
+{
+    struct cg_consumer_conf *c = base;
+    int errs = schema_apply(L, n, cap_fields, c);
+    /* CAP identifiers and senders hold no spaces, commas, < or &. */
+    if (c->cap_sender &&
+        (!*c->cap_sender || strpbrk(c->cap_sender, " \t,<&"))) {
+        loader_error(L, map_get(L, n, "sender"),
+                     "a CAP sender holds no spaces, commas, '<' or '&'");
+        errs++;
+    }
+    return errs;
+}
 
 /* A consumer's own connection. Its client_id has no default: the
  * gateway's id is taken by the intake connection, and two connections
@@ -52,6 +72,10 @@ static const struct field consumer_fields[] = {
      .def = "1GiB"},
     {FIELD(struct cg_consumer_conf, spool_full, "spool_full", FT_ENUM),
      .def = "block", .choices = spool_full},
+    {FIELD(struct cg_consumer_conf, format, "format", FT_ENUM), .def = "event",
+     .choices = formats},
+    {FIELD(struct cg_consumer_conf, context, "context", FT_PLIST)},
+    {.key = "cap", .type = FT_CUSTOM, .parse = parse_cap},
     {.key = "options", .type = FT_REST},
     {.key = "*", .type = FT_REST}, /* a sink option */
     {0}};
@@ -162,6 +186,12 @@ static void load_consumer(struct loader *L, yaml_node_t *item,
     if (c->sink.s && (!c->sink.s[0] || !strcmp(c->sink.s, "plugin:")))
         loader_error(L, map_get(L, item, "sink"),
                      "expected a sink's name, or plugin:NAME");
+    if (c->n_context && c->format != CG_CONSUMER_NGSI_LD)
+        loader_error(L, map_get(L, item, "context"),
+                     "context applies to format: ngsi-ld only");
+    if (c->cap_sender && c->format != CG_CONSUMER_CAP)
+        loader_error(L, map_get(L, item, "cap"),
+                     "cap applies to format: cap only");
     if (c->n_grants && c->role != CG_ROLE_ENTERPRISE)
         loader_error(L, map_get(L, item, "grants"),
                      "grants apply to enterprise consumers only");

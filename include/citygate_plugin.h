@@ -191,8 +191,17 @@ struct cg_delivery_result {
  *                    batches of up to max_events (default 100), waiting up
  *                    to max_wait_ms (default 200) for one to fill. A sink
  *                    without it gets up to 100 events with no wait.
+ *   CG_OPT_FILE      a file the sink reads (a secret, a certificate);
+ *                    resolved like a path and checked readable at load.
+ *   CG_OPT_RETAIN    true: the host publishes the consumer's events
+ *                    retained (the broker keeps each topic's last one for
+ *                    subscribers that connect later).
+ *   CG_OPT_FORMAT    not set by the operator: the host gives the
+ *                    consumer's payload format ("event", "ngsi-ld" or
+ *                    "cap", SPEC §15), so a sink can label what it sends.
  * String values inside a CG_OPT_MAP may read the environment as
- * "env:NAME" (an unset variable is an error).
+ * "env:NAME" (an unset variable is an error); those whose names end in
+ * "_file" are paths, resolved like CG_OPT_FILE.
  * Errors that create() writes to err may start with "NAME: " to be
  * reported at that option's position.
  */
@@ -209,7 +218,10 @@ enum cg_option_type {
     CG_OPT_TEMPLATE,
     CG_OPT_QOS,
     CG_OPT_BROKER,
-    CG_OPT_BATCH
+    CG_OPT_BATCH,
+    CG_OPT_FILE,
+    CG_OPT_FORMAT,
+    CG_OPT_RETAIN
 };
 
 struct cg_option {

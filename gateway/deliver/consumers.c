@@ -117,12 +117,14 @@ static int new_consumer(struct cg_deliver *dl, const struct cg_consumer_conf *c,
         c->name.s,     folder,           dl->spool_dir,
         s->batch_max,  s->batch_wait_ms, c->spool_max_bytes,
         c->spool_full, reject_batch,     dl};
+    sink->retain = s->retain;
     if ((rc = outbox__new(&oc, sink, &out->box)) != CG_OK)
         return rc;
     out->name = cg_strdup(c->name.s);
     out->signature = signature(c, s);
     out->reg = cg_plugins_ref(reg);
-    out->direct = dl->direct_ok && s->mqtt && !c->broker && s->qos == 0;
+    out->direct =
+        dl->direct_ok && s->mqtt && !c->broker && s->qos == 0 && !s->retain;
     return out->name ? CG_OK : CG_ENOMEM;
 }
 

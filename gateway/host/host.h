@@ -48,6 +48,7 @@ struct cg_instance {
     struct cg_host host;
     struct cg_mqtt *mqtt;  /* what host->publish uses, or NULL */
     _Atomic int cancelled; /* what host->cancelled answers */
+    bool retain;           /* host->publish publishes retained */
     char name[96];
 };
 
@@ -78,7 +79,8 @@ struct cg_sink_conf {
     const char *target; /* where it delivers (url, path), or NULL */
     int qos;            /* of its events */
     int batch_max, batch_wait_ms;
-    bool mqtt; /* publishes through the host's MQTT connection */
+    bool mqtt;   /* publishes through the host's MQTT connection */
+    bool retain; /* and retained */
 };
 
 /* Finds consumer c's sink in reg (a built-in by its name, a loaded plugin

@@ -94,7 +94,8 @@ static int host_publish(const struct cg_host *h, const struct cg_batch *b,
         const struct cg_event *e = &b->events[i];
         int rc;
         while ((rc = cg_mqtt_publish(in->mqtt, e->topic, e->json, e->json_len,
-                                     e->qos, false, &tickets[i])) == CG_EFULL) {
+                                     e->qos, in->retain, &tickets[i])) ==
+               CG_EFULL) {
             if (done < i) { /* room comes back with our own acks */
                 if (wait_ticket(in, tickets[done++], deadline) != CG_OK)
                     return CG_RETRY;

@@ -7,9 +7,11 @@
  * and the topic template, QoS, batching and destination are taken out for
  * the host.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "host.h"
 #include "rules.h"
@@ -28,6 +30,7 @@ static const char *type_name(int type)
     case CG_OPT_NUMBER:
         return "a number";
     case CG_OPT_BOOL:
+    case CG_OPT_RETAIN:
         return "true or false";
     case CG_OPT_LIST:
         return "a list";
@@ -37,7 +40,10 @@ static const char *type_name(int type)
     case CG_OPT_SIZE:
         return "a size (e.g. 64MiB)";
     case CG_OPT_PATH:
+    case CG_OPT_FILE:
         return "a path";
+    case CG_OPT_FORMAT:
+        return "set by the gateway";
     case CG_OPT_TEMPLATE:
         return "a topic template";
     case CG_OPT_QOS:
@@ -56,12 +62,15 @@ static bool type_fits(int type, const struct cg_value *v)
     case CG_OPT_PATH:
     case CG_OPT_TARGET:
     case CG_OPT_TEMPLATE:
+    case CG_OPT_FILE:
+    case CG_OPT_FORMAT:
         return v->type == CG_STR;
     case CG_OPT_INT:
         return v->type == CG_INT;
     case CG_OPT_NUMBER:
         return v->type == CG_INT || v->type == CG_NUM;
     case CG_OPT_BOOL:
+    case CG_OPT_RETAIN:
         return v->type == CG_BOOL;
     case CG_OPT_LIST:
         return v->type == CG_LIST;
@@ -191,7 +200,48 @@ static int arena_str(struct resolve *r, const char *s, struct cg_value *out)
     return CG_OK;
 }
 
-/* String members of a map may read the environment: "env:NAME". */
+/* A file the sink will read: resolved against the config's folder and
+ * readable now, so a typo is a load error rather than a failing sink. */
+static int resolve_file(struct resolve *r, const char *option,
+                        struct cg_value *v)
+{
+    char buf[4096];
+    cg_config_resolve(r->cfg, v->as.str, buf, sizeof(buf));
+    if (access(buf, R_OK) != 0) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "%s: cannot read '%.80s': %s", option, buf,
+                 strerror(errno));
+        error_at(r, option, "%s", msg);
+        return CG_EINVAL;
+    }
+    return arena_str(r, buf, v);
+}
+
+static bool ends_with(const char *s, const char *tail)
+{
+    size_t n = strlen(s), t = strlen(tail);
+    return n >= t && !strcmp(s + n - t, tail);
+}
+
+/* String members of a map may read the environment ("env:NAME"); those
+ * named *_file are files, resolved like CG_OPT_FILE. */
+static int resolve_member(struct resolve *r, const struct cg_member *m,
+                          struct cg_member *x)
+{
+    const struct cg_value *s = &x->value;
+    if (s->type == CG_STR && ends_with(x->key, "_file"))
+        return resolve_file(r, m->key, &x->value);
+    if (s->type != CG_STR || strncmp(s->as.str, "env:", 4))
+        return CG_OK;
+    const char *env = getenv(s->as.str + 4);
+    if (!env) {
+        error_at(r, m->key, "environment variable '%s' is not set",
+                 s->as.str + 4);
+        return CG_EINVAL;
+    }
+    return arena_str(r, env, &x->value);
+}
+
 static int resolve_map(struct resolve *r, const struct cg_member *m,
                        struct cg_value *v)
 {
@@ -201,17 +251,9 @@ static int resolve_map(struct resolve *r, const struct cg_member *m,
         return CG_ENOMEM;
     for (uint32_t i = 0; i < v->len; i++) {
         copy[i] = v->as.members[i];
-        const struct cg_value *s = &copy[i].value;
-        if (s->type != CG_STR || strncmp(s->as.str, "env:", 4))
-            continue;
-        const char *env = getenv(s->as.str + 4);
-        if (!env) {
-            error_at(r, m->key, "environment variable '%s' is not set",
-                     s->as.str + 4);
-            return CG_EINVAL;
-        }
-        if (arena_str(r, env, &copy[i].value) != CG_OK)
-            return CG_ENOMEM;
+        int rc = resolve_member(r, m, &copy[i]);
+        if (rc != CG_OK)
+            return rc;
     }
     v->as.members = copy;
     return CG_OK;
@@ -277,10 +319,21 @@ static int resolve_one(struct resolve *r, const struct cg_option *o,
     case CG_OPT_QOS:
         r->out->qos = (int)v->as.i;
         return CG_OK;
+    case CG_OPT_RETAIN:
+        r->out->retain = v->as.boolean;
+        return CG_OK;
     case CG_OPT_BATCH:
         return resolve_batch(r, m);
     case CG_OPT_MAP:
         return resolve_map(r, m, v);
+    case CG_OPT_FILE:
+        return resolve_file(r, m->key, v);
+    case CG_OPT_FORMAT:
+        error_at(r, m->key,
+                 "'%s' is set by the gateway (the consumer's "
+                 "format:)",
+                 m->key);
+        return CG_EINVAL;
     default:
         return CG_OK;
     }
@@ -325,11 +378,26 @@ static int apply_defaults(struct resolve *r)
     return CG_OK;
 }
 
+static const char *const format_names[] = {"event", "ngsi-ld", "cap"};
+
+/* A sink that declares a CG_OPT_FORMAT option gets the consumer's format
+ * in it, as one more member after the operator's options. */
+static void add_format(struct resolve *r, struct cg_member *m, uint32_t *n)
+{
+    const char *name;
+    if (!declared(r->out->plugin, CG_OPT_FORMAT, &name))
+        return;
+    m[*n].key = name;
+    m[*n].key_len = (uint32_t)strlen(name);
+    m[*n].value = cg_value_str(format_names[r->c->format % 3],
+                               strlen(format_names[r->c->format % 3]));
+    (*n)++;
+}
+
 static int resolve_options(struct resolve *r)
 {
     const struct cg_value *in = &r->c->options;
-    struct cg_member *m =
-        cg_arena_alloc(r->arena, (in->len ? in->len : 1) * sizeof(*m));
+    struct cg_member *m = cg_arena_alloc(r->arena, (in->len + 1) * sizeof(*m));
     if (!m)
         return CG_ENOMEM;
     int result = CG_OK;
@@ -342,7 +410,9 @@ static int resolve_options(struct resolve *r)
         if (rc != CG_OK)
             result = rc;
     }
-    r->out->options = (struct cg_value){.type = CG_OBJ, .len = in->len};
+    uint32_t n = in->len;
+    add_format(r, m, &n);
+    r->out->options = (struct cg_value){.type = CG_OBJ, .len = n};
     r->out->options.as.members = m;
     return result;
 }

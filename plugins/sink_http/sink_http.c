@@ -46,8 +46,22 @@
 /* How much of it goes into the one-line detail. */
 #define BODY_SHOW 96
 
+enum payload { PAYLOAD_EVENT = 0, PAYLOAD_NGSI_LD, PAYLOAD_CAP };
+
+/* What each payload format needs of a request (SPEC §15): NGSI-LD batches
+ * go to the context broker's batch upsert; a CAP alert is one XML
+ * document, so each is a request of its own. */
+static const struct {
+    const char *name, *content_type, *path;
+} payloads[] = {
+    {"event", "application/json", ""},
+    {"ngsi-ld", "application/ld+json", "/ngsi-ld/v1/entityOperations/upsert"},
+    {"cap", "application/cap+xml", ""},
+};
+
 struct http_sink {
     const struct cg_host *host;
+    int payload; /* enum payload */
     CURL *curl;
     struct curl_slist *headers; /* must outlive the handle */
     struct cg_buf body;         /* the request, reused between batches */
@@ -158,7 +172,8 @@ static int build_headers(struct http_sink *s, const struct cg_value *opts,
         has_type = has_type || !strcasecmp(m->key, "Content-Type");
     }
     if (rc == CG_OK && !has_type)
-        rc = add_header(&s->headers, "Content-Type", "application/json");
+        rc = add_header(&s->headers, "Content-Type",
+                        payloads[s->payload].content_type);
     /* "Name:" without a value tells curl to drop its own header. */
     struct curl_slist *next =
         rc == CG_OK ? curl_slist_append(s->headers, "Expect:") : NULL;
@@ -243,6 +258,74 @@ static void http_destroy(void *inst)
     cg_free(s);
 }
 
+/* The consumer's format, which the host gives in the `format` option. */
+static int parse_format(const struct cg_value *opts, int *out, char *err,
+                        size_t errlen)
+{
+    const struct cg_value *f = dec_option(opts, "format");
+    *out = PAYLOAD_EVENT;
+    for (int i = 0; f && i < 3; i++)
+        if (!strcmp(f->as.str, payloads[i].name)) {
+            *out = i;
+            return CG_OK;
+        }
+    return f ? dec_bad_option(err, errlen, "format: unknown '%s'", f->as.str)
+             : CG_OK;
+}
+
+/* The first line of a secret file (a password, a token), without its
+ * line end. Returns CG_OK, CG_EINVAL (unreadable, empty) or CG_ENOMEM. */
+static int read_secret(const char *path, char **out, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    char line[4096];
+    if (!f || !fgets(line, sizeof(line), f)) {
+        if (f)
+            fclose(f);
+        return dec_bad_option(err, errlen, "cannot read the secret in %s",
+                              path);
+    }
+    fclose(f);
+    line[strcspn(line, "\r\n")] = '\0';
+    if (!line[0])
+        return dec_bad_option(err, errlen, "the secret in %s is empty", path);
+    *out = cg_strdup(line);
+    return *out ? CG_OK : CG_ENOMEM;
+}
+
+/* tls: {ca_file, cert_file, key_file, verify}; auth: {basic_user,
+ * password_file}; bearer_token_file. The host resolved every *_file. */
+static int check_security(const struct cg_value *opts, char *err, size_t errlen)
+{
+    const struct cg_value *tls = dec_option(opts, "tls");
+    const struct cg_value *auth = dec_option(opts, "auth");
+    static const char *const tls_keys[] = {"ca_file", "cert_file", "key_file",
+                                           "verify"};
+    for (uint32_t i = 0; tls && i < tls->len; i++) {
+        const char *k = tls->as.members[i].key;
+        bool known = false;
+        for (size_t j = 0; j < 4; j++)
+            known = known || !strcmp(k, tls_keys[j]);
+        if (!known)
+            return dec_bad_option(err, errlen,
+                                  "tls: unknown key '%s' "
+                                  "(ca_file, cert_file, key_file, "
+                                  "verify)",
+                                  k);
+    }
+    if (tls && !dec_option(tls, "cert_file") != !dec_option(tls, "key_file"))
+        return dec_bad_option(err, errlen,
+                              "tls: cert_file and key_file go together");
+    if (auth && (!dec_option(auth, "basic_user") ||
+                 !dec_option(auth, "password_file") || auth->len != 2))
+        return dec_bad_option(err, errlen,
+                              "auth: needs basic_user and password_file");
+    if (auth && dec_option(opts, "bearer_token_file"))
+        return dec_bad_option(err, errlen,
+                              "auth: give auth or bearer_token_file, not both");
+    return CG_OK;
+}
+
 static int check_headers(const struct cg_value *opts, char *err, size_t errlen)
 {
     const struct cg_value *h = dec_option(opts, "headers");
@@ -269,6 +352,11 @@ static int parse_options(const struct cg_value *opts, const char **url,
         rc = ms_option(opts, "connect_timeout_ms", connect_ms, err, errlen);
     if (rc == CG_OK)
         rc = check_headers(opts, err, errlen);
+    if (rc == CG_OK)
+        rc = check_security(opts, err, errlen);
+    int payload;
+    if (rc == CG_OK)
+        rc = parse_format(opts, &payload, err, errlen);
     return rc;
 }
 
@@ -278,6 +366,64 @@ static int http_check(const struct cg_value *opts, char *err, size_t errlen)
     long timeout_ms = DEFAULT_TIMEOUT_MS,
          connect_ms = DEFAULT_CONNECT_TIMEOUT_MS;
     return parse_options(opts, &url, &timeout_ms, &connect_ms, err, errlen);
+}
+
+/* libcurl copies every string option it is given, so the secrets read
+ * here are freed at once. */
+static int apply_security(struct http_sink *s, const struct cg_value *opts,
+                          char *err, size_t errlen)
+{
+    const struct cg_value *tls = dec_option(opts, "tls");
+    const struct cg_value *auth = dec_option(opts, "auth");
+    const struct cg_value *bearer = dec_option(opts, "bearer_token_file");
+    const struct cg_value *v;
+    CURL *c = s->curl;
+    int rc = 0;
+    if (tls && (v = dec_option(tls, "ca_file")))
+        rc |= (int)curl_easy_setopt(c, CURLOPT_CAINFO, v->as.str);
+    if (tls && (v = dec_option(tls, "cert_file")))
+        rc |= (int)curl_easy_setopt(c, CURLOPT_SSLCERT, v->as.str);
+    if (tls && (v = dec_option(tls, "key_file")))
+        rc |= (int)curl_easy_setopt(c, CURLOPT_SSLKEY, v->as.str);
+    if (tls && (v = dec_option(tls, "verify")) && v->type == CG_BOOL &&
+        !v->as.boolean) {
+        rc |= (int)curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+        rc |= (int)curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    char *secret = NULL;
+    int src = CG_OK;
+    if (auth && (src = read_secret(dec_option(auth, "password_file")->as.str,
+                                   &secret, err, errlen)) == CG_OK) {
+        rc |= (int)curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        rc |= (int)curl_easy_setopt(c, CURLOPT_USERNAME,
+                                    dec_option(auth, "basic_user")->as.str);
+        rc |= (int)curl_easy_setopt(c, CURLOPT_PASSWORD, secret);
+    } else if (bearer && (src = read_secret(bearer->as.str, &secret, err,
+                                            errlen)) == CG_OK) {
+        rc |= (int)curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
+        rc |= (int)curl_easy_setopt(c, CURLOPT_XOAUTH2_BEARER, secret);
+    }
+    cg_free(secret);
+    if (src != CG_OK)
+        return src;
+    return rc ? dec_bad_option(err, errlen, "tls: libcurl refused an option")
+              : CG_OK;
+}
+
+/* The URL requests go to: an NGSI-LD broker's batch upsert path below
+ * the configured one. */
+static char *request_url(const char *url, int payload)
+{
+    size_t n = strlen(url);
+    while (n > 0 && url[n - 1] == '/')
+        n--;
+    const char *path = payloads[payload].path;
+    char *out = cg_malloc(n + strlen(path) + 1);
+    if (out) {
+        memcpy(out, url, n);
+        strcpy(out + n, path);
+    }
+    return out;
 }
 
 static int http_create(const struct cg_host *host, const struct cg_value *opts,
@@ -293,10 +439,15 @@ static int http_create(const struct cg_host *host, const struct cg_value *opts,
     if (!s)
         return CG_ENOMEM;
     s->host = host;
+    parse_format(opts, &s->payload, err, errlen); /* checked just now */
     s->curl = curl_easy_init();
-    rc = s->curl ? build_headers(s, opts, err, errlen) : CG_ENOMEM;
+    char *full = request_url(url, s->payload);
+    rc = s->curl && full ? build_headers(s, opts, err, errlen) : CG_ENOMEM;
     if (rc == CG_OK)
-        rc = setup_handle(s, url, timeout_ms, connect_ms, err, errlen);
+        rc = setup_handle(s, full, timeout_ms, connect_ms, err, errlen);
+    if (rc == CG_OK)
+        rc = apply_security(s, opts, err, errlen);
+    cg_free(full); /* libcurl keeps its own copy of the URL */
     if (rc != CG_OK) {
         http_destroy(s);
         return rc;
@@ -403,17 +554,9 @@ static int classify(struct http_sink *s, long code,
     return CG_RETRY;
 }
 
-static int http_deliver(void *inst, const struct cg_batch *batch,
-                        struct cg_delivery_result *res)
+/* One request with the body in s->body. */
+static int post(struct http_sink *s, struct cg_delivery_result *res)
 {
-    struct http_sink *s = inst;
-    *res = (struct cg_delivery_result){0};
-    if (batch->n == 0)
-        return CG_OK; /* a tick: nothing is buffered here */
-    if (!build_body(&s->body, batch)) {
-        snprintf(res->detail, sizeof(res->detail), "out of memory");
-        return CG_RETRY;
-    }
     curl_easy_setopt(s->curl, CURLOPT_POSTFIELDS, s->body.data);
     curl_easy_setopt(s->curl, CURLOPT_POSTFIELDSIZE_LARGE,
                      (curl_off_t)s->body.len);
@@ -434,10 +577,50 @@ static int http_deliver(void *inst, const struct cg_batch *batch,
     return classify(s, code, res);
 }
 
+/* A CAP alert is a document of its own: one request each. A retry sends
+ * the batch again from its first alert (at-least-once: the same
+ * identifiers). */
+static int post_each(struct http_sink *s, const struct cg_batch *batch,
+                     struct cg_delivery_result *res)
+{
+    for (size_t i = 0; i < batch->n; i++) {
+        cg_buf_reset(&s->body);
+        cg_buf_put(&s->body, batch->events[i].json, batch->events[i].json_len);
+        if (s->body.oom) {
+            snprintf(res->detail, sizeof(res->detail), "out of memory");
+            return CG_RETRY;
+        }
+        int rc = post(s, res);
+        if (rc != CG_OK)
+            return rc;
+    }
+    return CG_OK;
+}
+
+static int http_deliver(void *inst, const struct cg_batch *batch,
+                        struct cg_delivery_result *res)
+{
+    struct http_sink *s = inst;
+    *res = (struct cg_delivery_result){0};
+    if (batch->n == 0)
+        return CG_OK; /* a tick: nothing is buffered here */
+    if (s->payload == PAYLOAD_CAP)
+        return post_each(s, batch, res);
+    if (!build_body(&s->body, batch)) {
+        snprintf(res->detail, sizeof(res->detail), "out of memory");
+        return CG_RETRY;
+    }
+    return post(s, res);
+}
+
 static const struct cg_option http_options[] = {
     {"url", CG_OPT_TARGET, 1, "http:// or https:// URL the batches go to"},
     {"headers", CG_OPT_MAP, 0, "extra request headers: name -> value"},
     {"batch", CG_OPT_BATCH, 0, "{max_events: 100, max_wait_ms: 200}"},
+    {"tls", CG_OPT_MAP, 0, "{ca_file, cert_file, key_file, verify: true}"},
+    {"auth", CG_OPT_MAP, 0, "{basic_user, password_file}: HTTP basic auth"},
+    {"bearer_token_file", CG_OPT_FILE, 0, "a file holding a bearer token"},
+    {"format", CG_OPT_FORMAT, 0, "set by the gateway: the payload format"},
     {"timeout_ms", CG_OPT_INT, 0, "whole request, in ms (default 5000)"},
     {"connect_timeout_ms", CG_OPT_INT, 0, "connect, in ms (default 2000)"},
     {NULL, 0, 0, NULL},

@@ -77,6 +77,9 @@ static const struct cg_option mqtt_options[] = {
      "topic template (default city/<consumer>/{domain}/{type})"},
     {"qos", CG_OPT_QOS, 0, "QoS of the events: 0, 1 (default) or 2"},
     {"broker", CG_OPT_BROKER, 0, "a broker of its own (uri, client_id ...)"},
+    {"retain", CG_OPT_RETAIN, 0,
+     "publish retained: late subscribers see "
+     "each topic's last event"},
     {NULL, 0, 0, NULL},
 };
 

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -84,19 +85,22 @@ static int server_count(struct env *e, const int *field)
 static void test_descriptor(void **state)
 {
     const struct cg_plugin *p = &cg_builtin_sink_http;
-    static const char *const names[] = {"url", "headers", "batch", "timeout_ms",
-                                        "connect_timeout_ms"};
+    static const char *const names[] = {
+        "url",    "headers",    "batch",
+        "tls",    "auth",       "bearer_token_file",
+        "format", "timeout_ms", "connect_timeout_ms"};
     static const int types[] = {CG_OPT_TARGET, CG_OPT_MAP, CG_OPT_BATCH,
-                                CG_OPT_INT, CG_OPT_INT};
+                                CG_OPT_MAP,    CG_OPT_MAP, CG_OPT_FILE,
+                                CG_OPT_FORMAT, CG_OPT_INT, CG_OPT_INT};
     assert_int_equal(p->abi_version, CG_PLUGIN_ABI);
     assert_string_equal(p->name, "http");
     assert_string_equal(p->kind, "sink");
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 9; i++) {
         assert_string_equal(p->options[i].name, names[i]);
         assert_int_equal(p->options[i].type, types[i]);
         assert_int_equal(p->options[i].required, i == 0);
     }
-    assert_null(p->options[5].name);
+    assert_null(p->options[9].name);
 }
 
 static void test_bad_options(void **state)
@@ -149,6 +153,95 @@ static void test_posts_json_array(void **state)
     cg_free(head);
     cg_free(body);
     cg_builtin_sink_http.destroy(s);
+}
+
+/* The host gives the consumer's format: NGSI-LD batches go to the batch
+ * upsert path as JSON-LD; CAP alerts go one per request as CAP XML. */
+static void test_payload_formats(void **state)
+{
+    struct env *e = *state;
+    struct cg_delivery_result res;
+    char *head, *body;
+    void *s =
+        sink_create(&cg_builtin_sink_http, opts(e, ",\"format\":\"ngsi-ld\""));
+    assert_int_equal(deliver(s, abc, 2, &res), CG_OK);
+    last_request(e, &head, &body);
+    assert_true(!strncmp(head,
+                         "POST /events/ngsi-ld/v1/entityOperations/upsert "
+                         "HTTP/1.1\r\n",
+                         58));
+    assert_non_null(strstr(head, "\r\nContent-Type: application/ld+json\r\n"));
+    assert_int_equal(body[0], '[');
+    cg_free(head);
+    cg_free(body);
+    cg_builtin_sink_http.destroy(s);
+    int before = e->srv.requests;
+    s = sink_create(&cg_builtin_sink_http, opts(e, ",\"format\":\"cap\""));
+    assert_int_equal(deliver(s, abc, 3, &res), CG_OK);
+    assert_int_equal(e->srv.requests - before, 3);
+    last_request(e, &head, &body);
+    assert_non_null(strstr(head, "\r\nContent-Type: application/cap+xml\r\n"));
+    assert_string_equal(body, abc[2]); /* the document as it is */
+    cg_free(head);
+    cg_free(body);
+    cg_builtin_sink_http.destroy(s);
+}
+
+static const char *secret_file(const char *text)
+{
+    static char path[64];
+    snprintf(path, sizeof(path), "/tmp/cg-secret-XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    return path;
+}
+
+static void test_basic_and_bearer_auth(void **state)
+{
+    struct env *e = *state;
+    struct cg_delivery_result res;
+    char *head, *body, extra[256];
+    const char *pw = secret_file("s3cret\n");
+    snprintf(extra, sizeof(extra),
+             ",\"auth\":{\"basic_user\":\"grid\",\"password_file\":\"%s\"}",
+             pw);
+    void *s = sink_create(&cg_builtin_sink_http, opts(e, extra));
+    assert_int_equal(deliver(s, abc, 1, &res), CG_OK);
+    last_request(e, &head, &body);
+    /* base64("grid:s3cret") */
+    assert_non_null(strstr(head, "\r\nAuthorization: Basic Z3JpZDpzM2NyZXQ="));
+    cg_free(head);
+    cg_free(body);
+    cg_builtin_sink_http.destroy(s);
+    unlink(pw);
+    const char *tok = secret_file("tok-123\n");
+    snprintf(extra, sizeof(extra), ",\"bearer_token_file\":\"%s\"", tok);
+    s = sink_create(&cg_builtin_sink_http, opts(e, extra));
+    assert_int_equal(deliver(s, abc, 1, &res), CG_OK);
+    last_request(e, &head, &body);
+    assert_non_null(strstr(head, "\r\nAuthorization: Bearer tok-123\r\n"));
+    cg_free(head);
+    cg_free(body);
+    cg_builtin_sink_http.destroy(s);
+    unlink(tok);
+}
+
+static void test_security_options_checked(void **state)
+{
+    struct env *e = *state;
+    const struct cg_plugin *p = &cg_builtin_sink_http;
+    assert_create_fails(p, opts(e, ",\"tls\":{\"cafile\":\"x\"}"),
+                        "tls: unknown key 'cafile'");
+    assert_create_fails(p, opts(e, ",\"tls\":{\"cert_file\":\"x\"}"),
+                        "cert_file and key_file go together");
+    assert_create_fails(p, opts(e, ",\"auth\":{\"basic_user\":\"u\"}"),
+                        "auth: needs basic_user and password_file");
+    assert_create_fails(p,
+                        opts(e, ",\"auth\":{\"basic_user\":\"u\","
+                                "\"password_file\":\"/nonexistent\"}"),
+                        "cannot read the secret");
 }
 
 /* A configured Content-Type replaces the default instead of doubling. */
@@ -492,6 +585,9 @@ int main(void)
         T(test_descriptor),
         T(test_bad_options),
         T(test_posts_json_array),
+        T(test_payload_formats),
+        T(test_basic_and_bearer_auth),
+        T(test_security_options_checked),
         T(test_custom_content_type),
         T(test_tick_sends_nothing),
         T(test_keep_alive),

@@ -26,7 +26,9 @@ static void test_descriptor(void **state)
     assert_int_equal(p->options[1].type, CG_OPT_QOS);
     assert_string_equal(p->options[2].name, "broker");
     assert_int_equal(p->options[2].type, CG_OPT_BROKER);
-    assert_null(p->options[3].name);
+    assert_string_equal(p->options[3].name, "retain");
+    assert_int_equal(p->options[3].type, CG_OPT_RETAIN);
+    assert_null(p->options[4].name);
     assert_null(p->decode);
     assert_non_null(p->deliver);
 }
