@@ -227,6 +227,30 @@ static void apply_pair(struct loader *L, yaml_node_pair_t *pair,
     where_pop(L, mark);
 }
 
+/* Pairs that a comma split in a flow mapping were reported once (flow.c);
+ * the key the split value belonged to still counts as given. */
+static void skip_pair(struct loader *L, yaml_node_pair_t *pair,
+                      const struct field *t, uint64_t *seen)
+{
+    const struct field *f = find_field(t, node_text(node_at(L, pair->key)));
+    if (f && f->type != FT_REST)
+        *seen |= 1ULL << (f - t);
+}
+
+bool *flow_skips(struct loader *L, yaml_node_t *map)
+{
+    size_t n = node_len(map);
+    if (map->type != YAML_MAPPING_NODE ||
+        map->data.mapping.style != YAML_FLOW_MAPPING_STYLE || n < 2)
+        return NULL;
+    bool *skip = cg_calloc(n, sizeof(*skip));
+    if (!skip)
+        L->oom = 1;
+    else
+        flow_splits(L, map, skip);
+    return skip;
+}
+
 int schema_apply(struct loader *L, yaml_node_t *map, const struct field *t,
                  void *base)
 {
@@ -236,9 +260,15 @@ int schema_apply(struct loader *L, yaml_node_t *map, const struct field *t,
         loader_error(L, map, "expected a mapping, got a %s", node_kind(map));
         return L->errors - before;
     }
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
-         p < map->data.mapping.pairs.top; p++)
-        apply_pair(L, p, t, base, &seen);
+    bool *skip = flow_skips(L, map);
+    yaml_node_pair_t *first = map->data.mapping.pairs.start;
+    for (yaml_node_pair_t *p = first; p < map->data.mapping.pairs.top; p++) {
+        if (skip && skip[p - first])
+            skip_pair(L, p, t, &seen);
+        else
+            apply_pair(L, p, t, base, &seen);
+    }
+    cg_free(skip);
     for (const struct field *f = t; f->key; f++) {
         if (seen & (1ULL << (f - t)))
             continue;
