@@ -240,9 +240,9 @@ int cg_config_load(const char *path, const char *const *only_rule_files,
  * parts a problem touched may be missing; it must never run. *out is
  * NULL only for CG_ENOENT and CG_ENOMEM. The caller frees it.
  */
-int cg_config_load_partial(const char *path,
-                           const char *const *only_rule_files, size_t n_only,
-                           struct cg_config **out, struct cg_diags *d);
+int cg_config_load_partial(const char *path, const char *const *only_rule_files,
+                           size_t n_only, struct cg_config **out,
+                           struct cg_diags *d);
 void cg_config_free(struct cg_config *cfg);
 
 /* A fingerprint of the config file, of every file the rule globs select

@@ -65,7 +65,8 @@ static bool rejoin(struct loader *L, yaml_node_t *map, size_t first,
     cg_buf_reset(b);
     join(b, "", node_at(L, pairs[first].value));
     for (size_t j = first + 1; j < n; j++) {
-        yaml_node_t *k = node_at(L, pairs[j].key), *v = node_at(L, pairs[j].value);
+        yaml_node_t *k = node_at(L, pairs[j].key),
+                    *v = node_at(L, pairs[j].value);
         if (!plain(k) || !plain(v))
             return false;
         join(b, ", ", k);

@@ -198,8 +198,8 @@ struct table_text {
 /* Parses CSV text (a header row, then one row per line) into out.
  * Problems are reported against `file` with line and column. Returns 0
  * or -1. */
-int table__csv(struct loader *L, const char *file, const char *text,
-               size_t len, struct table_text *out);
+int table__csv(struct loader *L, const char *file, const char *text, size_t len,
+               struct table_text *out);
 
 /* A flow mapping split at a comma inside an expression (flow.c). Marks
  * in skip[] (one per pair of map) the pairs that are pieces of one split

@@ -76,12 +76,9 @@ static void load_sections(struct loader *L, yaml_node_t *root)
         const char *key;
         int (*load)(struct loader *, yaml_node_t *, void *);
         int optional;
-    } order[] = {{"gateway", load_gateway, 1},
-                 {"broker", load_broker, 1},
-                 {"networks", load_networks, 0},
-                 {"vendors", load_vendors, 0},
-                 {"consumers", load_consumers, 0},
-                 {"tables", load_tables, 1}};
+    } order[] = {{"gateway", load_gateway, 1},     {"broker", load_broker, 1},
+                 {"networks", load_networks, 0},   {"vendors", load_vendors, 0},
+                 {"consumers", load_consumers, 0}, {"tables", load_tables, 1}};
     for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
         yaml_node_t *n = map_get(L, root, order[i].key);
         size_t mark = where_push(L, ".%s", order[i].key);
@@ -198,9 +195,9 @@ static int dir_of(struct loader *L, const char *path)
     return L->oom ? CG_ENOMEM : CG_OK;
 }
 
-int cg_config_load_partial(const char *path,
-                           const char *const *only_rule_files, size_t n_only,
-                           struct cg_config **out, struct cg_diags *d)
+int cg_config_load_partial(const char *path, const char *const *only_rule_files,
+                           size_t n_only, struct cg_config **out,
+                           struct cg_diags *d)
 {
     *out = NULL;
     struct cg_config *cfg = cg_calloc(1, sizeof(*cfg));

@@ -53,8 +53,8 @@ static void unknown_ref(struct loader *L, const struct cg_pos *p,
     char msg[160];
     snprintf(msg, sizeof(msg), what, n->name);
     if (n->best)
-        cg_diags_add(L->d, p->file, p->line, p->col,
-                     "%s; did you mean '%s'?", msg, n->best);
+        cg_diags_add(L->d, p->file, p->line, p->col, "%s; did you mean '%s'?",
+                     msg, n->best);
     else
         cg_diags_add(L->d, p->file, p->line, p->col, "%s%s", msg, otherwise);
     L->errors++;

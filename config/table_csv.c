@@ -207,9 +207,10 @@ static int header(struct csv *c, struct vlist *cols)
             dup |= v->type == CG_STR && cols->v[j].type == CG_STR &&
                    !strcmp(cols->v[j].as.str, v->as.str);
         if (v->type != CG_STR || dup) {
-            csv_error(c, "%s", dup ? "a column name appears twice in the header"
-                                   : "the header names every column (a name "
-                                     "that is not a number)");
+            csv_error(c, "%s",
+                      dup ? "a column name appears twice in the header"
+                          : "the header names every column (a name "
+                            "that is not a number)");
             return -1;
         }
     }
@@ -288,8 +289,8 @@ static int keep(struct loader *L, const struct vlist *rows,
     return 0;
 }
 
-int table__csv(struct loader *L, const char *file, const char *text,
-               size_t len, struct table_text *out)
+int table__csv(struct loader *L, const char *file, const char *text, size_t len,
+               struct table_text *out)
 {
     struct csv c = {L, file, text, len, 0, 1, 0, {0}};
     struct vlist cols = {0}, all = {0}, at = {0};

@@ -90,7 +90,8 @@ static int yaml_rows(struct loader *parent, const char *file,
                          "a YAML table is a list of mappings, one per row");
         L.errors += !root || root->type != YAML_SEQUENCE_NODE;
         if (root && root->type == YAML_SEQUENCE_NODE &&
-            yaml_items(&L, root, out) == 0 && node_value(&L, root, &out->rows) == 0)
+            yaml_items(&L, root, out) == 0 &&
+            node_value(&L, root, &out->rows) == 0)
             rc = yaml_columns(&L, out);
         yaml_document_delete(&doc);
     }
@@ -184,12 +185,12 @@ static const char *key_text(struct loader *L, const struct cg_value *row,
     return text;
 }
 
-static void row_error(struct loader *L, const struct cg_table_conf *t,
-                      int line, const char *fmt, ...)
+static void row_error(struct loader *L, const struct cg_table_conf *t, int line,
+                      const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-static void row_error(struct loader *L, const struct cg_table_conf *t,
-                      int line, const char *fmt, ...)
+static void row_error(struct loader *L, const struct cg_table_conf *t, int line,
+                      const char *fmt, ...)
 {
     char msg[160];
     va_list ap;
@@ -260,8 +261,7 @@ static void load_table(struct loader *L, yaml_node_t *item,
     if (!t->name.s || !t->file.s || !t->key.s)
         return;
     if (!good_name(t->name.s)) {
-        cg_diags_add(L->d, t->name.pos.file, t->name.pos.line,
-                     t->name.pos.col,
+        cg_diags_add(L->d, t->name.pos.file, t->name.pos.line, t->name.pos.col,
                      "%s.name: '%s': a table's name has letters, digits, '_' "
                      "and '-' only",
                      L->where + 1, t->name.s);

@@ -166,8 +166,8 @@ static int load_gen(const char *path, struct gw_gen *gen, struct cg_diags *d)
     int prc = gen->cfg ? cg_plugins_load(gen->cfg->plugin_paths,
                                          gen->cfg->n_plugin_paths, &gen->reg, d)
                        : rc;
-    int brc = gen->reg ? cg_pipeline_new(gen->cfg, gen->reg, &gen->pipeline, d)
-                       : prc;
+    int brc =
+        gen->reg ? cg_pipeline_new(gen->cfg, gen->reg, &gen->pipeline, d) : prc;
     rc = rc != CG_OK ? rc : prc != CG_OK ? prc : brc;
     if (rc == CG_OK)
         rc = collect_filters(gen);

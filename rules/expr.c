@@ -242,8 +242,7 @@ const char *cg_expr_field_name(const struct cg_expr *e)
     return e ? e->field_name : NULL;
 }
 
-static void refs_walk(const struct expr__node *n, cg_expr_ref_fn fn,
-                      void *user)
+static void refs_walk(const struct expr__node *n, cg_expr_ref_fn fn, void *user)
 {
     if (n->kind == NODE_FIELD)
         fn(user, n->lit.as.str, n->offset);
@@ -251,8 +250,7 @@ static void refs_walk(const struct expr__node *n, cg_expr_ref_fn fn,
         refs_walk(n->kids[i], fn, user);
 }
 
-void cg_expr_field_refs(const struct cg_expr *e, cg_expr_ref_fn fn,
-                        void *user)
+void cg_expr_field_refs(const struct cg_expr *e, cg_expr_ref_fn fn, void *user)
 {
     if (e && e->root)
         refs_walk(e->root, fn, user);

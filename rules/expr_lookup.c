@@ -33,8 +33,7 @@ bool expr__is_lookup(const struct expr__node *n)
 
 /* The table called name, or the closest name for a "did you mean". */
 static const struct cg_table *find_table(const struct cg_expr_env *env,
-                                         const char *name,
-                                         const char **closest)
+                                         const char *name, const char **closest)
 {
     size_t best = 3;
     *closest = NULL;
@@ -52,16 +51,15 @@ static const struct cg_table *find_table(const struct cg_expr_env *env,
 }
 
 int expr__lookup_resolve(struct cg_expr *e, struct expr__node *n,
-                         const char *src, size_t len,
-                         struct cg_expr_error *err)
+                         const char *src, size_t len, struct cg_expr_error *err)
 {
     const struct expr__node *lit = n->kids[0];
     if (lit->kind != NODE_LIT || lit->lit.type != CG_STR)
         return expr__error(err, lit->offset,
                            "lookup() needs a string literal as its table name");
     /* Point inside the quotes, at the name itself. */
-    size_t at = lit->offset < len && (src[lit->offset] == '"' ||
-                                      src[lit->offset] == '\'')
+    size_t at = lit->offset < len &&
+                        (src[lit->offset] == '"' || src[lit->offset] == '\'')
                     ? lit->offset + 1
                     : lit->offset;
     const char *closest, *name = lit->lit.as.str;

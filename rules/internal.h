@@ -130,10 +130,10 @@ struct expr__node {
     size_t offset;  /* where the node starts in the source, for errors */
     struct cg_value lit;
     struct expr__node **kids;
-    const struct expr__func *fn; /* NODE_CALL */
-    regex_t *re;                 /* matches(): the compiled literal */
+    const struct expr__func *fn;  /* NODE_CALL */
+    regex_t *re;                  /* matches(): the compiled literal */
     const struct cg_table *table; /* lookup(): the table it names */
-    struct expr__node *next;     /* sibling link while parsing lists */
+    struct expr__node *next;      /* sibling link while parsing lists */
 };
 
 /* A regex to regfree when the expression goes. */
@@ -217,8 +217,9 @@ typedef void (*expr__func_fn)(struct expr__ev *ev, const struct expr__node *n,
 /* Flags of a function. */
 #define EXPR_FN_LAZY  1 /* evaluates its own arguments */
 #define EXPR_FN_LOCAL 2 /* reads the local time zone: never folded */
-#define EXPR_FN_TABLE 4 /* reads a lookup table: never folded, so that
-                           cg_expr_reads still sees its private columns */
+#define EXPR_FN_TABLE                                                          \
+    4 /* reads a lookup table: never folded, so that                           \
+         cg_expr_reads still sees its private columns */
 
 struct expr__func {
     const char *name;

@@ -128,9 +128,9 @@ struct cg_table;
  * without a key (absent or null) or with the key of an earlier row: then
  * *bad (may be NULL) is that row's index. On failure *out is NULL.
  */
-int cg_table_new(const char *name, const struct cg_value *rows,
-                 const char *key, const char *const *private_cols,
-                 size_t n_private, struct cg_table **out, size_t *bad);
+int cg_table_new(const char *name, const struct cg_value *rows, const char *key,
+                 const char *const *private_cols, size_t n_private,
+                 struct cg_table **out, size_t *bad);
 void cg_table_free(struct cg_table *t);
 const char *cg_table_name(const struct cg_table *t);
 size_t cg_table_rows(const struct cg_table *t);
@@ -138,8 +138,7 @@ size_t cg_table_rows(const struct cg_table *t);
 const struct cg_value *cg_table_find(const struct cg_table *t, const char *key,
                                      size_t len);
 /* Whether column[0..len) is one of the table's private columns. */
-bool cg_table_private(const struct cg_table *t, const char *column,
-                      size_t len);
+bool cg_table_private(const struct cg_table *t, const char *column, size_t len);
 /* The private columns: sets *cols, returns their number. */
 size_t cg_table_private_columns(const struct cg_table *t,
                                 const char *const **cols);
@@ -250,8 +249,7 @@ const char *cg_expr_field_name(const struct cg_expr *e);
  * built-ins), in source order, with the byte offset of the name in the
  * source, once per occurrence. Walks the tree: meant for load time. */
 typedef void (*cg_expr_ref_fn)(void *user, const char *name, size_t offset);
-void cg_expr_field_refs(const struct cg_expr *e, cg_expr_ref_fn fn,
-                        void *user);
+void cg_expr_field_refs(const struct cg_expr *e, cg_expr_ref_fn fn, void *user);
 
 /* ---- window aggregates (expr_window.c, agg.c) ------------------------- */
 
@@ -390,7 +388,7 @@ struct cg_rule_spec {
     struct cg_src topic; /* text NULL: every topic */
     const uint32_t *targets;
     size_t n_targets;
-    struct cg_src pos; /* the rule itself, for reports */
+    struct cg_src pos;             /* the rule itself, for reports */
     const struct cg_expr_env *env; /* lookup tables, or NULL */
 };
 
@@ -444,6 +442,6 @@ int cg_expr_compile_src(const struct cg_src *src, const char *what,
                         struct cg_expr **out, struct cg_diags *d);
 /* The same with an environment (may be NULL). */
 int cg_expr_compile_src_env(const struct cg_src *src, const char *what,
-                            const struct cg_expr_env *env,
-                            struct cg_expr **out, struct cg_diags *d);
+                            const struct cg_expr_env *env, struct cg_expr **out,
+                            struct cg_diags *d);
 #endif

@@ -54,12 +54,11 @@ int cg_expr_compile_src(const struct cg_src *src, const char *what,
 }
 
 int cg_expr_compile_src_env(const struct cg_src *src, const char *what,
-                            const struct cg_expr_env *env,
-                            struct cg_expr **out, struct cg_diags *d)
+                            const struct cg_expr_env *env, struct cg_expr **out,
+                            struct cg_diags *d)
 {
     struct cg_expr_error err;
-    int rc =
-        cg_expr_compile_env(src->text, strlen(src->text), env, out, &err);
+    int rc = cg_expr_compile_env(src->text, strlen(src->text), env, out, &err);
     if (rc == CG_EINVAL) {
         int line, col;
         cg_src_locate(src, err.offset, &line, &col);

@@ -96,9 +96,9 @@ static int index_rows(struct cg_table *t, const struct cg_value *rows,
     return CG_OK;
 }
 
-int cg_table_new(const char *name, const struct cg_value *rows,
-                 const char *key, const char *const *private_cols,
-                 size_t n_private, struct cg_table **out, size_t *bad)
+int cg_table_new(const char *name, const struct cg_value *rows, const char *key,
+                 const char *const *private_cols, size_t n_private,
+                 struct cg_table **out, size_t *bad)
 {
     size_t ignored;
     *out = NULL;
@@ -158,8 +158,7 @@ const struct cg_value *cg_table_find(const struct cg_table *t, const char *key,
     return NULL;
 }
 
-bool cg_table_private(const struct cg_table *t, const char *column,
-                      size_t len)
+bool cg_table_private(const struct cg_table *t, const char *column, size_t len)
 {
     for (size_t i = 0; i < t->n_private; i++)
         if (strlen(t->private_cols[i]) == len &&

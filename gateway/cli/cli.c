@@ -44,12 +44,11 @@ int cli__load(const char *path, const char *const *rule_files, size_t n,
     if (rc == CG_OK)
         cg_time_set_zone(out->cfg->gateway.timezone);
     if (out->cfg)
-        rc = worse(rc, cg_plugins_load(out->cfg->plugin_paths,
-                                       out->cfg->n_plugin_paths, &out->reg,
-                                       &d));
+        rc =
+            worse(rc, cg_plugins_load(out->cfg->plugin_paths,
+                                      out->cfg->n_plugin_paths, &out->reg, &d));
     if (out->reg)
-        rc = worse(rc,
-                   cg_pipeline_new(out->cfg, out->reg, &out->pipeline, &d));
+        rc = worse(rc, cg_pipeline_new(out->cfg, out->reg, &out->pipeline, &d));
     if ((flags & CLI_STRICT) && make_strict(&d) && rc == CG_OK)
         rc = CG_EINVAL;
     cli__print_diags(&d);

@@ -76,9 +76,8 @@ int cg_cmd_check(int argc, char **argv)
 {
     const char *config = CG_DEFAULT_CONFIG;
     bool strict = false;
-    const struct cli_opt opts[] = {{'c', "config", &config, NULL},
-                                   {0, "strict", NULL, &strict},
-                                   {0}};
+    const struct cli_opt opts[] = {
+        {'c', "config", &config, NULL}, {0, "strict", NULL, &strict}, {0}};
     size_t n_pos;
     if (cli__parse("check", argc, argv, opts, NULL, &n_pos, 0))
         return 2;

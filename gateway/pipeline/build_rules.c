@@ -122,7 +122,8 @@ static size_t resolve_targets(const struct cg_pipeline *e,
         for (size_t c = 0; c < e->n_consumers; c++) {
             const struct cg_consumer_conf *cc = e->consumers[c].conf;
             if (cc && cc->name.s &&
-                (role >= 0 ? cc->role == role : !strcmp(cc->name.s, r->to[i].s)))
+                (role >= 0 ? cc->role == role
+                           : !strcmp(cc->name.s, r->to[i].s)))
                 out[n++] = (uint32_t)c;
         }
     }

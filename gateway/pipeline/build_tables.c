@@ -40,8 +40,8 @@ static int build_table(struct cg_pipeline *p, const struct cg_table_conf *t,
     const struct cg_value *rows = t->rows.type == CG_LIST ? &t->rows : &none;
     struct cg_table *table = NULL;
     size_t bad = 0;
-    int rc = cg_table_new(t->name.s, rows, t->key.s, priv, n_priv, &table,
-                          &bad);
+    int rc =
+        cg_table_new(t->name.s, rows, t->key.s, priv, n_priv, &table, &bad);
     if (rc == CG_EINVAL) { /* the config checks the same: cannot happen */
         cg_diags_add(d, t->pos.file, t->pos.line, t->pos.col,
                      "tables: row %zu of '%s' has no key or a duplicate one",
@@ -61,7 +61,8 @@ static int build_table(struct cg_pipeline *p, const struct cg_table_conf *t,
 int build__tables(struct cg_pipeline *p, struct cg_diags *d)
 {
     const struct cg_config *cfg = p->cfg;
-    p->tables = cg_calloc(cfg->n_tables ? cfg->n_tables : 1, sizeof(*p->tables));
+    p->tables =
+        cg_calloc(cfg->n_tables ? cfg->n_tables : 1, sizeof(*p->tables));
     if (!p->tables)
         return CG_ENOMEM;
     for (size_t i = 0; i < cfg->n_tables; i++) {

@@ -90,9 +90,9 @@ struct consumer_rt {
     const struct cg_consumer_conf *conf;
     struct cg_sink_conf sink; /* resolved options */
     struct tpl topic;         /* sinks that take topics */
-    const char *target; /* url, path or plugin name; NULL: the topic */
-    uint64_t hash;      /* of the name, for event ids */
-    struct cg_expr *when; /* its filter over the event, or NULL */
+    const char *target;       /* url, path or plugin name; NULL: the topic */
+    uint64_t hash;            /* of the name, for event ids */
+    struct cg_expr *when;     /* its filter over the event, or NULL */
 };
 
 struct rule_rt {

@@ -47,12 +47,10 @@ static bool table_private(const struct cg_pipeline *p, const char *name)
     return false;
 }
 
-static bool name_visible(const struct cg_pipeline *p,
-                         const struct vendor_rt *v, const struct consumer_rt *c,
-                         const char *name)
+static bool name_visible(const struct cg_pipeline *p, const struct vendor_rt *v,
+                         const struct consumer_rt *c, const char *name)
 {
-    if ((private_field(v, name) || table_private(p, name)) &&
-        !granted(c, name))
+    if ((private_field(v, name) || table_private(p, name)) && !granted(c, name))
         return false;
     return !device_field(v, name) || granted(c, "device");
 }
@@ -177,7 +175,8 @@ static const struct cg_value *data_member(const struct cg_pipeline *p,
     for (uint32_t i = 0; i < f->data.len; i++) {
         const struct cg_member *m = &f->data.as.members[i];
         if (!strcmp(m->key, name))
-            return route__field_visible(p, mc->vendor, c, route__taint(f, i), name)
+            return route__field_visible(p, mc->vendor, c, route__taint(f, i),
+                                        name)
                        ? &m->value
                        : NULL;
     }

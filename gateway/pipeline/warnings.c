@@ -41,8 +41,8 @@ static int rule_vendors(const struct cg_pipeline *p,
     size_t found = 0;
     for (size_t i = 0; i < r->n_match_vendors; i++)
         for (int k = 0; k < n; k++)
-            found += !strcmp(p->vendors[out[k]].conf->name.s,
-                             r->match_vendors[i].s);
+            found +=
+                !strcmp(p->vendors[out[k]].conf->name.s, r->match_vendors[i].s);
     return found < r->n_match_vendors ? -1 : n;
 }
 

@@ -29,16 +29,20 @@ struct case_ {
 static const struct case_ traps[] = {
     /* the README's old example: one error, at the expression, with the
      * quoted expression to write; no "empty expression" for the piece */
-    {MINIMAL, RULE("    data: { pm25: round(pm25, 1), district: district }\n"),
+    {MINIMAL,
+     RULE("    data: { pm25: round(pm25, 1), district: district }\n"),
      {"env.yaml:5:19: error: rules[0].data.pm25: the comma in "
       "round(pm25, 1) splits the YAML flow mapping { ... } in two entries: "
       "quote the expression, \"round(pm25, 1)\""},
      "data.1)"},
     /* nested calls, several cuts */
-    {MINIMAL, RULE("    data: { m: max(a, min(b, c)), x: 1 }\n"),
-     {"the comma in max(a, min(b, c)) splits"}, "unknown"},
+    {MINIMAL,
+     RULE("    data: { m: max(a, min(b, c)), x: 1 }\n"),
+     {"the comma in max(a, min(b, c)) splits"},
+     "unknown"},
     /* a cut string literal; the suggestion quotes with the other quote */
-    {MINIMAL, RULE("    data: { m: f(\"a, b\") }\n"),
+    {MINIMAL,
+     RULE("    data: { m: f(\"a, b\") }\n"),
      {"the comma in f(\"a, b\") splits the YAML flow mapping { ... } in two "
       "entries: quote the expression, 'f(\"a, b\")'"}},
     /* a rule written as a flow mapping: `when` is cut, no unknown key */
@@ -49,31 +53,39 @@ static const struct case_ traps[] = {
       "splits"},
      "unknown key"},
     /* a cut conditional keeps its ': ' */
-    {MINIMAL, RULE("    data: { s: x ? f(y, z) : w }\n"),
+    {MINIMAL,
+     RULE("    data: { s: x ? f(y, z) : w }\n"),
      {"the comma in x ? f(y, z): w splits"}},
     /* a vendor's fields */
     {"vendors:\n  - name: v\n    topics: [\"v/+\"]\n"
      "    fields: { t: round(temp, 1), d: zone }\n"
      "consumers: [{name: ops, role: government}]\nrules: [\"rules/*.yaml\"]\n",
-     RULES_OK, {"citygate.yaml:4:18: error: vendors[0].fields.t: the comma"}},
+     RULES_OK,
+     {"citygate.yaml:4:18: error: vendors[0].fields.t: the comma"}},
     /* quoted, or in block style: loads */
-    {MINIMAL, RULE("    data: { pm25: \"round(pm25, 1)\", d: district }\n"),
-     {""}, "error"},
+    {MINIMAL,
+     RULE("    data: { pm25: \"round(pm25, 1)\", d: district }\n"),
+     {""},
+     "error"},
     {MINIMAL, RULE("    data:\n      pm25: round(pm25, 1)\n"), {""}, "error"},
     /* unbalanced but not a split: left to the expression compiler */
     {MINIMAL, RULE("    data: { a: f(x }\n"), {""}, "splits"},
 };
 
 static const struct case_ refs[] = {
-    {MINIMAL, RULE("    match: { vendors: [acme-ai] }\n"),
+    {MINIMAL,
+     RULE("    match: { vendors: [acme-ai] }\n"),
      {"env.yaml:5:24: error: match.vendors: unknown vendor 'acme-ai'; did "
       "you mean 'acme-air'?"}},
-    {MINIMAL, "domain: e\nrules:\n  - {name: r, to: [goverment]}\n",
+    {MINIMAL,
+     "domain: e\nrules:\n  - {name: r, to: [goverment]}\n",
      {"env.yaml:3:20: error: to: 'goverment' is neither a consumer nor a "
       "role; did you mean 'government'?"}},
-    {MINIMAL, "domain: e\nrules:\n  - {name: r, to: [city-op]}\n",
+    {MINIMAL,
+     "domain: e\nrules:\n  - {name: r, to: [city-op]}\n",
      {"did you mean 'city-ops'?"}},
-    {MINIMAL, "domain: e\nrules:\n  - {name: r, to: [nobody-at-all]}\n",
+    {MINIMAL,
+     "domain: e\nrules:\n  - {name: r, to: [nobody-at-all]}\n",
      {"to: 'nobody-at-all' is neither a consumer nor a role (government | "
       "enterprise | citizen)"},
      "did you mean"},
@@ -112,15 +124,20 @@ static const struct case_ test_keys[] = {
      RULE("    tests:\n      - {topic: a, payload: x, payload_hex: '00'"
           ", expect: []}\n"),
      {"give only one of payload, payload_hex and payload_base64"}},
-    {MINIMAL, RULE("    tests:\n      - {topic: a, expect: []}\n"),
+    {MINIMAL,
+     RULE("    tests:\n      - {topic: a, expect: []}\n"),
      {"missing the payload (payload, payload_hex or payload_base64)"}},
-    {MINIMAL, RULE("    tests:\n      - {topic: a, payload: x}\n"),
+    {MINIMAL,
+     RULE("    tests:\n      - {topic: a, payload: x}\n"),
      {"missing required key 'expect' (or 'expect_dead')"}},
-    {MINIMAL, RULE("    tests:\n      - {topic: a, payload_hex: '0g'}\n"),
+    {MINIMAL,
+     RULE("    tests:\n      - {topic: a, payload_hex: '0g'}\n"),
      {"expected pairs of hex digits, got 'g' at character 2"}},
-    {MINIMAL, RULE("    tests:\n      - {topic: a, payload_hex: 'abc'}\n"),
+    {MINIMAL,
+     RULE("    tests:\n      - {topic: a, payload_hex: 'abc'}\n"),
      {"expected pairs of hex digits"}},
-    {MINIMAL, RULE("    tests:\n      - {topic: a, payload_base64: 'a$=='}\n"),
+    {MINIMAL,
+     RULE("    tests:\n      - {topic: a, payload_base64: 'a$=='}\n"),
      {"expected base64 (RFC 4648, with padding)"}},
 };
 
@@ -130,8 +147,8 @@ static void run_cases(const struct case_ *cases, size_t n)
         const char *out = load(cases[i].config, cases[i].rules, NULL);
         for (size_t k = 0; k < 4 && cases[i].expect[k]; k++)
             if (!strstr(out, cases[i].expect[k]))
-                fail_msg("case %zu: want '%s', got:\n%s", i,
-                         cases[i].expect[k], out);
+                fail_msg("case %zu: want '%s', got:\n%s", i, cases[i].expect[k],
+                         out);
         if (cases[i].absent && strstr(out, cases[i].absent))
             fail_msg("case %zu: '%s' should not appear in:\n%s", i,
                      cases[i].absent, out);

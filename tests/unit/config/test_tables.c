@@ -24,9 +24,9 @@
 
 /* An enterprise granted a private column of a table. */
 #define GRANT(name)                                                            \
-    "vendors:\n  - {name: v, topics: [\"v/+\"]}\n"                            \
-    "consumers:\n  - {name: ent, role: enterprise, grants: [" name "]}\n"       \
-    "rules: [\"rules/*.yaml\"]\n"                                             \
+    "vendors:\n  - {name: v, topics: [\"v/+\"]}\n"                             \
+    "consumers:\n  - {name: ent, role: enterprise, grants: [" name "]}\n"      \
+    "rules: [\"rules/*.yaml\"]\n"                                              \
     "tables:\n  - {name: bins, file: t.csv, key: k, private: [o]}\n"
 
 struct table_case {
@@ -53,8 +53,7 @@ static const struct table_case cases[] = {
     {TABLE("bins.csv", "bin_id", ""), "bins.csv", "bin_id\n7\n\"7\"\n",
      "bins.csv:3:1: error: duplicate key '7' (first at line 2)"},
     /* the key column the table lacks: at the key: line */
-    {TABLE("bins.csv", "bin_idx", "owner"), "bins.csv",
-     "bin_id,owner\nb-1,a\n",
+    {TABLE("bins.csv", "bin_idx", "owner"), "bins.csv", "bin_id,owner\nb-1,a\n",
      "citygate.yaml:16:10: error: tables: key 'bin_idx' is no column of"},
     {TABLE("bins.csv", "bin_idx", ""), "bins.csv", "bin_id,owner\nb-1,a\n",
      "(did you mean 'bin_id'?)"},
@@ -66,8 +65,8 @@ static const struct table_case cases[] = {
     /* CSV shape, with line and column */
     {TABLE("bins.csv", "bin_id", ""), "bins.csv", "bin_id,owner\nb-1\n",
      "bins.csv:2:4: error: 1 cells where the header has 2 columns"},
-    {TABLE("bins.csv", "bin_id", ""), "bins.csv",
-     "bin_id,owner\nb-1,\"open\n", "error: a quoted cell is not closed"},
+    {TABLE("bins.csv", "bin_id", ""), "bins.csv", "bin_id,owner\nb-1,\"open\n",
+     "error: a quoted cell is not closed"},
     {TABLE("bins.csv", "bin_id", ""), "bins.csv", "bin_id,owner\nb-1,a\"b\n",
      "bins.csv:2:6: error: a quote inside an unquoted cell"},
     {TABLE("bins.csv", "bin_id", ""), "bins.csv", "bin_id,bin_id\n",
@@ -119,10 +118,11 @@ static void test_typed_cells(void **state)
     int rc;
     write_file("citygate.yaml", TABLE("bins.csv", "bin_id", "owner"));
     write_file("rules/env.yaml", RULES_OK);
-    write_file("bins.csv", "\xEF\xBB\xBF"
-                           "bin_id,capacity_l,smart,owner,note\r\n"
-                           "b-1, 240 ,true,\"Li, Ms\",\r\n"
-                           "\"0042\",1.5e3,false,\"say \"\"hi\"\"\",\"a\nb\"\n");
+    write_file("bins.csv",
+               "\xEF\xBB\xBF"
+               "bin_id,capacity_l,smart,owner,note\r\n"
+               "b-1, 240 ,true,\"Li, Ms\",\r\n"
+               "\"0042\",1.5e3,false,\"say \"\"hi\"\"\",\"a\nb\"\n");
     const char *out = load_dir(&rc, &cfg);
     assert_string_equal(out, "");
     assert_int_equal(rc, CG_OK);

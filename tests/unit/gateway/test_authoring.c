@@ -104,32 +104,32 @@ static const char ALL_CONFIG[] =
     "networks: [{name: nbiot-telecom, kind: nb-iot}]\n"
     "vendors:\n"
     "  - name: binsense\n"
-    "    network: nbiot-telecomm\n"                    /* reference */
+    "    network: nbiot-telecomm\n" /* reference */
     "    topics: [\"v/bins/+/fill\"]\n"
     "    fields: {fill_pct: fill, district: zone, level: round(lvl, }\n"
     "consumers:\n"
     "  - {name: city-ops, role: government, topic: \"c/{domain}\"}\n"
     "  - {name: open-data, role: citizen, topc: \"c/p\"}\n" /* sink key */
-    "  - {name: pub, role: citizen, when: severity == }\n" /* expression */
+    "  - {name: pub, role: citizen, when: severity == }\n"  /* expression */
     "rules: [\"rules/*.yaml\"]\n";
 
 static const char ALL_RULES[] =
     "domain: waste\n"
     "rules:\n"
     "  - name: bin-full\n"
-    "    whn: fill_pct > 90\n"                                  /* YAML key */
-    "    severity: \"fill_pct >= 95 ? critical : warning\"\n"   /* warning */
+    "    whn: fill_pct > 90\n"                                /* YAML key */
+    "    severity: \"fill_pct >= 95 ? critical : warning\"\n" /* warning */
     "    data: { fill: round(fill_pct, 1), district: district }\n" /* trap */
-    "    to: [goverment, open-data]\n"                          /* to */
+    "    to: [goverment, open-data]\n"                             /* to */
     "  - name: bin-empty\n"
-    "    when: fill_pct < 5 &&\n"                                /* expression */
+    "    when: fill_pct < 5 &&\n" /* expression */
     "    data:\n"
-    "      share: fill_pct / 100 +* 2\n"                         /* expression */
-    "      owner: lookup('bins', device).owner\n"                /* no table */
+    "      share: fill_pct / 100 +* 2\n"          /* expression */
+    "      owner: lookup('bins', device).owner\n" /* no table */
     "    to: [city-ops]\n"
     "  - name: bin-odd\n"
-    "    when: fil_pct == 3\n"                                   /* warning */
-    "    to: [city-op]\n";                                       /* to */
+    "    when: fil_pct == 3\n" /* warning */
+    "    to: [city-op]\n";     /* to */
 
 static const char *const all_errors[] = {
     "r.yaml:4:5: error: rules[0]: unknown key 'whn' (did you mean 'when'?)",
@@ -185,7 +185,7 @@ static void test_all_stages_in_one_run(void **state)
 #define BINS                                                                   \
     "  - {name: bins, topics: [\"v/bins/+/fill\"], fields: {fill_pct: fill, "  \
     "district: zone}}\n"
-#define RAW "  - {name: raw, topics: [\"v/raw/#\"]}\n"
+#define RAW          "  - {name: raw, topics: [\"v/raw/#\"]}\n"
 #define W_RULE(body) "domain: d\nrules:\n  - name: r\n    to: [ops]\n" body
 
 struct warn_case {
@@ -208,16 +208,16 @@ static const struct warn_case warn_cases[] = {
      "warning: when: 'fil_pct'"}, /* once per rule */
     /* fine: produced, built-ins, payload[...], paths into a field */
     {BINS, W_RULE("    when: fill_pct > 90 && district == 'x'\n"), NULL},
-    {BINS, W_RULE("    when: device == 'b' && topic[1] == 'bins' && now > 0 "
-                  "&& time > 0 && vendor == 'bins' && domain == 'd'\n"),
+    {BINS,
+     W_RULE("    when: device == 'b' && topic[1] == 'bins' && now > 0 "
+            "&& time > 0 && vendor == 'bins' && domain == 'd'\n"),
      NULL},
     {BINS, W_RULE("    when: payload['fil'] == 1 || payload.other == 2\n"),
      NULL},
     {BINS, W_RULE("    when: district.name == 'x'\n"), NULL},
     /* a vendor without fields passes anything through: no check */
     {BINS RAW, W_RULE("    when: whatever > 1\n"), NULL},
-    {BINS RAW,
-     W_RULE("    match: {vendors: [bins]}\n    when: whatever > 1\n"),
+    {BINS RAW, W_RULE("    match: {vendors: [bins]}\n    when: whatever > 1\n"),
      "warning: when: 'whatever' is no field"},
     {BINS RAW,
      W_RULE("    match: {topic: \"v/bins/#\"}\n    when: whatever > 1\n"),
@@ -229,12 +229,12 @@ static const struct warn_case warn_cases[] = {
     {RAW, W_RULE("    severity: \"x ? info : 'warning'\"\n"),
      "r.yaml:5:20: warning: severity: 'info' reads a field named info"},
     {BINS, W_RULE("    severity: critical\n"), NULL},
-    {BINS, W_RULE("    severity: \"fill_pct >= 95 ? 'critical' : "
-                  "'warning'\"\n"),
+    {BINS,
+     W_RULE("    severity: \"fill_pct >= 95 ? 'critical' : "
+            "'warning'\"\n"),
      NULL},
     /* a topic no vendor of the rule publishes on */
-    {BINS RAW,
-     W_RULE("    match: {vendors: [bins], topic: \"v/raw/#\"}\n"),
+    {BINS RAW, W_RULE("    match: {vendors: [bins], topic: \"v/raw/#\"}\n"),
      "r.yaml:5:37: warning: match.topic 'v/raw/#' overlaps no topic filter "
      "of the vendors it matches (bins: v/bins/+/fill)"},
     {BINS, W_RULE("    match: {topic: \"v/bin/+/fill\"}\n"),
@@ -352,14 +352,14 @@ static const struct {
     const char *payload, *topic;
     const char *got; /* consumers that get the event, in config order */
 } filter_cases[] = {
-    {"{\"fill\": 99, \"zone\": \"haidian\", \"owner\": \"li\"}", "v/bins/b-1/fill",
-     "all gov crit hd dev"},
-    {"{\"fill\": 90, \"zone\": \"haidian\", \"owner\": \"li\"}", "v/bins/b-1/fill",
-     "all gov hd dev"},
-    {"{\"fill\": 99, \"zone\": \"xicheng\", \"owner\": \"wu\"}", "v/bins/b-2/fill",
-     "all crit"},
-    {"{\"fill\": 10, \"zone\": \"haidian\", \"owner\": \"li\"}", "v/bins/b-1/fill",
-     ""},
+    {"{\"fill\": 99, \"zone\": \"haidian\", \"owner\": \"li\"}",
+     "v/bins/b-1/fill", "all gov crit hd dev"},
+    {"{\"fill\": 90, \"zone\": \"haidian\", \"owner\": \"li\"}",
+     "v/bins/b-1/fill", "all gov hd dev"},
+    {"{\"fill\": 99, \"zone\": \"xicheng\", \"owner\": \"wu\"}",
+     "v/bins/b-2/fill", "all crit"},
+    {"{\"fill\": 10, \"zone\": \"haidian\", \"owner\": \"li\"}",
+     "v/bins/b-1/fill", ""},
 };
 
 static void test_consumer_filter(void **state)

@@ -41,8 +41,8 @@ static int setup(void **state)
     static const char *const owner[] = {"owner"};
     char err[128];
     arena = cg_arena_new(1 << 16);
-    if (cg_json_parse(BINS, strlen(BINS), cg_arena_alloc_fn, arena, &rows,
-                      err, sizeof(err)) != CG_OK)
+    if (cg_json_parse(BINS, strlen(BINS), cg_arena_alloc_fn, arena, &rows, err,
+                      sizeof(err)) != CG_OK)
         return -1;
     if (cg_table_new("bins", &rows, "bin_id", owner, 1, &bins, NULL) ||
         cg_table_new("meters", &rows, "district", NULL, 0, &meters, NULL))
@@ -176,8 +176,8 @@ static void add_name(void *user, const char *name, size_t len)
 {
     struct names *n = user;
     size_t used = strlen(n->text);
-    snprintf(n->text + used, sizeof(n->text) - used, "%s%.*s",
-             used ? " " : "", (int)len, name);
+    snprintf(n->text + used, sizeof(n->text) - used, "%s%.*s", used ? " " : "",
+             (int)len, name);
 }
 
 static const struct {
@@ -224,8 +224,8 @@ static void test_table_keys(void **state)
     const char *text = "[{\"k\": \"a\"}, {\"k\": 1}, {\"k\": \"1\"}]";
     struct cg_table *t = NULL;
     size_t bad = 99;
-    assert_int_equal(cg_json_parse(text, strlen(text), cg_arena_alloc_fn,
-                                   arena, &dup, err, sizeof(err)),
+    assert_int_equal(cg_json_parse(text, strlen(text), cg_arena_alloc_fn, arena,
+                                   &dup, err, sizeof(err)),
                      CG_OK);
     /* 1 and "1" are one key as text: the later row is the duplicate */
     assert_int_equal(cg_table_new("t", &dup, "k", NULL, 0, &t, &bad),
