@@ -216,8 +216,12 @@ static void apply_pair(struct loader *L, yaml_node_pair_t *pair,
     if (f->type == FT_REST)
         return; /* the caller reads it, and checks it for duplicates */
     uint64_t bit = 1ULL << (f - t);
-    if (*seen & bit)
+    if (*seen & bit) {
+        /* Reported, and not applied again: a section read twice would
+         * leave counts that no longer match its arrays. */
         loader_error(L, k, "duplicate key '%s'", f->key);
+        return;
+    }
     *seen |= bit;
     size_t mark = where_push(L, ".%s", f->key);
     if (f->type == FT_REFUSED)

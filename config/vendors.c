@@ -64,8 +64,10 @@ static void check_options(struct loader *L, yaml_node_t *item,
         return;
     }
     v->decoder_options_pos = node_pos(L, opts);
-    if (v->decoder_options->type != CG_OBJ)
+    if (v->decoder_options->type != CG_OBJ) {
         loader_error(L, opts, "decoder_options: expected a mapping");
+        v->decoder_options = NULL; /* no decoder is made from it */
+    }
 }
 
 static void load_vendor(struct loader *L, yaml_node_t *item,
