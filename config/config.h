@@ -138,6 +138,10 @@ struct cg_consumer_conf {
     struct cg_pstr *context; /* NGSI-LD @context URLs */
     size_t n_context;
     const char *cap_sender; /* cap.sender, or NULL: citygate@<gateway id> */
+    struct cg_src when; /* filter over the event; text NULL: every event */
+    /* The sink's own keys had a problem (sink, broker): its options
+     * cannot be checked against the right table. */
+    bool sink_broken;
     struct cg_pos pos;
 };
 
@@ -155,8 +159,11 @@ struct cg_test_conf {
     const char *topic; /* already inherited from the previous case */
     const char *payload;
     size_t payload_len;
-    const struct cg_value *expect; /* a CG_LIST of CG_OBJ */
+    const struct cg_value *expect; /* a CG_LIST of CG_OBJ, or NULL */
     struct cg_pos pos;             /* the case's '-' */
+    /* expect_dead: the dead-letter reason the message must get, or
+     * NULL (then a dead letter fails the case). */
+    struct cg_pstr expect_dead;
 };
 
 struct cg_rule_conf {
@@ -177,6 +184,19 @@ struct cg_rule_conf {
     size_t n_to;
     struct cg_test_conf *tests;
     size_t n_tests;
+    struct cg_pos pos;
+};
+
+/* A lookup table (SPEC §14): its rows, read from a CSV file with a header
+ * row (cells typed like the csv decoder's) or a YAML list of mappings. */
+struct cg_table_conf {
+    struct cg_pstr name;
+    struct cg_pstr file; /* as written */
+    struct cg_pstr key;  /* the key column */
+    struct cg_pstr *private_cols;
+    size_t n_private;
+    const char *path;     /* the file, resolved */
+    struct cg_value rows; /* a CG_LIST of CG_OBJ (column -> cell) */
     struct cg_pos pos;
 };
 
@@ -202,6 +222,8 @@ struct cg_config {
     size_t n_rule_globs;
     struct cg_rule_file_conf *rule_files;
     size_t n_rule_files;
+    struct cg_table_conf *tables;
+    size_t n_tables;
     struct cg_pstr *plugin_globs;
     size_t n_plugin_globs;
     const char **plugin_paths; /* globs expanded, resolved */
@@ -219,11 +241,25 @@ struct cg_config {
  */
 int cg_config_load(const char *path, const char *const *only_rule_files,
                    size_t n_only, struct cg_config **out, struct cg_diags *d);
+/*
+ * The same, except that a config with problems (CG_EINVAL) is still
+ * returned in *out, as far as it loaded, so that the caller can compile
+ * its expressions and report their errors in the same run (SPEC §14: an
+ * error in one place hides no error elsewhere). In such a config every
+ * string a problem left unset is NULL, every list it left unread is
+ * empty, an expression whose source was unusable has text NULL, and the
+ * parts a problem touched may be missing; it must never run. *out is
+ * NULL only for CG_ENOENT and CG_ENOMEM. The caller frees it.
+ */
+int cg_config_load_partial(const char *path, const char *const *only_rule_files,
+                           size_t n_only, struct cg_config **out,
+                           struct cg_diags *d);
 void cg_config_free(struct cg_config *cfg);
 
-/* A fingerprint of the config file and of every file the rule globs
- * select now (paths, sizes, modification times): it changes when a rule
- * file is edited, added or removed, so `run` knows to reload. */
+/* A fingerprint of the config file, of every file the rule globs select
+ * now and of the lookup tables' files (paths, sizes, modification times):
+ * it changes when a rule file is edited, added or removed or a table file
+ * is edited, so `run` knows to reload. */
 uint64_t cg_config_fingerprint(const struct cg_config *cfg);
 
 /* "government", "enterprise", "citizen". */

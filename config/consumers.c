@@ -76,6 +76,7 @@ static const struct field consumer_fields[] = {
      .choices = formats},
     {FIELD(struct cg_consumer_conf, context, "context", FT_PLIST)},
     {.key = "cap", .type = FT_CUSTOM, .parse = parse_cap},
+    {FIELD(struct cg_consumer_conf, when, "when", FT_SRC)},
     {.key = "options", .type = FT_REST},
     {.key = "*", .type = FT_REST}, /* a sink option */
     {0}};
@@ -178,9 +179,15 @@ static void load_consumer(struct loader *L, yaml_node_t *item,
                           struct cg_consumer_conf *c)
 {
     c->pos = node_pos(L, item);
-    if (schema_apply(L, item, consumer_fields, c))
+    int errs = schema_apply(L, item, consumer_fields, c);
+    if (item->type != YAML_MAPPING_NODE)
         return;
+    /* Its sink options are checked by the gateway even when other keys
+     * had problems, unless the sink itself is in doubt. */
     collect_sink_options(L, item, c);
+    c->sink_broken = map_get(L, item, "sink") && !c->sink.s;
+    if (errs)
+        return; /* the value checks below need every key read */
     check_folder(L, item, c);
     check_spool(L, item, c);
     if (c->sink.s && (!c->sink.s[0] || !strcmp(c->sink.s, "plugin:")))

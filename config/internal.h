@@ -179,6 +179,37 @@ int load_broker_into(struct loader *L, yaml_node_t *n,
 int load_rule_file(struct loader *L, yaml_node_t *root,
                    struct cg_rule_file_conf *out);
 
+/* Test case keys (testcase.c): payload_hex, payload_base64, and the
+ * checks that a case has one payload and expects something. */
+int testcase__payload_hex(struct loader *L, yaml_node_t *n, void *base);
+int testcase__payload_base64(struct loader *L, yaml_node_t *n, void *base);
+void testcase__check(struct loader *L, yaml_node_t *item);
+
+/* Lookup tables (tables.c, table_csv.c). */
+int load_tables(struct loader *L, yaml_node_t *n, void *base);
+/* A table file read: its rows (a CG_LIST of CG_OBJ), the line of each
+ * row and the column names, all in the loader's arena. */
+struct table_text {
+    struct cg_value rows;
+    int *lines;
+    const char **columns;
+    size_t n_columns;
+};
+/* Parses CSV text (a header row, then one row per line) into out.
+ * Problems are reported against `file` with line and column. Returns 0
+ * or -1. */
+int table__csv(struct loader *L, const char *file, const char *text, size_t len,
+               struct table_text *out);
+
+/* A flow mapping split at a comma inside an expression (flow.c). Marks
+ * in skip[] (one per pair of map) the pairs that are pieces of one split
+ * expression and reports each split once, naming the cause. Returns the
+ * number of splits. */
+size_t flow_splits(struct loader *L, yaml_node_t *map, bool *skip);
+/* For a flow mapping of two or more pairs: the pairs to skip (cg_free()
+ * it), with every split reported; NULL for any other node. */
+bool *flow_skips(struct loader *L, yaml_node_t *map);
+
 /* Checks references between sections and files (refs.c). */
 void config__check_refs(struct loader *L);
 

@@ -2,7 +2,9 @@
  * cg_config_load: reads the config file and the rule files it names,
  * applies the section tables in dependency order and checks every
  * reference that lives inside the config. Every problem is collected with
- * its position; a config with any problem is not returned at all.
+ * its position, and loading goes on past every problem, so that one run
+ * reports them all; a config with any problem is returned only by
+ * cg_config_load_partial, for the gateway to compile what it can.
  */
 #include <errno.h>
 #include <glob.h>
@@ -27,6 +29,7 @@ static const struct field top_fields[] = {
     {.key = "consumers", .type = FT_CUSTOM, .required = 1, .parse = skip},
     {FIELD(struct cg_config, rule_globs, "rules", FT_PLIST), .required = 1},
     {FIELD(struct cg_config, plugin_globs, "plugins", FT_PLIST)},
+    {.key = "tables", .type = FT_CUSTOM, .parse = skip},
     {0}};
 
 const char *loader_resolve(struct loader *L, const char *path)
@@ -68,17 +71,14 @@ static yaml_node_t *parse_yaml(struct loader *L, yaml_document_t *doc)
 static void load_sections(struct loader *L, yaml_node_t *root)
 {
     struct cg_config *cfg = L->cfg;
-    if (schema_apply(L, root, top_fields, cfg) && !map_get(L, root, "vendors"))
-        return;
+    schema_apply(L, root, top_fields, cfg); /* each section goes on */
     struct {
         const char *key;
         int (*load)(struct loader *, yaml_node_t *, void *);
         int optional;
-    } order[] = {{"gateway", load_gateway, 1},
-                 {"broker", load_broker, 1},
-                 {"networks", load_networks, 0},
-                 {"vendors", load_vendors, 0},
-                 {"consumers", load_consumers, 0}};
+    } order[] = {{"gateway", load_gateway, 1},     {"broker", load_broker, 1},
+                 {"networks", load_networks, 0},   {"vendors", load_vendors, 0},
+                 {"consumers", load_consumers, 0}, {"tables", load_tables, 1}};
     for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
         yaml_node_t *n = map_get(L, root, order[i].key);
         size_t mark = where_push(L, ".%s", order[i].key);
@@ -195,8 +195,9 @@ static int dir_of(struct loader *L, const char *path)
     return L->oom ? CG_ENOMEM : CG_OK;
 }
 
-int cg_config_load(const char *path, const char *const *only_rule_files,
-                   size_t n_only, struct cg_config **out, struct cg_diags *d)
+int cg_config_load_partial(const char *path, const char *const *only_rule_files,
+                           size_t n_only, struct cg_config **out,
+                           struct cg_diags *d)
 {
     *out = NULL;
     struct cg_config *cfg = cg_calloc(1, sizeof(*cfg));
@@ -216,16 +217,27 @@ int cg_config_load(const char *path, const char *const *only_rule_files,
         load_rule_files(&L, only_rule_files, n_only);
         load_plugin_paths(&L);
     }
-    if (rc == CG_OK && L.errors == 0)
+    if (rc == CG_OK) /* references too, whatever else went wrong */
         config__check_refs(&L);
     if (rc == CG_OK && L.oom)
         rc = CG_ENOMEM;
     if (rc == CG_OK && L.errors)
         rc = CG_EINVAL;
-    if (rc != CG_OK)
+    if (rc != CG_OK && rc != CG_EINVAL)
         cg_config_free(cfg);
     else
         *out = cfg;
+    return rc;
+}
+
+int cg_config_load(const char *path, const char *const *only_rule_files,
+                   size_t n_only, struct cg_config **out, struct cg_diags *d)
+{
+    int rc = cg_config_load_partial(path, only_rule_files, n_only, out, d);
+    if (rc != CG_OK) {
+        cg_config_free(*out);
+        *out = NULL;
+    }
     return rc;
 }
 
@@ -263,5 +275,8 @@ uint64_t cg_config_fingerprint(const struct cg_config *cfg)
             h = hash_file(h, g.gl_pathv[j]);
         globfree(&g);
     }
+    for (size_t i = 0; i < cfg->n_tables; i++)
+        if (cfg->tables[i].path)
+            h = hash_file(h, cfg->tables[i].path);
     return h;
 }

@@ -348,22 +348,26 @@ int node_field_map(struct loader *L, yaml_node_t *n, struct cg_field_conf **out,
         loader_error(L, n, "expected a mapping of name: expression");
         return 1;
     }
-    size_t len = node_len(n);
+    size_t len = node_len(n), kept = 0;
     struct cg_field_conf *fields =
         loader_alloc(L, (len ? len : 1) * sizeof(*fields));
-    if (!fields)
-        return 1;
-    for (size_t i = 0; i < len; i++) {
+    bool *skip = flow_skips(L, n); /* pieces of a split are reported */
+    for (size_t i = 0; fields && i < len; i++) {
         yaml_node_pair_t *p = &n->data.mapping.pairs.start[i];
         yaml_node_t *k = node_at(L, p->key);
-        struct cg_field_conf *f = &fields[i];
-        f->name.s = scalar_dup(L, k);
+        struct cg_field_conf *f = &fields[kept];
+        if ((skip && skip[i]) || !(f->name.s = scalar_dup(L, k)))
+            continue;
         f->name.pos = node_pos(L, k);
         size_t mark = where_push(L, ".%s", node_text(k));
         scalar_src(L, node_at(L, p->value), &f->expr);
         where_pop(L, mark);
+        kept++;
     }
+    cg_free(skip);
+    if (!fields)
+        return 1;
     *out = fields;
-    *count = len;
+    *count = kept;
     return 0;
 }

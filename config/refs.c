@@ -2,7 +2,10 @@
  * References inside the config: vendors name networks, rules name vendors
  * and consumers or roles, enterprises are granted private fields. Every
  * name must exist and every list of names must be free of duplicates, so
- * a typo fails at load instead of silently routing nothing.
+ * a typo fails at load instead of silently routing nothing. An unknown
+ * name gets a "did you mean" when a known one is a typo away. These
+ * checks run even when other parts of the config had problems, so every
+ * name a problem left unset is NULL here and skipped.
  */
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +16,47 @@ static void ref_error(struct loader *L, const struct cg_pos *p, const char *fmt,
                       const char *name)
 {
     cg_diags_add(L->d, p->file, p->line, p->col, fmt, name);
+    L->errors++;
+}
+
+/* The known name closest to an unknown one, if a typo away: at most one
+ * edit for names of up to four characters, two for longer ones. */
+struct near {
+    const char *name, *best;
+    size_t dist;
+};
+
+static void near_init(struct near *n, const char *name)
+{
+    n->name = name;
+    n->best = NULL;
+    n->dist = strlen(name) <= 4 ? 2 : 3;
+}
+
+static void near_try(struct near *n, const char *candidate)
+{
+    if (!candidate)
+        return;
+    size_t d = cg_edit_distance(n->name, candidate);
+    if (d < n->dist) {
+        n->dist = d;
+        n->best = candidate;
+    }
+}
+
+/* Reports an unknown name: `what` holds one %s for it; a close known name
+ * follows as "did you mean". */
+static void unknown_ref(struct loader *L, const struct cg_pos *p,
+                        const char *what, const struct near *n,
+                        const char *otherwise)
+{
+    char msg[160];
+    snprintf(msg, sizeof(msg), what, n->name);
+    if (n->best)
+        cg_diags_add(L->d, p->file, p->line, p->col, "%s; did you mean '%s'?",
+                     msg, n->best);
+    else
+        cg_diags_add(L->d, p->file, p->line, p->col, "%s%s", msg, otherwise);
     L->errors++;
 }
 
@@ -39,6 +83,16 @@ static void names_index(struct loader *L, struct names *nm)
         for (size_t j = 0; j < cfg->vendors[i].n_private; j++)
             put_name(L, &nm->private_fields,
                      cfg->vendors[i].private_fields[j].s, i);
+    /* A table's private column is granted as "<table>.<column>". */
+    for (size_t i = 0; i < cfg->n_tables; i++) {
+        const struct cg_table_conf *t = &cfg->tables[i];
+        for (size_t j = 0; t->name.s && j < t->n_private; j++) {
+            char buf[512];
+            snprintf(buf, sizeof(buf), "%s.%s", t->name.s,
+                     t->private_cols[j].s);
+            put_name(L, &nm->private_fields, loader_strdup(L, buf), i);
+        }
+    }
 }
 
 static void names_free(struct names *nm)
@@ -54,6 +108,8 @@ static void unique_name(struct loader *L, struct name_map *m,
                         const struct cg_pstr *name, size_t i, const char *what)
 {
     size_t first;
+    if (!name->s)
+        return;
     if (name_map_get(m, name->s, &first))
         ref_error(L, &name->pos, what, name->s);
     else
@@ -71,8 +127,13 @@ static void check_vendors(struct loader *L, struct names *nm)
             continue;
         v->network_index =
             name_map_get(&nm->networks, v->network.s, &net) ? (int)net : -1;
-        if (v->network_index < 0)
-            ref_error(L, &v->network.pos, "unknown network '%s'", v->network.s);
+        if (v->network_index < 0) {
+            struct near n;
+            near_init(&n, v->network.s);
+            for (size_t k = 0; k < cfg->n_networks; k++)
+                near_try(&n, cfg->networks[k].name);
+            unknown_ref(L, &v->network.pos, "unknown network '%s'", &n, "");
+        }
     }
 }
 
@@ -84,7 +145,7 @@ static void check_consumers(struct loader *L, struct names *nm)
         size_t ignored;
         unique_name(L, &nm->consumers, &c->name, i,
                     "duplicate consumer name '%s'");
-        if (cg_role_parse(c->name.s) >= 0)
+        if (c->name.s && cg_role_parse(c->name.s) >= 0)
             ref_error(L, &c->name.pos,
                       "consumer name '%s' is a role name; `to:` could not "
                       "tell them apart",
@@ -97,22 +158,40 @@ static void check_consumers(struct loader *L, struct names *nm)
     }
 }
 
+static void unknown_vendor(struct loader *L, const struct cg_pstr *v)
+{
+    const struct cg_config *cfg = L->cfg;
+    struct near n;
+    near_init(&n, v->s);
+    for (size_t k = 0; k < cfg->n_vendors; k++)
+        near_try(&n, cfg->vendors[k].name.s);
+    unknown_ref(L, &v->pos, "match.vendors: unknown vendor '%s'", &n, "");
+}
+
+static void unknown_target(struct loader *L, const struct cg_pstr *t)
+{
+    const struct cg_config *cfg = L->cfg;
+    struct near n;
+    near_init(&n, t->s);
+    for (int role = CG_ROLE_GOVERNMENT; role <= CG_ROLE_CITIZEN; role++)
+        near_try(&n, cg_role_name(role));
+    for (size_t k = 0; k < cfg->n_consumers; k++)
+        near_try(&n, cfg->consumers[k].name.s);
+    unknown_ref(L, &t->pos, "to: '%s' is neither a consumer nor a role", &n,
+                " (government | enterprise | citizen)");
+}
+
 static void check_rule(struct loader *L, const struct names *nm,
                        const struct cg_rule_conf *r)
 {
     size_t ignored;
     for (size_t i = 0; i < r->n_match_vendors; i++)
         if (!name_map_get(&nm->vendors, r->match_vendors[i].s, &ignored))
-            ref_error(L, &r->match_vendors[i].pos,
-                      "match.vendors: unknown vendor '%s'",
-                      r->match_vendors[i].s);
+            unknown_vendor(L, &r->match_vendors[i]);
     for (size_t i = 0; i < r->n_to; i++) {
         const char *t = r->to[i].s;
         if (cg_role_parse(t) < 0 && !name_map_get(&nm->consumers, t, &ignored))
-            ref_error(L, &r->to[i].pos,
-                      "to: '%s' is neither a consumer nor a role "
-                      "(government | enterprise | citizen)",
-                      t);
+            unknown_target(L, &r->to[i]);
     }
 }
 
@@ -127,9 +206,9 @@ static void check_rules(struct loader *L, const struct names *nm)
         for (size_t r = 0; r < file->n_rules; r++) {
             const struct cg_rule_conf *rule = &file->rules[r];
             size_t first;
+            check_rule(L, nm, rule);
             if (!rule->name.s || !rule->full_name)
                 continue;
-            check_rule(L, nm, rule);
             if (name_map_get(&full, rule->full_name, &first))
                 ref_error(L, &rule->name.pos,
                           "duplicate rule name '%s' in its domain",

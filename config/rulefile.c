@@ -78,11 +78,14 @@ static int parse_expect(struct loader *L, yaml_node_t *n, void *base)
 static const struct field test_fields[] = {
     {FIELD(struct cg_test_conf, name, "name", FT_STR)},
     {FIELD(struct cg_test_conf, topic, "topic", FT_STR)},
-    {.key = "payload",
+    {.key = "payload", .type = FT_CUSTOM, .parse = parse_payload},
+    {.key = "expect", .type = FT_CUSTOM, .parse = parse_expect},
+    /* binary payloads and dead letters (testcase.c) */
+    {.key = "payload_hex", .type = FT_CUSTOM, .parse = testcase__payload_hex},
+    {.key = "payload_base64",
      .type = FT_CUSTOM,
-     .required = 1,
-     .parse = parse_payload},
-    {.key = "expect", .type = FT_CUSTOM, .required = 1, .parse = parse_expect},
+     .parse = testcase__payload_base64},
+    {FIELD(struct cg_test_conf, expect_dead, "expect_dead", FT_PSTR)},
     {0}};
 
 static void load_test(struct loader *L, yaml_node_t *item,
@@ -90,6 +93,7 @@ static void load_test(struct loader *L, yaml_node_t *item,
 {
     t->pos = node_pos(L, item);
     schema_apply(L, item, test_fields, t);
+    testcase__check(L, item);
     if (t->topic)
         st->topic = t->topic;
     else if (st->topic)
@@ -156,14 +160,16 @@ static void load_rule(struct loader *L, yaml_node_t *item,
     struct cg_rule_conf *r = &f->rules[i];
     r->pos = node_pos(L, item);
     r->domain = f->domain.s;
-    if (schema_apply(L, item, rule_fields, r) || !r->name.s)
+    schema_apply(L, item, rule_fields, r); /* a problem hides no other */
+    if (!r->name.s || !r->domain)
         return;
     char buf[512];
     snprintf(buf, sizeof(buf), "%s/%s", r->domain, r->name.s);
     r->full_name = loader_strdup(L, buf);
     if (!r->type.s)
         r->type = r->name;
-    if (r->n_to == 0)
+    yaml_node_t *to = map_get(L, item, "to");
+    if (to && to->type == YAML_SEQUENCE_NODE && node_len(to) == 0)
         loader_error(L, item, "to: name at least one consumer or role");
     check_unique_name(L, item, f, i);
 }

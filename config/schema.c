@@ -216,8 +216,12 @@ static void apply_pair(struct loader *L, yaml_node_pair_t *pair,
     if (f->type == FT_REST)
         return; /* the caller reads it, and checks it for duplicates */
     uint64_t bit = 1ULL << (f - t);
-    if (*seen & bit)
+    if (*seen & bit) {
+        /* Reported, and not applied again: a section read twice would
+         * leave counts that no longer match its arrays. */
         loader_error(L, k, "duplicate key '%s'", f->key);
+        return;
+    }
     *seen |= bit;
     size_t mark = where_push(L, ".%s", f->key);
     if (f->type == FT_REFUSED)
@@ -225,6 +229,30 @@ static void apply_pair(struct loader *L, yaml_node_pair_t *pair,
     else
         apply_value(L, f, v, base);
     where_pop(L, mark);
+}
+
+/* Pairs that a comma split in a flow mapping were reported once (flow.c);
+ * the key the split value belonged to still counts as given. */
+static void skip_pair(struct loader *L, yaml_node_pair_t *pair,
+                      const struct field *t, uint64_t *seen)
+{
+    const struct field *f = find_field(t, node_text(node_at(L, pair->key)));
+    if (f && f->type != FT_REST)
+        *seen |= 1ULL << (f - t);
+}
+
+bool *flow_skips(struct loader *L, yaml_node_t *map)
+{
+    size_t n = node_len(map);
+    if (map->type != YAML_MAPPING_NODE ||
+        map->data.mapping.style != YAML_FLOW_MAPPING_STYLE || n < 2)
+        return NULL;
+    bool *skip = cg_calloc(n, sizeof(*skip));
+    if (!skip)
+        L->oom = 1;
+    else
+        flow_splits(L, map, skip);
+    return skip;
 }
 
 int schema_apply(struct loader *L, yaml_node_t *map, const struct field *t,
@@ -236,9 +264,15 @@ int schema_apply(struct loader *L, yaml_node_t *map, const struct field *t,
         loader_error(L, map, "expected a mapping, got a %s", node_kind(map));
         return L->errors - before;
     }
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
-         p < map->data.mapping.pairs.top; p++)
-        apply_pair(L, p, t, base, &seen);
+    bool *skip = flow_skips(L, map);
+    yaml_node_pair_t *first = map->data.mapping.pairs.start;
+    for (yaml_node_pair_t *p = first; p < map->data.mapping.pairs.top; p++) {
+        if (skip && skip[p - first])
+            skip_pair(L, p, t, &seen);
+        else
+            apply_pair(L, p, t, base, &seen);
+    }
+    cg_free(skip);
     for (const struct field *f = t; f->key; f++) {
         if (seen & (1ULL << (f - t)))
             continue;

@@ -57,12 +57,17 @@ static void check_options(struct loader *L, yaml_node_t *item,
 {
     yaml_node_t *opts = map_get(L, item, "decoder_options");
     if (!v->decoder_options) {
-        v->decoder_options = &empty_object;
+        /* Absent: none. Present but unreadable: reported; left NULL so
+         * that no decoder is made from options it never had. */
+        if (!opts)
+            v->decoder_options = &empty_object;
         return;
     }
     v->decoder_options_pos = node_pos(L, opts);
-    if (v->decoder_options->type != CG_OBJ)
+    if (v->decoder_options->type != CG_OBJ) {
         loader_error(L, opts, "decoder_options: expected a mapping");
+        v->decoder_options = NULL; /* no decoder is made from it */
+    }
 }
 
 static void load_vendor(struct loader *L, yaml_node_t *item,
@@ -70,11 +75,13 @@ static void load_vendor(struct loader *L, yaml_node_t *item,
 {
     v->pos = node_pos(L, item);
     v->network_index = -1;
-    if (schema_apply(L, item, vendor_fields, v))
+    schema_apply(L, item, vendor_fields, v); /* the checks below go on */
+    if (item->type != YAML_MAPPING_NODE)
         return;
     check_options(L, item, v);
     check_private(L, v);
-    if (v->n_topics == 0)
+    yaml_node_t *topics = map_get(L, item, "topics");
+    if (topics && topics->type == YAML_SEQUENCE_NODE && node_len(topics) == 0)
         loader_error(L, item, "topics: at least one topic filter is needed");
 }
 

@@ -158,16 +158,19 @@ static int collect_filters(struct gw_gen *gen)
     return CG_OK;
 }
 
-/* Loads config, plugins and pipeline into gen; problems go to d. */
+/* Loads config, plugins and pipeline into gen; problems go to d. A
+ * config with errors is compiled as far as it goes all the same, so that
+ * a reload reports every error at once (SPEC §14), then fails. */
 static int load_gen(const char *path, struct gw_gen *gen, struct cg_diags *d)
 {
     memset(gen, 0, sizeof(*gen));
-    int rc = cg_config_load(path, NULL, 0, &gen->cfg, d);
-    if (rc == CG_OK)
-        rc = cg_plugins_load(gen->cfg->plugin_paths, gen->cfg->n_plugin_paths,
-                             &gen->reg, d);
-    if (rc == CG_OK)
-        rc = cg_pipeline_new(gen->cfg, gen->reg, &gen->pipeline, d);
+    int rc = cg_config_load_partial(path, NULL, 0, &gen->cfg, d);
+    int prc = gen->cfg ? cg_plugins_load(gen->cfg->plugin_paths,
+                                         gen->cfg->n_plugin_paths, &gen->reg, d)
+                       : rc;
+    int brc =
+        gen->reg ? cg_pipeline_new(gen->cfg, gen->reg, &gen->pipeline, d) : prc;
+    rc = rc != CG_OK ? rc : prc != CG_OK ? prc : brc;
     if (rc == CG_OK)
         rc = collect_filters(gen);
     if (rc != CG_OK)

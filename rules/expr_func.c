@@ -3,7 +3,8 @@
  * on a call, the call itself, and the text and type functions: len lower
  * upper trim contains starts_with ends_with matches exists coalesce str
  * bool hash. The numeric ones live in expr_math.c, the time ones in
- * expr_time.c, the window aggregates in expr_window.c.
+ * expr_time.c, lookup() in expr_lookup.c, the window aggregates in
+ * expr_window.c.
  *
  * A function given a type it does not take yields null (SPEC §12). lower,
  * upper and trim know ASCII only: lower("ÄB") is "Äb", and trim removes
@@ -204,6 +205,7 @@ static EXPR__FUNC(fn_hash)
 
 #define LAZY  EXPR_FN_LAZY
 #define LOCAL EXPR_FN_LOCAL
+#define TABLE EXPR_FN_TABLE
 
 static const struct expr__func funcs[] = {
     {"abs", 1, 1, 0, expr__fn_abs},
@@ -233,6 +235,7 @@ static const struct expr__func funcs[] = {
     {"weekday", 1, 1, LOCAL, expr__fn_weekday},
     {"date", 1, 1, LOCAL, expr__fn_date},
     {"format_time", 2, 2, LOCAL, expr__fn_format_time},
+    {"lookup", 2, 2, TABLE, expr__fn_lookup},
 };
 
 const struct expr__func *expr__func_find(const char *name, size_t len)
@@ -264,6 +267,8 @@ int expr__func_check_literals(struct cg_expr *e, struct expr__node *n,
         return expr__time_format_check(n, src, len, err);
     if (n->fn->fn == fn_matches)
         return expr__regex_compile(e, n, err);
+    if (n->fn->fn == expr__fn_lookup)
+        return expr__lookup_resolve(e, n, src, len, err);
     return CG_OK;
 }
 

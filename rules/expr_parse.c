@@ -75,13 +75,15 @@ static struct expr__node *node_new(struct parser *p, int kind, size_t offset,
  * aggregates) never fold, so folding cannot hide a read from
  * cg_expr_reads: taint is that of the expression as written. Functions
  * of the local time zone do not fold either, so that the zone in force
- * when the expression runs is the one that counts. */
+ * when the expression runs is the one that counts, nor do lookups, whose
+ * private columns must stay visible to cg_expr_reads. */
 static bool foldable(const struct expr__node *n)
 {
     if (n->kind == NODE_LIT || n->kind == NODE_FIELD ||
         n->kind == NODE_BUILTIN || n->kind == NODE_LEVEL || n->kind == NODE_AGG)
         return false;
-    if (n->kind == NODE_CALL && (n->fn->flags & EXPR_FN_LOCAL))
+    if (n->kind == NODE_CALL &&
+        (n->fn->flags & (EXPR_FN_LOCAL | EXPR_FN_TABLE)))
         return false;
     for (uint32_t i = 0; i < n->n; i++)
         if (n->kids[i]->kind != NODE_LIT)

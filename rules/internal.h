@@ -130,9 +130,10 @@ struct expr__node {
     size_t offset;  /* where the node starts in the source, for errors */
     struct cg_value lit;
     struct expr__node **kids;
-    const struct expr__func *fn; /* NODE_CALL */
-    regex_t *re;                 /* matches(): the compiled literal */
-    struct expr__node *next;     /* sibling link while parsing lists */
+    const struct expr__func *fn;  /* NODE_CALL */
+    regex_t *re;                  /* matches(): the compiled literal */
+    const struct cg_table *table; /* lookup(): the table it names */
+    struct expr__node *next;      /* sibling link while parsing lists */
 };
 
 /* A regex to regfree when the expression goes. */
@@ -154,6 +155,9 @@ struct cg_expr {
      * expressions that live in this one's arena. */
     struct cg_agg *aggs;
     uint32_t n_aggs;
+    /* The caller's environment, only while compiling (lookup() resolves
+     * its table against it); NULL afterwards. */
+    const struct cg_expr_env *env;
 };
 
 /* Parses src into e->root, allocating from e->arena and registering regexes
@@ -213,6 +217,9 @@ typedef void (*expr__func_fn)(struct expr__ev *ev, const struct expr__node *n,
 /* Flags of a function. */
 #define EXPR_FN_LAZY  1 /* evaluates its own arguments */
 #define EXPR_FN_LOCAL 2 /* reads the local time zone: never folded */
+#define EXPR_FN_TABLE                                                          \
+    4 /* reads a lookup table: never folded, so that                           \
+         cg_expr_reads still sees its private columns */
 
 struct expr__func {
     const char *name;
@@ -234,6 +241,13 @@ int expr__func_lookup(const char *name, size_t len, size_t offset,
 int expr__func_check_literals(struct cg_expr *e, struct expr__node *n,
                               const char *src, size_t len,
                               struct cg_expr_error *err);
+/* Resolves the table of the lookup() call n against e->env (its first
+ * argument must be a string literal naming one). CG_OK or CG_EINVAL. */
+int expr__lookup_resolve(struct cg_expr *e, struct expr__node *n,
+                         const char *src, size_t len,
+                         struct cg_expr_error *err);
+/* Whether n is a call of lookup(). */
+bool expr__is_lookup(const struct expr__node *n);
 /* Checks a call's arity: CG_OK or CG_EINVAL. */
 int expr__func_check_arity(const struct expr__func *f, uint32_t n,
                            size_t offset, struct cg_expr_error *err);
@@ -253,6 +267,7 @@ EXPR__FUNC(expr__fn_ceil);
 EXPR__FUNC(expr__fn_sqrt);
 EXPR__FUNC(expr__fn_num);
 EXPR__FUNC(expr__fn_between);
+EXPR__FUNC(expr__fn_lookup); /* expr_lookup.c */
 
 /* The time functions (expr_time.c). */
 EXPR__FUNC(expr__fn_hour);

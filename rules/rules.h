@@ -93,6 +93,9 @@ bool cg_topic_filter_valid(const char *filter);
 /* MQTT matching, including the rule that a filter starting with a wildcard
  * never matches a topic starting with '$'. */
 bool cg_topic_matches(const char *filter, const char *topic);
+/* True when some topic matches both valid filters a and b (the '$' rule
+ * included: "#" and "$SYS/#" share no topic). Pure. */
+bool cg_topic_filters_overlap(const char *a, const char *b);
 
 /* A trie over many filters: returns every filter matching a topic without
  * scanning them all. Values are small integers chosen by the caller. */
@@ -110,9 +113,48 @@ typedef int (*cg_topic_visit_fn)(void *user, uint32_t value);
 int cg_topic_trie_match(const struct cg_topic_trie *t, const char *topic,
                         size_t topic_len, cg_topic_visit_fn fn, void *user);
 
+/* ---- lookup tables (table.c) ------------------------------------------ */
+
+/* A lookup table for lookup("name", key) (SPEC §14): rows indexed by the
+ * text of their key column (a string as it is, other values as str()
+ * writes them). Immutable once made: any number of threads may read it. */
+struct cg_table;
+
+/*
+ * Indexes rows, a CG_LIST of CG_OBJ that the table borrows (it must
+ * outlive the table and every expression compiled against it), by their
+ * member `key`. private_cols (copied) name the columns whose values are
+ * private (SPEC §6). Returns CG_OK, CG_ENOMEM, or CG_EINVAL for a row
+ * without a key (absent or null) or with the key of an earlier row: then
+ * *bad (may be NULL) is that row's index. On failure *out is NULL.
+ */
+int cg_table_new(const char *name, const struct cg_value *rows, const char *key,
+                 const char *const *private_cols, size_t n_private,
+                 struct cg_table **out, size_t *bad);
+void cg_table_free(struct cg_table *t);
+const char *cg_table_name(const struct cg_table *t);
+size_t cg_table_rows(const struct cg_table *t);
+/* The row (an object) whose key text is key[0..len), or NULL. */
+const struct cg_value *cg_table_find(const struct cg_table *t, const char *key,
+                                     size_t len);
+/* Whether column[0..len) is one of the table's private columns. */
+bool cg_table_private(const struct cg_table *t, const char *column, size_t len);
+/* The private columns: sets *cols, returns their number. */
+size_t cg_table_private_columns(const struct cg_table *t,
+                                const char *const **cols);
+
 /* ---- expressions (expr_*.c) ------------------------------------------ */
 
 struct cg_expr;
+
+/* What the compiler may resolve beyond the language itself: the lookup
+ * tables that lookup() may name (borrowed; they must outlive every
+ * expression compiled with them). Without an environment, or with no
+ * tables, lookup() is a compile error. */
+struct cg_expr_env {
+    struct cg_table *const *tables;
+    size_t n_tables;
+};
 
 /* Why a compile failed: offset is the byte offset in the source text of the
  * token at fault (a caller turns it into file:line:col). */
@@ -129,6 +171,12 @@ struct cg_expr_error {
  */
 int cg_expr_compile(const char *src, size_t len, struct cg_expr **out,
                     struct cg_expr_error *err);
+/* The same with an environment (may be NULL): lookup("name", key) finds
+ * its table there when it compiles; the name must be a string literal,
+ * and one no table has is an error at its column (with a "did you mean"). */
+int cg_expr_compile_env(const char *src, size_t len,
+                        const struct cg_expr_env *env, struct cg_expr **out,
+                        struct cg_expr_error *err);
 void cg_expr_free(struct cg_expr *e);
 
 /* A topic level, for topic[N]. */
@@ -161,8 +209,8 @@ struct cg_eval_ctx {
 };
 
 /* Evaluates e into *out. Never fails: errors and out-of-memory give null.
- * Strings in *out may point into the record, the compiled expression or
- * ctx->arena. */
+ * Strings in *out may point into the record, the compiled expression,
+ * ctx->arena or the rows of a lookup table. */
 void cg_expr_eval(const struct cg_expr *e, const struct cg_eval_ctx *ctx,
                   struct cg_value *out);
 
@@ -179,7 +227,11 @@ bool cg_expr_constant(const struct cg_expr *e, struct cg_value *out);
  * topic names its device as surely as the id does). The built-in `time`
  * taints nothing: every event carries its time for every consumer. fn is
  * called once per distinct top-level field name. A window expression's
- * reads include those of its aggregates' arguments. */
+ * reads include those of its aggregates' arguments. A read of a lookup
+ * table's private column counts as a read of the field-like name
+ * "<table>.<column>" (`lookup("bins", device).owner` reads "bins.owner";
+ * the whole row, or a column chosen at run time, reads every private
+ * column of the table), so callers apply the same grants to it. */
 struct cg_expr_reads {
     bool all;
     bool device;
@@ -191,6 +243,13 @@ void cg_expr_reads(const struct cg_expr *e, struct cg_expr_reads *r,
 /* When the expression is a bare field path with a constant first name
  * (`pm25`, `a.b`), returns that first name; else NULL. */
 const char *cg_expr_field_name(const struct cg_expr *e);
+
+/* For authoring warnings: calls fn for every record field the expression
+ * names directly (`pm25`, the `a` of `a.b`; not `payload["x"]`, not the
+ * built-ins), in source order, with the byte offset of the name in the
+ * source, once per occurrence. Walks the tree: meant for load time. */
+typedef void (*cg_expr_ref_fn)(void *user, const char *name, size_t offset);
+void cg_expr_field_refs(const struct cg_expr *e, cg_expr_ref_fn fn, void *user);
 
 /* ---- window aggregates (expr_window.c, agg.c) ------------------------- */
 
@@ -329,7 +388,8 @@ struct cg_rule_spec {
     struct cg_src topic; /* text NULL: every topic */
     const uint32_t *targets;
     size_t n_targets;
-    struct cg_src pos; /* the rule itself, for reports */
+    struct cg_src pos;             /* the rule itself, for reports */
+    const struct cg_expr_env *env; /* lookup tables, or NULL */
 };
 
 /* A compiled rule. Read-only once added. */
@@ -380,4 +440,8 @@ const char *cg_severity_name(int severity);
  * `what` ("when", "data.pm25") in front of the message. */
 int cg_expr_compile_src(const struct cg_src *src, const char *what,
                         struct cg_expr **out, struct cg_diags *d);
+/* The same with an environment (may be NULL). */
+int cg_expr_compile_src_env(const struct cg_src *src, const char *what,
+                            const struct cg_expr_env *env, struct cg_expr **out,
+                            struct cg_diags *d);
 #endif

@@ -50,8 +50,15 @@ int cg_severity_parse(const struct cg_value *v)
 int cg_expr_compile_src(const struct cg_src *src, const char *what,
                         struct cg_expr **out, struct cg_diags *d)
 {
+    return cg_expr_compile_src_env(src, what, NULL, out, d);
+}
+
+int cg_expr_compile_src_env(const struct cg_src *src, const char *what,
+                            const struct cg_expr_env *env, struct cg_expr **out,
+                            struct cg_diags *d)
+{
     struct cg_expr_error err;
-    int rc = cg_expr_compile(src->text, strlen(src->text), out, &err);
+    int rc = cg_expr_compile_env(src->text, strlen(src->text), env, out, &err);
     if (rc == CG_EINVAL) {
         int line, col;
         cg_src_locate(src, err.offset, &line, &col);
@@ -179,13 +186,13 @@ static int copy_names(struct cg_rule *r, const struct cg_rule_spec *s)
 /* The bare words are literals; anything else is an expression, and one
  * that is constant is folded now. */
 static int compile_severity(struct cg_rule *r, const struct cg_src *src,
-                            struct cg_diags *d)
+                            const struct cg_expr_env *env, struct cg_diags *d)
 {
     struct cg_value lit = cg_value_str(src->text, strlen(src->text));
     r->severity_const = cg_severity_parse(&lit);
     if (r->severity_const != CG_SEV_INFO || !strcmp(src->text, "info"))
         return CG_OK;
-    int rc = cg_expr_compile_src(src, "severity", &r->severity, d);
+    int rc = cg_expr_compile_src_env(src, "severity", env, &r->severity, d);
     struct cg_value v;
     if (rc == CG_OK && cg_expr_constant(r->severity, &v)) {
         r->severity_const = cg_severity_parse(&v);
@@ -212,7 +219,10 @@ static int compile_data(struct cg_rule *r, const struct cg_rule_spec *s,
         snprintf(what, sizeof(what), "data.%s", s->data[i].name);
         if (!(r->data_names[i] = cg_strdup(s->data[i].name)))
             return CG_ENOMEM;
-        int rc = cg_expr_compile_src(&s->data[i].src, what, &r->data[i], d);
+        if (!s->data[i].src.text)
+            continue; /* a problem the config already reported */
+        int rc = cg_expr_compile_src_env(&s->data[i].src, what, s->env,
+                                         &r->data[i], d);
         if (rc == CG_ENOMEM)
             return rc;
         if (rc != CG_OK)
@@ -243,9 +253,9 @@ static int compile_rule(struct cg_rule *r, const struct cg_rule_spec *s,
     int rcs[5] = {copy_names(r, s), CG_OK, CG_OK, compile_data(r, s, d),
                   copy_targets(r, s)};
     if (s->when.text)
-        rcs[1] = cg_expr_compile_src(&s->when, "when", &r->when, d);
+        rcs[1] = cg_expr_compile_src_env(&s->when, "when", s->env, &r->when, d);
     if (s->severity.text)
-        rcs[2] = compile_severity(r, &s->severity, d);
+        rcs[2] = compile_severity(r, &s->severity, s->env, d);
     for (int i = 0; i < 5; i++)
         if (rcs[i] == CG_ENOMEM)
             return CG_ENOMEM;

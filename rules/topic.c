@@ -49,6 +49,41 @@ bool cg_topic_matches(const char *filter, const char *topic)
     }
 }
 
+/* The first level of f is a wildcard. */
+static bool starts_wild(const char *f)
+{
+    return (f[0] == '+' || f[0] == '#') && (f[1] == '\0' || f[1] == '/');
+}
+
+/* Every topic that filter f matches starts with '$', and no topic that
+ * starts with '$' is matched by g (its first level is a wildcard). */
+static bool dollar_apart(const char *f, const char *g)
+{
+    return f[0] == '$' && starts_wild(g);
+}
+
+/* Level by level: two literals must be equal, '+' takes any one level and
+ * '#' any rest, including none ("a/#" matches "a"). */
+bool cg_topic_filters_overlap(const char *a, const char *b)
+{
+    if (dollar_apart(a, b) || dollar_apart(b, a))
+        return false;
+    for (;;) {
+        if (!strcmp(a, "#") || !strcmp(b, "#"))
+            return true;
+        const char *ae = strchr(a, '/'), *be = strchr(b, '/');
+        size_t al = ae ? (size_t)(ae - a) : strlen(a);
+        size_t bl = be ? (size_t)(be - b) : strlen(b);
+        bool plus = (al == 1 && a[0] == '+') || (bl == 1 && b[0] == '+');
+        if (!plus && (al != bl || memcmp(a, b, al)))
+            return false;
+        if (!ae || !be) /* one ended: the other may only go on with "/#" */
+            return ae == be || !strcmp(ae ? ae : be, "/#");
+        a = ae + 1;
+        b = be + 1;
+    }
+}
+
 /* ---- trie ------------------------------------------------------------ */
 
 struct values {

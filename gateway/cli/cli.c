@@ -16,19 +16,41 @@ void cli__print_diags(const struct cg_diags *d)
     cg_buf_free(&b);
 }
 
+/* The worse of two results: out of memory first, then any problem. */
+static int worse(int a, int b)
+{
+    return a == CG_ENOMEM || b == CG_ENOMEM ? CG_ENOMEM : a != CG_OK ? a : b;
+}
+
+/* --strict: every warning becomes an error. Returns how many did. */
+static size_t make_strict(struct cg_diags *d)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < d->n; i++) {
+        n += d->items[i].severity == CG_DIAG_WARNING;
+        d->items[i].severity = CG_DIAG_ERROR;
+    }
+    return n;
+}
+
 int cli__load(const char *path, const char *const *rule_files, size_t n,
-              struct cli_loaded *out)
+              int flags, struct cli_loaded *out)
 {
     struct cg_diags d = {0};
     memset(out, 0, sizeof(*out));
-    int rc = cg_config_load(path, rule_files, n, &out->cfg, &d);
+    /* A config with errors goes on to plugins and pipeline all the same:
+     * their errors are reported in the same run, and then it fails. */
+    int rc = cg_config_load_partial(path, rule_files, n, &out->cfg, &d);
     if (rc == CG_OK)
         cg_time_set_zone(out->cfg->gateway.timezone);
-    if (rc == CG_OK)
-        rc = cg_plugins_load(out->cfg->plugin_paths, out->cfg->n_plugin_paths,
-                             &out->reg, &d);
-    if (rc == CG_OK)
-        rc = cg_pipeline_new(out->cfg, out->reg, &out->pipeline, &d);
+    if (out->cfg)
+        rc =
+            worse(rc, cg_plugins_load(out->cfg->plugin_paths,
+                                      out->cfg->n_plugin_paths, &out->reg, &d));
+    if (out->reg)
+        rc = worse(rc, cg_pipeline_new(out->cfg, out->reg, &out->pipeline, &d));
+    if ((flags & CLI_STRICT) && make_strict(&d) && rc == CG_OK)
+        rc = CG_EINVAL;
     cli__print_diags(&d);
     if (rc == CG_ENOMEM)
         fprintf(stderr, "citygate: out of memory while loading %s\n", path);
@@ -55,8 +77,10 @@ void cli__usage(FILE *out)
 {
     fputs("usage:\n"
           "  citygate [run] [-c FILE]       run the gateway\n"
-          "  citygate check [-c FILE]       validate config, rules and "
-          "plugins\n"
+          "  citygate check [-c FILE] [--strict]\n"
+          "                                 validate config, rules and "
+          "plugins;\n"
+          "                                 --strict: warnings are errors\n"
           "  citygate test  [-c FILE] [RULEFILE...]\n"
           "                                 run the rules' tests\n"
           "  citygate eval  [-c FILE] -t TOPIC (-p PAYLOAD | -f FILE)\n"
@@ -116,8 +140,13 @@ int cli__parse(const char *cmd, int argc, char **argv,
             snprintf(msg, sizeof(msg), "unknown option '%s'", a);
             return cli__usage_error(cmd, msg);
         }
-        if (!inline_v && i + 1 >= argc) {
-            snprintf(msg, sizeof(msg), "option '%s' needs a value", a);
+        if (o->flag && !inline_v) {
+            *o->flag = true;
+            continue;
+        }
+        if (o->flag || (!inline_v && i + 1 >= argc)) {
+            snprintf(msg, sizeof(msg), "option '%s' %s a value", a,
+                     o->flag ? "takes no" : "needs");
             return cli__usage_error(cmd, msg);
         }
         *o->value = inline_v ? inline_v : argv[++i];

@@ -1,6 +1,7 @@
 /*
  * citygate check: validate config, rules and plugins and print a summary
- * an operator can read at a glance (SPEC §7).
+ * an operator can read at a glance (SPEC §7); with --strict, warnings
+ * fail it too (SPEC §14).
  */
 #include <stdio.h>
 #include <string.h>
@@ -74,12 +75,14 @@ static void print_plugins(const struct cg_plugin_reg *reg)
 int cg_cmd_check(int argc, char **argv)
 {
     const char *config = CG_DEFAULT_CONFIG;
-    const struct cli_opt opts[] = {{'c', "config", &config}, {0}};
+    bool strict = false;
+    const struct cli_opt opts[] = {
+        {'c', "config", &config, NULL}, {0, "strict", NULL, &strict}, {0}};
     size_t n_pos;
     if (cli__parse("check", argc, argv, opts, NULL, &n_pos, 0))
         return 2;
     struct cli_loaded l;
-    if (cli__load(config, NULL, 0, &l))
+    if (cli__load(config, NULL, 0, strict ? CLI_STRICT : 0, &l))
         return 1;
     const struct cg_config *cfg = l.cfg;
     printf("%s: OK\n", cfg->path);

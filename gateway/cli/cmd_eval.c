@@ -48,7 +48,7 @@ static int eval_message(const char *config, const char *topic,
                         const uint8_t *payload, size_t len)
 {
     struct cli_loaded l;
-    if (cli__load(config, NULL, 0, &l))
+    if (cli__load(config, NULL, 0, 0, &l))
         return 1;
     struct cg_message m = {topic, strlen(topic), payload, len, cg_time_now()};
     struct cg_emit emit = {print_delivery, print_dead, NULL};
@@ -65,10 +65,10 @@ int cg_cmd_eval(int argc, char **argv)
 {
     const char *config = CG_DEFAULT_CONFIG, *topic = NULL, *payload = NULL,
                *file = NULL;
-    const struct cli_opt opts[] = {{'c', "config", &config},
-                                   {'t', "topic", &topic},
-                                   {'p', "payload", &payload},
-                                   {'f', "file", &file},
+    const struct cli_opt opts[] = {{'c', "config", &config, NULL},
+                                   {'t', "topic", &topic, NULL},
+                                   {'p', "payload", &payload, NULL},
+                                   {'f', "file", &file, NULL},
                                    {0}};
     size_t n_pos;
     if (cli__parse("eval", argc, argv, opts, NULL, &n_pos, 0))

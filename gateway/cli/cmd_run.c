@@ -12,7 +12,7 @@
 int cg_cmd_run(int argc, char **argv)
 {
     const char *config = CG_DEFAULT_CONFIG;
-    const struct cli_opt opts[] = {{'c', "config", &config}, {0}};
+    const struct cli_opt opts[] = {{'c', "config", &config, NULL}, {0}};
     size_t n_pos;
     if (cli__parse("run", argc, argv, opts, NULL, &n_pos, 0))
         return 2;

@@ -3,6 +3,9 @@
  * message through the whole config; each `expect` item must be matched by
  * a distinct event of this rule on the named consumer, comparing only the
  * keys the item gives; `expect: []` means the rule produces no event.
+ * A dead-lettered message fails its case unless the case expects that
+ * very dead letter (`expect_dead: REASON`, SPEC §14), so a payload in the
+ * wrong format cannot pass as "no event".
  */
 #include <stdio.h>
 #include <string.h>
@@ -46,6 +49,8 @@ static int collect(void *user, const struct cg_delivery *d)
 static int collect_dead(void *user, const struct cg_dead *d)
 {
     struct run *r = user;
+    if (r->dead_reason)
+        return CG_OK; /* the first one says what happened */
     r->dead_reason = cg_dead_reason_name(d->reason);
     r->dead_json = cg_arena_strndup(r->arena, d->json, d->len);
     return CG_OK;
@@ -127,11 +132,50 @@ static void print_events(const struct run *r)
     cg_buf_free(&b);
 }
 
+static bool known_reason(const char *name)
+{
+    for (int i = 0; i < CG_DEAD_N_REASONS; i++)
+        if (!strcmp(cg_dead_reason_name(i), name))
+            return true;
+    return false;
+}
+
+/* What the case says of dead letters, against what happened. */
+static bool check_dead(const struct cg_test_conf *t, const struct run *r,
+                       char *why, size_t size)
+{
+    const char *want = t->expect_dead.s, *got = r->dead_reason;
+    if (want && !known_reason(want))
+        snprintf(why, size,
+                 "expect_dead: unknown reason '%s' (unknown_vendor | "
+                 "too_large | decode_error | no_device | undeliverable)",
+                 want);
+    else if (!want && got)
+        snprintf(why, size,
+                 "the message was dead-lettered as %s (write expect_dead: %s "
+                 "if that is what this case tests)",
+                 got, got);
+    else if (want && !got)
+        snprintf(why, size,
+                 "expected the message to be dead-lettered as %s, but it "
+                 "was not",
+                 want);
+    else if (want && strcmp(want, got))
+        snprintf(why, size, "expected a dead letter %s, got %s", want, got);
+    else
+        return true;
+    return false;
+}
+
 static bool check_case(const struct cg_test_conf *t, const struct run *r,
                        char *why, size_t size)
 {
     bool used[MAX_EVENTS] = {false};
     const struct cg_value *expect = t->expect;
+    if (!check_dead(t, r, why, size))
+        return false;
+    if (!expect)
+        return true; /* expect_dead alone */
     if (expect->len == 0) {
         snprintf(why, size, "expected no event, got %zu", r->n);
         return r->n == 0;
@@ -193,13 +237,13 @@ static void run_rule(struct cli_loaded *l, const struct cg_rule_conf *rc,
 int cg_cmd_test(int argc, char **argv)
 {
     const char *config = CG_DEFAULT_CONFIG;
-    const struct cli_opt opts[] = {{'c', "config", &config}, {0}};
+    const struct cli_opt opts[] = {{'c', "config", &config, NULL}, {0}};
     const char *files[256];
     size_t n_files;
     if (cli__parse("test", argc, argv, opts, files, &n_files, 256))
         return 2;
     struct cli_loaded l;
-    if (cli__load(config, n_files ? files : NULL, n_files, &l))
+    if (cli__load(config, n_files ? files : NULL, n_files, 0, &l))
         return 1;
     struct cg_arena *arena = cg_arena_new(64 * 1024);
     size_t passed = 0, failed = 0, untested = 0;

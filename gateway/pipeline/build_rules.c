@@ -1,13 +1,29 @@
 /*
- * Building consumers and rules: topic templates, the consumer targets of
- * each rule (roles and names resolved to indexes), and for every data
- * field the record fields it reads, so routing can hide a value computed
- * from a private field (SPEC §6).
+ * Building consumers and rules: topic templates and event filters, the
+ * consumer targets of each rule (roles and names resolved to indexes),
+ * and for every data field the record fields it reads, so routing can
+ * hide a value computed from a private field (SPEC §6).
+ *
+ * A config with problems is built as far as it goes, to report every
+ * error at once (SPEC §14): a consumer or rule that lacks what it needs
+ * still has its expressions compiled, and nothing is reported twice.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
+
+/* The consumer's `when:` over the events it would receive (SPEC §14). */
+static int compile_filter(struct consumer_rt *c, struct cg_diags *d)
+{
+    const struct cg_consumer_conf *cc = c->conf;
+    if (!cc->when.text)
+        return CG_OK;
+    int rc = cg_expr_compile_src(&cc->when, "when", &c->when, d);
+    if (rc == CG_OK)
+        warn__consumer(cc, c->when, d);
+    return rc;
+}
 
 static int build_consumer(struct cg_pipeline *e, size_t i, struct cg_diags *d,
                           const struct cg_plugin_reg *reg)
@@ -15,8 +31,15 @@ static int build_consumer(struct cg_pipeline *e, size_t i, struct cg_diags *d,
     struct consumer_rt *c = &e->consumers[i];
     const struct cg_consumer_conf *cc = &e->cfg->consumers[i];
     c->conf = cc;
+    int frc = compile_filter(c, d);
+    if (frc == CG_ENOMEM)
+        return frc;
+    if (!cc->name.s || cc->sink_broken)
+        return CG_EINVAL; /* the config reported why */
     c->hash = cg_hash64(CG_HASH_SEED, cc->name.s, strlen(cc->name.s));
     int rc = cg_sink_resolve(reg, e->cfg, cc, e->conf_arena, &c->sink, d);
+    if (rc == CG_OK)
+        rc = frc;
     if (rc != CG_OK)
         return rc;
     c->target = c->sink.target  ? c->sink.target
@@ -98,7 +121,9 @@ static size_t resolve_targets(const struct cg_pipeline *e,
         int role = cg_role_parse(r->to[i].s);
         for (size_t c = 0; c < e->n_consumers; c++) {
             const struct cg_consumer_conf *cc = e->consumers[c].conf;
-            if (role >= 0 ? cc->role == role : !strcmp(cc->name.s, r->to[i].s))
+            if (cc && cc->name.s &&
+                (role >= 0 ? cc->role == role
+                           : !strcmp(cc->name.s, r->to[i].s)))
                 out[n++] = (uint32_t)c;
         }
     }
@@ -111,7 +136,8 @@ static size_t resolve_vendors(const struct cg_pipeline *e,
     size_t n = 0;
     for (size_t i = 0; i < r->n_match_vendors; i++)
         for (size_t v = 0; v < e->n_vendors; v++)
-            if (!strcmp(e->vendors[v].conf->name.s, r->match_vendors[i].s))
+            if (e->vendors[v].conf->name.s &&
+                !strcmp(e->vendors[v].conf->name.s, r->match_vendors[i].s))
                 out[n++] = (uint32_t)v;
     return n;
 }
@@ -146,11 +172,85 @@ static void fill_spec(const struct cg_pipeline *e, const struct cg_rule_conf *r,
     s->pos.file = r->pos.file;
     s->pos.line = r->pos.line;
     s->pos.col = r->pos.col;
+    s->env = &e->env;
+}
+
+/* A rule without a name or domain (the config said so) cannot join the
+ * ruleset, but its expressions can still be checked. */
+static int check_only(struct cg_pipeline *e, const struct cg_rule_conf *r,
+                      struct cg_diags *d)
+{
+    const struct cg_src *srcs[2] = {&r->when, &r->severity};
+    const char *what[2] = {"when", "severity"};
+    int result = CG_EINVAL;
+    for (size_t i = 0; i < 2 + r->n_data; i++) {
+        const struct cg_src *src = i < 2 ? srcs[i] : &r->data[i - 2].expr;
+        struct cg_expr *x = NULL;
+        char name[96];
+        snprintf(name, sizeof(name), "data.%s",
+                 i < 2 ? "" : r->data[i - 2].name.s);
+        if (src->text && cg_expr_compile_src_env(src, i < 2 ? what[i] : name,
+                                                 &e->env, &x, d) == CG_ENOMEM)
+            result = CG_ENOMEM;
+        cg_expr_free(x);
+    }
+    return result;
+}
+
+static bool severity_word(const char *s)
+{
+    return !strcmp(s, "info") || !strcmp(s, "warning") ||
+           !strcmp(s, "critical");
+}
+
+/* A rule that did not compile still gets the warnings of its parts that
+ * do: they are compiled again, quietly, since their errors are reported
+ * already. */
+static void warn_failed(struct cg_pipeline *e, const struct cg_rule_conf *r,
+                        struct cg_diags *d)
+{
+    struct cg_diags quiet = {0};
+    struct cg_expr *when = NULL, *severity = NULL;
+    struct cg_expr **data = cg_calloc(r->n_data + 1, sizeof(*data));
+    if (!data)
+        return;
+    if (r->when.text)
+        cg_expr_compile_src_env(&r->when, "", &e->env, &when, &quiet);
+    if (r->severity.text && !severity_word(r->severity.text))
+        cg_expr_compile_src_env(&r->severity, "", &e->env, &severity, &quiet);
+    for (size_t i = 0; i < r->n_data; i++)
+        if (r->data[i].expr.text)
+            cg_expr_compile_src_env(&r->data[i].expr, "", &e->env, &data[i],
+                                    &quiet);
+    struct rule_exprs x = {when, severity, data, r->n_data};
+    warn__rule(e, r, &x, d);
+    cg_expr_free(when);
+    cg_expr_free(severity);
+    for (size_t i = 0; i < r->n_data; i++)
+        cg_expr_free(data[i]);
+    cg_free(data);
+    cg_diags_free(&quiet);
+}
+
+static void warn_rule(struct cg_pipeline *e, const struct cg_rule_conf *r,
+                      int rc, struct cg_diags *d)
+{
+    if (rc == CG_EINVAL) {
+        warn_failed(e, r, d);
+        return;
+    }
+    const struct cg_rule *rule =
+        cg_ruleset_rule(e->rules, cg_ruleset_count(e->rules) - 1);
+    struct rule_exprs x = {rule->when, rule->severity, rule->data,
+                           rule->n_data};
+    warn__rule(e, r, &x, d);
 }
 
 static int add_rule(struct cg_pipeline *e, const struct cg_rule_conf *r,
                     struct cg_diags *d)
 {
+    if (!r->name.s || !r->domain)
+        return check_only(e, r, d);
     struct spec_buf b;
     b.targets = cg_malloc((e->n_consumers * r->n_to + 1) * sizeof(uint32_t));
     b.data = cg_calloc(r->n_data + 1, sizeof(*b.data));
@@ -160,6 +260,8 @@ static int add_rule(struct cg_pipeline *e, const struct cg_rule_conf *r,
         struct cg_rule_spec spec;
         fill_spec(e, r, &b, &spec);
         rc = cg_ruleset_add(e->rules, &spec, d);
+        if (rc != CG_ENOMEM)
+            warn_rule(e, r, rc, d);
     }
     cg_free(b.targets);
     cg_free(b.data);
@@ -190,6 +292,8 @@ int build__rules(struct cg_pipeline *e, const struct cg_plugin_reg *reg,
                  struct cg_diags *d)
 {
     const struct cg_config *cfg = e->cfg;
+    if (build__tables(e, d) != CG_OK)
+        return CG_ENOMEM;
     int result = build_consumers(e, reg, d);
     if (result == CG_ENOMEM)
         return result;
@@ -223,7 +327,10 @@ void build__free_rules(struct cg_pipeline *e)
     CG_FREE(e->rule_rt);
     cg_ruleset_free(e->rules);
     e->rules = NULL;
-    for (size_t i = 0; e->consumers && i < e->n_consumers; i++)
+    for (size_t i = 0; e->consumers && i < e->n_consumers; i++) {
         tpl__free(&e->consumers[i].topic);
+        cg_expr_free(e->consumers[i].when);
+    }
     CG_FREE(e->consumers);
+    build__free_tables(e); /* after every expression that reads them */
 }

@@ -127,6 +127,8 @@ static int compile_fields(struct vendor_rt *v, struct cg_diags *d)
         return CG_ENOMEM;
     for (size_t i = 0; i < c->n_fields; i++) {
         char what[96];
+        if (!c->fields[i].expr.text)
+            continue; /* the config reported why */
         snprintf(what, sizeof(what), "fields.%s", c->fields[i].name.s);
         int rc =
             cg_expr_compile_src(&c->fields[i].expr, what, &v->fields[i], d);
@@ -142,6 +144,8 @@ static int decoder_instance(struct vendor_rt *v,
                             const struct cg_plugin_reg *reg, struct cg_diags *d)
 {
     const struct cg_pstr *dec = &v->conf->decoder;
+    if (!dec->s || !v->conf->decoder_options || !v->conf->name.s)
+        return CG_EINVAL; /* the config reported why: nothing to check */
     const struct cg_plugin *p = cg_plugins_lookup(reg, "decoder", dec->s);
     if (!p) {
         struct cg_buf names = {0};
@@ -178,9 +182,11 @@ static int plus_level(const char *filter)
     return -1;
 }
 
+/* Every invalid filter of the vendor is reported, not just the first. */
 static int add_filters(struct cg_pipeline *e, uint32_t vi, struct cg_diags *d)
 {
     const struct cg_vendor_conf *c = e->vendors[vi].conf;
+    int result = CG_OK;
     e->vendors[vi].first_filter = (uint32_t)e->n_filters;
     for (size_t i = 0; i < c->n_topics; i++) {
         const struct cg_pstr *t = &c->topics[i];
@@ -191,10 +197,12 @@ static int add_filters(struct cg_pipeline *e, uint32_t vi, struct cg_diags *d)
         if (rc == CG_EINVAL)
             cg_diags_add(d, t->pos.file, t->pos.line, t->pos.col,
                          "topics: invalid topic filter '%s'", t->s);
-        if (rc != CG_OK)
+        if (rc == CG_ENOMEM)
             return rc;
+        if (rc != CG_OK)
+            result = rc;
     }
-    return CG_OK;
+    return result;
 }
 
 static bool has_name(char *const *names, size_t n, const char *name)

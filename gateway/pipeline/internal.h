@@ -92,6 +92,7 @@ struct consumer_rt {
     struct tpl topic;         /* sinks that take topics */
     const char *target;       /* url, path or plugin name; NULL: the topic */
     uint64_t hash;            /* of the name, for event ids */
+    struct cg_expr *when;     /* its filter over the event, or NULL */
 };
 
 struct rule_rt {
@@ -111,6 +112,13 @@ struct cg_pipeline {
     size_t n_consumers;
     struct cg_ruleset *rules;
     struct rule_rt *rule_rt;
+    /* Lookup tables (build_tables.c), what rule expressions compile
+     * against, and the "<table>.<column>" names of private columns. */
+    struct cg_table **tables;
+    size_t n_tables;
+    struct cg_expr_env env;
+    char **table_private;
+    size_t n_table_private;
     struct cg_arena *conf_arena; /* what the build resolved, for its life */
     /* per-message scratch, reused */
     struct cg_arena *arena;
@@ -128,6 +136,23 @@ int build__rules(struct cg_pipeline *p, const struct cg_plugin_reg *reg,
 void build__free_rules(struct cg_pipeline *p);
 int taint__collect(const struct cg_expr *x, struct taint *t);
 void taint__free(struct taint *t);
+/* build_tables.c: the config's lookup tables as the rules library's
+ * tables (CG_OK or CG_ENOMEM), and their release (after the rules). */
+int build__tables(struct cg_pipeline *p, struct cg_diags *d);
+void build__free_tables(struct cg_pipeline *p);
+/* warnings.c (SPEC §14): what a rule or a consumer filter reads that
+ * cannot be there, and a rule topic no vendor of it publishes on; added
+ * to d as warnings. A rule's compiled expressions (any may be NULL),
+ * data[i] compiled from conf->data[i]: */
+struct rule_exprs {
+    const struct cg_expr *when, *severity;
+    struct cg_expr *const *data;
+    size_t n_data;
+};
+void warn__rule(const struct cg_pipeline *p, const struct cg_rule_conf *conf,
+                const struct rule_exprs *rule, struct cg_diags *d);
+void warn__consumer(const struct cg_consumer_conf *conf,
+                    const struct cg_expr *when, struct cg_diags *d);
 
 /* ---- one message, stage to stage ------------------------------------------
  */
@@ -179,6 +204,23 @@ int match__rules(struct cg_pipeline *p, struct msg_ctx *mc,
  * of deliveries or a negative CG_E*. */
 int route__event(struct cg_pipeline *p, const struct msg_ctx *mc,
                  const struct fired *f, const struct cg_emit *emit);
+
+/* What route.c decides per consumer, shared with filter.c: whether a
+ * data field (its taint t, or NULL for a record field `name`) and the
+ * device may reach consumer c, and the taint of data field i. */
+bool route__field_visible(const struct cg_pipeline *p,
+                          const struct vendor_rt *v,
+                          const struct consumer_rt *c, const struct taint *t,
+                          const char *name);
+bool route__device_visible(const struct vendor_rt *v,
+                           const struct consumer_rt *c);
+const struct taint *route__taint(const struct fired *f, size_t i);
+
+/* filter.c: whether consumer c's `when:` holds for the event with this
+ * id, evaluated over what c may see of it. 1 yes, 0 no, CG_ENOMEM. */
+int filter__holds(struct cg_pipeline *p, const struct msg_ctx *mc,
+                  const struct fired *f, const struct consumer_rt *c,
+                  const char *id);
 
 /* dead.c: builds the dead letter of m and hands it to emit->dead.
  * Returns what the callback returned (or CG_ENOMEM). */

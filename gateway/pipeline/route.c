@@ -2,7 +2,10 @@
  * Routing: each fired rule's event goes to the consumers its `to` names,
  * with the fields each consumer's role may see (SPEC §6), on its rendered
  * topic, with an id that is the same whenever the same source message is
- * redelivered (SPEC §5).
+ * redelivered (SPEC §5), unless the consumer's `when:` filter refuses it
+ * (SPEC §14). A private column of a lookup table, read as
+ * "<table>.<column>", is private like a vendor's private field, with the
+ * same grants.
  */
 #include <stdio.h>
 #include <string.h>
@@ -36,47 +39,56 @@ static bool device_field(const struct vendor_rt *v, const char *name)
     return false;
 }
 
-static bool name_visible(const struct vendor_rt *v, const struct consumer_rt *c,
-                         const char *name)
+static bool table_private(const struct cg_pipeline *p, const char *name)
 {
-    if (private_field(v, name) && !granted(c, name))
+    for (size_t i = 0; i < p->n_table_private; i++)
+        if (!strcmp(p->table_private[i], name))
+            return true;
+    return false;
+}
+
+static bool name_visible(const struct cg_pipeline *p, const struct vendor_rt *v,
+                         const struct consumer_rt *c, const char *name)
+{
+    if ((private_field(v, name) || table_private(p, name)) && !granted(c, name))
         return false;
     return !device_field(v, name) || granted(c, "device");
 }
 
 /* A value computed from a private field is private too, with the same
  * grants: every private field it reads must be visible. */
-static bool field_visible(const struct vendor_rt *v,
+bool route__field_visible(const struct cg_pipeline *p,
+                          const struct vendor_rt *v,
                           const struct consumer_rt *c, const struct taint *t,
                           const char *name)
 {
     if (c->conf->role == CG_ROLE_GOVERNMENT)
         return true;
     if (!t)
-        return name_visible(v, c, name);
+        return name_visible(p, v, c, name);
     if (t->device && v->device_private && !granted(c, "device"))
         return false;
     for (size_t i = 0; t->all && i < v->conf->n_private; i++) {
-        const char *p = v->conf->private_fields[i].s;
-        if (strcmp(p, "device") && !granted(c, p))
+        const char *priv = v->conf->private_fields[i].s;
+        if (strcmp(priv, "device") && !granted(c, priv))
             return false;
     }
     if (t->all && v->n_device_fields && !granted(c, "device"))
         return false;
     for (size_t i = 0; i < t->n; i++)
-        if (!name_visible(v, c, t->names[i]))
+        if (!name_visible(p, v, c, t->names[i]))
             return false;
     return true;
 }
 
-static bool device_visible(const struct vendor_rt *v,
+bool route__device_visible(const struct vendor_rt *v,
                            const struct consumer_rt *c)
 {
     return c->conf->role == CG_ROLE_GOVERNMENT || !v->device_private ||
            granted(c, "device");
 }
 
-static const struct taint *taint_of(const struct fired *f, size_t i)
+const struct taint *route__taint(const struct fired *f, size_t i)
 {
     return f->rule->has_data ? &f->rt->taints[i] : NULL;
 }
@@ -92,14 +104,15 @@ static void put_key(struct cg_buf *b, const char *key, const char *value)
         cg_buf_put(b, "null", 4);
 }
 
-static void put_data(struct cg_buf *b, const struct msg_ctx *mc,
-                     const struct fired *f, const struct consumer_rt *c)
+static void put_data(struct cg_buf *b, const struct cg_pipeline *p,
+                     const struct msg_ctx *mc, const struct fired *f,
+                     const struct consumer_rt *c)
 {
     bool first = true;
     cg_buf_put(b, "\"data\":{", 8);
     for (uint32_t i = 0; i < f->data.len; i++) {
         const struct cg_member *m = &f->data.as.members[i];
-        if (!field_visible(mc->vendor, c, taint_of(f, i), m->key))
+        if (!route__field_visible(p, mc->vendor, c, route__taint(f, i), m->key))
             continue;
         if (!first)
             cg_buf_putc(b, ',');
@@ -136,7 +149,7 @@ static void put_envelope(struct cg_buf *b, const struct cg_pipeline *p,
     put_key(b, "rule", r->full_name);
     cg_buf_put(b, ",\"source\":{", 11);
     put_key(b, "vendor", v->conf->name.s);
-    if (device_visible(v, c)) {
+    if (route__device_visible(v, c)) {
         cg_buf_putc(b, ',');
         put_key(b, "device", mc->device);
         cg_buf_putc(b, ',');
@@ -150,10 +163,11 @@ static void put_envelope(struct cg_buf *b, const struct cg_pipeline *p,
     cg_buf_putc(b, ',');
     put_key(b, "application_provider", c->conf->name.s);
     cg_buf_put(b, "},", 2);
-    put_data(b, mc, f, c);
+    put_data(b, p, mc, f, c);
 }
 
-static const struct cg_value *data_member(const struct fired *f,
+static const struct cg_value *data_member(const struct cg_pipeline *p,
+                                          const struct fired *f,
                                           const struct msg_ctx *mc,
                                           const struct consumer_rt *c,
                                           const char *name)
@@ -161,7 +175,8 @@ static const struct cg_value *data_member(const struct fired *f,
     for (uint32_t i = 0; i < f->data.len; i++) {
         const struct cg_member *m = &f->data.as.members[i];
         if (!strcmp(m->key, name))
-            return field_visible(mc->vendor, c, taint_of(f, i), name)
+            return route__field_visible(p, mc->vendor, c, route__taint(f, i),
+                                        name)
                        ? &m->value
                        : NULL;
     }
@@ -195,10 +210,10 @@ static void put_part(struct cg_pipeline *p, const struct tpl_part *t,
         s = mc->vendor->conf->name.s;
         break;
     case TPL_DEVICE:
-        s = device_visible(mc->vendor, c) ? mc->device : "";
+        s = route__device_visible(mc->vendor, c) ? mc->device : "";
         break;
     default: {
-        const struct cg_value *v = data_member(f, mc, c, t->text);
+        const struct cg_value *v = data_member(p, f, mc, c, t->text);
         cg_buf_reset(&p->text);
         if (v)
             cg_value_format(v, &p->text);
@@ -237,6 +252,10 @@ static int route_one(struct cg_pipeline *p, const struct msg_ctx *mc,
 {
     const struct consumer_rt *c = &p->consumers[ci];
     char id[17];
+    cg_hex64(event_id(mc, f, c), id);
+    int holds = c->when ? filter__holds(p, mc, f, c, id) : 1;
+    if (holds <= 0)
+        return holds; /* refused by its filter, or out of memory */
     const char *topic = c->target ? NULL : render_topic(p, mc, f, c);
     if (!c->target && !topic)
         return CG_ENOMEM;
@@ -248,7 +267,6 @@ static int route_one(struct cg_pipeline *p, const struct msg_ctx *mc,
                               detail, emit);
         return rc < 0 ? rc : 0;
     }
-    cg_hex64(event_id(mc, f, c), id);
     put_envelope(&p->json, p, mc, f, c, id);
     if (p->json.oom)
         return CG_ENOMEM;

@@ -145,6 +145,99 @@ static void test_trie_allocation_failures(void **state)
     }
 }
 
+/* Two filters overlap when some topic matches both (SPEC 14 warnings). */
+static const struct {
+    const char *a, *b;
+    bool overlap;
+} overlaps[] = {
+    {"a/b", "a/b", true},
+    {"a/b", "a/c", false},
+    {"a/+", "a/b", true},
+    {"a/+", "+/b", true},
+    {"a/+", "a/b/c", false},
+    {"a/#", "a", true},
+    {"a/#", "a/b/c", true},
+    {"a/#", "b/#", false},
+    {"a/+/c", "a/b/+", true},
+    {"a/+/c", "a/b/d", false},
+    {"#", "x/y/z", true},
+    {"+", "a/b", false},
+    {"+/+", "a", false},
+    {"a//b", "a/+/b", true},
+    {"a/", "a/+", true},
+    {"a", "a/+", false},
+    {"vendors/+/aqs/#", "vendors/aircheck/aqs/+/telemetry", true},
+    {"vendors/+/air/#", "vendors/aircheck/aqs/+/telemetry", false},
+    {"vendors/acme/#", "vendors/+/x/+", true},
+    {"#", "$SYS/broker", false},
+    {"+/broker", "$SYS/+", false},
+    {"$SYS/#", "$SYS/+", true},
+    {"+", "+", true},
+    {"#", "#", true},
+};
+
+static void test_overlap(void **state)
+{
+    for (size_t i = 0; i < sizeof(overlaps) / sizeof(overlaps[0]); i++) {
+        const char *a = overlaps[i].a, *b = overlaps[i].b;
+        if (cg_topic_filters_overlap(a, b) != overlaps[i].overlap ||
+            cg_topic_filters_overlap(b, a) != overlaps[i].overlap)
+            fail_msg("'%s' and '%s' should %soverlap", a, b,
+                     overlaps[i].overlap ? "" : "not ");
+    }
+}
+
+/* Brute force: filters over a tiny alphabet overlap exactly when one of
+ * the topics of up to five levels over that alphabet matches both. */
+static const char *const levels[] = {"a", "b", "$s", ""};
+static const char *const flevels[] = {"a", "b", "$s", "", "+", "#"};
+
+static void make(char *out, size_t size, unsigned code, unsigned n,
+                 const char *const *alpha, unsigned n_alpha)
+{
+    out[0] = '\0';
+    for (unsigned i = 0; i < n; i++, code /= n_alpha) {
+        size_t len = strlen(out);
+        snprintf(out + len, size - len, "%s%s", i ? "/" : "",
+                 alpha[code % n_alpha]);
+    }
+}
+
+static bool overlap_by_topics(const char *f, const char *g)
+{
+    char topic[64];
+    for (unsigned n = 1; n <= 5; n++) {
+        unsigned total = 1;
+        for (unsigned i = 0; i < n; i++)
+            total *= 4;
+        for (unsigned c = 0; c < total; c++) {
+            make(topic, sizeof(topic), c, n, levels, 4);
+            if (cg_topic_matches(f, topic) && cg_topic_matches(g, topic))
+                return true;
+        }
+    }
+    return false;
+}
+
+static void test_overlap_agrees_with_matching(void **state)
+{
+    char f[64], g[64];
+    unsigned checked = 0;
+    for (unsigned fc = 0; fc < 6 * 6 * 6; fc += 5) {
+        make(f, sizeof(f), fc, 1 + fc % 3, flevels, 6);
+        for (unsigned gc = 0; gc < 6 * 6 * 6; gc += 7) {
+            make(g, sizeof(g), gc, 1 + gc % 3, flevels, 6);
+            if (!cg_topic_filter_valid(f) || !cg_topic_filter_valid(g))
+                continue;
+            checked++;
+            if (cg_topic_filters_overlap(f, g) != overlap_by_topics(f, g))
+                fail_msg("'%s' and '%s': overlap says %d", f, g,
+                         cg_topic_filters_overlap(f, g));
+        }
+    }
+    assert_true(checked > 300);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -154,6 +247,8 @@ int main(void)
         cmocka_unit_test(test_trie_stops_early),
         cmocka_unit_test(test_trie_many_filters),
         cmocka_unit_test(test_trie_allocation_failures),
+        cmocka_unit_test(test_overlap),
+        cmocka_unit_test(test_overlap_agrees_with_matching),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
