@@ -138,7 +138,7 @@ struct cg_consumer_conf {
     struct cg_pstr *context; /* NGSI-LD @context URLs */
     size_t n_context;
     const char *cap_sender; /* cap.sender, or NULL: citygate@<gateway id> */
-    struct cg_src when; /* filter over the event; text NULL: every event */
+    struct cg_src when;     /* filter over the event; text NULL: every event */
     /* The sink's own keys had a problem (sink, broker): its options
      * cannot be checked against the right table. */
     bool sink_broken;
