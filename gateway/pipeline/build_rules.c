@@ -42,6 +42,11 @@ static int build_consumer(struct cg_pipeline *e, size_t i, struct cg_diags *d,
         rc = frc;
     if (rc != CG_OK)
         return rc;
+    if (cc->n_context && !(c->context = cg_arena_alloc(
+                               e->conf_arena, cc->n_context * sizeof(char *))))
+        return CG_ENOMEM;
+    for (size_t k = 0; k < cc->n_context; k++)
+        c->context[k] = cc->context[k].s;
     c->target = c->sink.target  ? c->sink.target
                 : c->sink.topic ? NULL
                 : cc->sink.s    ? cc->sink.s

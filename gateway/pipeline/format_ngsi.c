@@ -85,7 +85,10 @@ static void put_key_str(struct cg_buf *b, const char *key, const char *value)
     cg_buf_putc(b, ',');
     cg_json_put_string(b, key, strlen(key));
     cg_buf_putc(b, ':');
-    cg_json_put_string(b, value ? value : "", value ? strlen(value) : 0);
+    if (value)
+        cg_json_put_string(b, value, strlen(value));
+    else
+        cg_buf_puts(b, "null"); /* as the event format says it */
 }
 
 static void put_properties(struct cg_buf *b, const struct event_view *v,

@@ -93,12 +93,17 @@ struct consumer_rt {
     const char *target;       /* url, path or plugin name; NULL: the topic */
     uint64_t hash;            /* of the name, for event ids */
     struct cg_expr *when;     /* its filter over the event, or NULL */
+    const char **context;     /* NGSI-LD @context, as plain strings */
 };
 
+struct cap_rule;
+
 struct rule_rt {
-    uint64_t hash;           /* of the full name, for event ids */
-    struct taint *taints;    /* per data field */
-    _Atomic uint64_t events; /* events it produced (per consumer) */
+    const char *ngsi_type;      /* the rule's ngsi_type, or NULL */
+    const struct cap_rule *cap; /* the rule's cap: settings, or NULL */
+    uint64_t hash;              /* of the full name, for event ids */
+    struct taint *taints;       /* per data field */
+    _Atomic uint64_t events;    /* events it produced (per consumer) */
 };
 
 struct cg_pipeline {

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "format.h"
 #include "internal.h"
 
 static bool granted(const struct consumer_rt *c, const char *name)
@@ -241,6 +242,88 @@ static uint64_t event_id(const struct msg_ctx *mc, const struct fired *f,
     return cg_hash_mix(mc->hash ^ who);
 }
 
+/* The data members this consumer may see, copied into the arena. */
+static int visible_data(struct cg_pipeline *p, const struct msg_ctx *mc,
+                        const struct fired *f, const struct consumer_rt *c,
+                        struct cg_value *out)
+{
+    uint32_t n = f->data.len, k = 0;
+    struct cg_member *m = cg_arena_alloc(p->arena, (n ? n : 1) * sizeof(*m));
+    if (!m)
+        return CG_ENOMEM;
+    for (uint32_t i = 0; i < n; i++)
+        if (route__field_visible(p, mc->vendor, c, route__taint(f, i),
+                                 f->data.as.members[i].key))
+            m[k++] = f->data.as.members[i];
+    *out = (struct cg_value){.type = CG_OBJ, .len = k};
+    out->as.members = m;
+    return CG_OK;
+}
+
+/* The event as this consumer may see it, for the formats of SPEC §15. */
+static int make_view(struct cg_pipeline *p, const struct msg_ctx *mc,
+                     const struct fired *f, const struct consumer_rt *c,
+                     const char *id, struct event_view *v)
+{
+    const struct cg_rule *r = f->rule;
+    bool device = route__device_visible(mc->vendor, c);
+    *v = (struct event_view){
+        .id = id,
+        .time = mc->time_text,
+        .epoch = mc->time,
+        .gateway = p->cfg->gateway.id,
+        .domain = r->domain,
+        .type = r->type,
+        .rule = r->full_name,
+        .rule_name = r->name,
+        .description = r->description,
+        .severity = f->severity,
+        .vendor = mc->vendor->conf->name.s,
+        .network = mc->vendor->network,
+        .consumer = c->conf->name.s,
+        .device = device ? mc->device : NULL,
+        .key = mc->device,
+    };
+    if (!device) { /* hash(device), as the expression function gives it */
+        char *hex = cg_arena_alloc(p->arena, 17);
+        if (!hex)
+            return CG_ENOMEM;
+        cg_hex64(cg_hash_mix(
+                     cg_hash64(CG_HASH_SEED, mc->device, strlen(mc->device))),
+                 hex);
+        v->key = hex;
+    }
+    return visible_data(p, mc, f, c, &v->data);
+}
+
+/* The payload in the consumer's format, in p->json. Returns 1, 0 when the
+ * format takes no such event (CAP: only warning and critical), or
+ * CG_ENOMEM. */
+static int put_payload(struct cg_pipeline *p, const struct msg_ctx *mc,
+                       const struct fired *f, const struct consumer_rt *c,
+                       const char *id)
+{
+    int format = c->conf->format;
+    if (format == CG_CONSUMER_EVENT) {
+        put_envelope(&p->json, p, mc, f, c, id);
+        return p->json.oom ? CG_ENOMEM : 1;
+    }
+    if (format == CG_CONSUMER_CAP && f->severity == CG_SEV_INFO)
+        return 0;
+    struct event_view v;
+    if (make_view(p, mc, f, c, id, &v) != CG_OK)
+        return CG_ENOMEM;
+    struct format_consumer fc = {
+        format == CG_CONSUMER_CAP ? CG_FORMAT_CAP : CG_FORMAT_NGSI_LD,
+        c->context, c->conf->n_context, c->conf->cap_sender};
+    cg_buf_reset(&p->json);
+    if (format == CG_CONSUMER_CAP)
+        format__cap(&v, f->rt->cap, &fc, &p->json);
+    else
+        format__ngsi(&v, f->rt->ngsi_type, &fc, &p->json);
+    return p->json.oom ? CG_ENOMEM : 1;
+}
+
 /* An event that cannot be built for this consumer (its topic would break
  * MQTT's rules) becomes a dead letter naming it, and the message goes on
  * for the other consumers (SPEC §1). */
@@ -267,9 +350,9 @@ static int route_one(struct cg_pipeline *p, const struct msg_ctx *mc,
                               detail, emit);
         return rc < 0 ? rc : 0;
     }
-    put_envelope(&p->json, p, mc, f, c, id);
-    if (p->json.oom)
-        return CG_ENOMEM;
+    int made = put_payload(p, mc, f, c, id);
+    if (made <= 0)
+        return made; /* not for this format, or out of memory */
     struct cg_delivery d = {
         .consumer = ci,
         .consumer_name = c->conf->name.s,
