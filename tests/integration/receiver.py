@@ -17,6 +17,8 @@ class Receiver:
         self.retry_after = None
         self.lock = threading.Lock()
         self.server = None
+        self.ssl_context = None  # set to serve HTTPS
+        self.requests = []       # (path, headers) of every request
 
     def start(self):
         receiver = self
@@ -32,12 +34,17 @@ class Receiver:
 
             def answer(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with receiver.lock:
+                    receiver.requests.append((self.path, dict(self.headers)))
                 if receiver.delay:
                     time.sleep(receiver.delay)
                 status = receiver.status
                 if status == 200:
                     with receiver.lock:
-                        receiver.events.extend(json.loads(body))
+                        if body.startswith(b"<?xml"):
+                            receiver.events.append(body.decode())
+                        else:
+                            receiver.events.extend(json.loads(body))
                         receiver.batches += 1
                 self.send_response(status)
                 if receiver.retry_after is not None:
@@ -50,6 +57,9 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.server.daemon_threads = True
+        if self.ssl_context:
+            self.server.socket = self.ssl_context.wrap_socket(
+                self.server.socket, server_side=True)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 
