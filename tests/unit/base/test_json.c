@@ -382,28 +382,44 @@ static double elapsed_since(const struct timespec *t0)
            (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-/* A hostile payload: 50,000 members, half of them repeating one key. A
- * quadratic duplicate check would take billions of comparisons. */
-static void test_hostile_duplicate_keys_fast(void **state)
+/* Parses an object of n members, half of them repeating one key; the
+ * best of three runs. */
+static double time_duplicates(int n)
 {
     struct cg_buf b = {0};
     cg_buf_putc(&b, '{');
-    for (int i = 0; i < 50000; i++)
+    for (int i = 0; i < n; i++)
         cg_buf_printf(&b, "%s\"%s%d\":%d", i ? "," : "", i % 2 ? "k" : "u",
                       i % 2 ? 0 : i, i);
     cg_buf_putc(&b, '}');
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    struct parsed p = {0};
-    parse_n(&p, b.data, b.len);
-    assert_int_equal(p.rc, CG_OK);
-    assert_int_equal(p.v.len, 25001);
-    const struct cg_value *k = member(&p.v, "k0");
-    assert_int_equal(k->as.i, 49999);
-    assert_string_equal(p.v.as.members[1].key, "k0"); /* first position */
-    assert_true(elapsed_since(&t0) < 2.0);
-    parsed_free(&p);
+    double best = 1e9;
+    for (int t = 0; t < 3; t++) {
+        struct timespec t0;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        struct parsed p = {0};
+        parse_n(&p, b.data, b.len);
+        double took = elapsed_since(&t0);
+        best = took < best ? took : best;
+        assert_int_equal(p.rc, CG_OK);
+        assert_int_equal(p.v.len, n / 2 + 1);
+        const struct cg_value *k = member(&p.v, "k0");
+        assert_int_equal(k->as.i, n - 1);
+        assert_string_equal(p.v.as.members[1].key, "k0"); /* first place */
+        parsed_free(&p);
+    }
     cg_buf_free(&b);
+    return best;
+}
+
+/* A hostile payload: 50,000 members, half of them repeating one key. A
+ * quadratic duplicate check would take billions of comparisons: eight
+ * times the members would cost 64 times as long. A ratio, not a time, so
+ * that a slow build or a busy machine does not fail it. */
+static void test_hostile_duplicate_keys_fast(void **state)
+{
+    double small = time_duplicates(6250), big = time_duplicates(50000);
+    if (big > 24 * small + 0.01)
+        fail_msg("6,250 members: %.4f s, 50,000: %.4f s", small, big);
 }
 
 static void test_big_inputs_linear(void **state)
@@ -412,8 +428,6 @@ static void test_big_inputs_linear(void **state)
     size_t n = 4 << 20;
     char *s = malloc(n + 2);
     assert_non_null(s);
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
     struct parsed p = {0};
     memset(s, '[', n);
     parse_n(&p, s, n);
@@ -431,7 +445,8 @@ static void test_big_inputs_linear(void **state)
     memcpy(s + n - 2, "1]", 2);
     parse_n(&p, s, n);
     assert_int_equal(p.rc, CG_OK);
-    assert_true(elapsed_since(&t0) < 5.0);
+    /* No clock: quadratic work on 4 MiB would take hours and meet the
+     * test's timeout. */
     parsed_free(&p);
     free(s);
 }

@@ -106,17 +106,13 @@ static void test_billion_laughs(void **state)
             cg_buf_printf(&b, "%s*a%d", k ? ", " : "", i - 1);
         cg_buf_puts(&b, "]\n");
     }
-    double t0 = cg_time_mono();
     int rc;
     const char *out = load(MINIMAL, b.data, &rc);
-    double took = cg_time_mono() - t0;
     cg_buf_free(&b);
     assert_int_equal(rc, CG_EINVAL);
     assert_non_null(strstr(out, "env.yaml:14:55: error: YAML: alias '*a4': "
                                 "the aliases of this file expand past "
                                 "1000000 nodes or 16 MiB of text"));
-    if (took > 1.0)
-        fail_msg("refusing took %.2f s", took);
 }
 
 /* Text counts too: a 64 KiB scalar copied 300 times is 19 MiB. */
@@ -193,15 +189,13 @@ static void test_deep_brackets_linear(void **state)
 {
     int rc;
     char *text = nested_payload(100000);
-    double t0 = cg_time_mono();
+    /* No clock here (a busy machine is no proof): a scanner that read on
+     * would take minutes and meet the test's timeout. */
     const char *out = load(MINIMAL, text, &rc);
-    double took = cg_time_mono() - t0;
     cg_free(text);
     assert_int_equal(rc, CG_EINVAL);
     assert_non_null(strstr(out, "env.yaml:8:93: error: YAML: nesting deeper "
                                 "than 80 levels"));
-    if (took > 1.0)
-        fail_msg("refusing took %.2f s", took);
 }
 
 /* A reader error has no mark, only a byte offset: the position is found

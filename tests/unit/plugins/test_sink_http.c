@@ -451,7 +451,7 @@ static void test_timeout(void **state)
     double t0 = cg_time_mono();
     assert_int_equal(deliver(s, abc, 2, &res), CG_RETRY);
     double took = cg_time_mono() - t0;
-    assert_true(took >= 0.25 && took < 5.0);
+    assert_true(took >= 0.25); /* it waited for the timeout, then gave up */
     assert_int_equal(res.status, 0);
     assert_non_null(strstr(res.detail, "timed out"));
     /* The server answers again: the same instance recovers. */
