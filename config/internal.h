@@ -33,6 +33,7 @@ enum field_type {
     FT_SIZE,    /* uint64_t bytes: 512, 64KiB, 256MiB, 1GiB */
     FT_ENUM,    /* int: index into choices */
     FT_SRC,     /* struct cg_src: an expression */
+    FT_DURATION, /* struct cg_duration_conf: 500ms, 30s, 5m, 1h, 1d */
     FT_PLIST,   /* struct cg_pstr * + size_t count right after it */
     FT_VALUE,   /* const struct cg_value *: any YAML as a value */
     FT_CUSTOM,  /* parse(loader, node, base) */
@@ -116,6 +117,14 @@ int load_broker_into(struct loader *L, yaml_node_t *n,
                      struct cg_broker_conf *b);
 int load_rule_file(struct loader *L, yaml_node_t *root,
                    struct cg_rule_file_conf *out);
+
+/* The stateful keys of a rule (rulestate.c): on_change and window parse
+ * into r->state; check_rule_state reports invalid durations and
+ * combinations at their line and column once the rule is read. */
+int parse_on_change(struct loader *L, yaml_node_t *n, void *rule);
+int parse_window(struct loader *L, yaml_node_t *n, void *rule);
+void check_rule_state(struct loader *L, yaml_node_t *item,
+                      struct cg_rule_conf *r);
 
 /* Checks references between sections (refs.c). */
 void config__check_refs(struct loader *L);

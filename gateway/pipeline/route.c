@@ -76,9 +76,30 @@ static bool device_visible(const struct vendor_rt *v,
            granted(c, "device");
 }
 
+/* What data member i reads: a member that a stateful rule added
+ * (active_since, suppressed ...) reads nothing. */
 static const struct taint *taint_of(const struct fired *f, size_t i)
 {
-    return f->rule->has_data ? &f->rt->taints[i] : NULL;
+    static const struct taint none = {NULL, 0, false, false};
+    if (!f->taints)
+        return NULL;
+    return i < f->n_taints ? &f->taints[i] : &none;
+}
+
+/* A window's group mixes messages of the vendors its rule may match: a
+ * field is shown only when every one of them would show it. */
+static bool member_visible(const struct cg_pipeline *p,
+                           const struct msg_ctx *mc, const struct fired *f,
+                           const struct consumer_rt *c, size_t i,
+                           const char *name)
+{
+    const struct taint *t = taint_of(f, i);
+    if (mc->vendor)
+        return field_visible(mc->vendor, c, t, name);
+    for (size_t k = 0; k < f->rt->n_vendors; k++)
+        if (!field_visible(&p->vendors[f->rt->vendors[k]], c, t, name))
+            return false;
+    return true;
 }
 
 static void put_key(struct cg_buf *b, const char *key, const char *value)
@@ -92,14 +113,15 @@ static void put_key(struct cg_buf *b, const char *key, const char *value)
         cg_buf_put(b, "null", 4);
 }
 
-static void put_data(struct cg_buf *b, const struct msg_ctx *mc,
-                     const struct fired *f, const struct consumer_rt *c)
+static void put_data(struct cg_buf *b, const struct cg_pipeline *p,
+                     const struct msg_ctx *mc, const struct fired *f,
+                     const struct consumer_rt *c)
 {
     bool first = true;
     cg_buf_put(b, "\"data\":{", 8);
     for (uint32_t i = 0; i < f->data.len; i++) {
         const struct cg_member *m = &f->data.as.members[i];
-        if (!field_visible(mc->vendor, c, taint_of(f, i), m->key))
+        if (!member_visible(p, mc, f, c, i, m->key))
             continue;
         if (!first)
             cg_buf_putc(b, ',');
@@ -117,6 +139,7 @@ static void put_envelope(struct cg_buf *b, const struct cg_pipeline *p,
 {
     const struct cg_rule *r = f->rule;
     const struct vendor_rt *v = mc->vendor;
+    const char *vendor = v ? v->conf->name.s : mc->vendor_name;
     cg_buf_reset(b);
     cg_buf_putc(b, '{');
     put_key(b, "id", id);
@@ -135,8 +158,8 @@ static void put_envelope(struct cg_buf *b, const struct cg_pipeline *p,
     cg_buf_putc(b, ',');
     put_key(b, "rule", r->full_name);
     cg_buf_put(b, ",\"source\":{", 11);
-    put_key(b, "vendor", v->conf->name.s);
-    if (device_visible(v, c)) {
+    put_key(b, "vendor", vendor);
+    if (mc->device && device_visible(v, c)) {
         cg_buf_putc(b, ',');
         put_key(b, "device", mc->device);
         cg_buf_putc(b, ',');
@@ -144,16 +167,17 @@ static void put_envelope(struct cg_buf *b, const struct cg_pipeline *p,
         cg_json_put_string(b, mc->m->topic, mc->m->topic_len);
     }
     cg_buf_put(b, "},\"chain\":{", 11);
-    put_key(b, "device_provider", v->conf->name.s);
+    put_key(b, "device_provider", vendor);
     cg_buf_putc(b, ',');
-    put_key(b, "network_provider", v->network);
+    put_key(b, "network_provider", v ? v->network : mc->network_name);
     cg_buf_putc(b, ',');
     put_key(b, "application_provider", c->conf->name.s);
     cg_buf_put(b, "},", 2);
-    put_data(b, mc, f, c);
+    put_data(b, p, mc, f, c);
 }
 
-static const struct cg_value *data_member(const struct fired *f,
+static const struct cg_value *data_member(const struct cg_pipeline *p,
+                                          const struct fired *f,
                                           const struct msg_ctx *mc,
                                           const struct consumer_rt *c,
                                           const char *name)
@@ -161,9 +185,7 @@ static const struct cg_value *data_member(const struct fired *f,
     for (uint32_t i = 0; i < f->data.len; i++) {
         const struct cg_member *m = &f->data.as.members[i];
         if (!strcmp(m->key, name))
-            return field_visible(mc->vendor, c, taint_of(f, i), name)
-                       ? &m->value
-                       : NULL;
+            return member_visible(p, mc, f, c, i, name) ? &m->value : NULL;
     }
     return NULL;
 }
@@ -192,13 +214,13 @@ static void put_part(struct cg_pipeline *p, const struct tpl_part *t,
         s = r->name;
         break;
     case TPL_VENDOR:
-        s = mc->vendor->conf->name.s;
+        s = mc->vendor ? mc->vendor->conf->name.s : mc->vendor_name;
         break;
     case TPL_DEVICE:
-        s = device_visible(mc->vendor, c) ? mc->device : "";
+        s = mc->device && device_visible(mc->vendor, c) ? mc->device : "";
         break;
     default: {
-        const struct cg_value *v = data_member(f, mc, c, t->text);
+        const struct cg_value *v = data_member(p, f, mc, c, t->text);
         cg_buf_reset(&p->text);
         if (v)
             cg_value_format(v, &p->text);
@@ -270,7 +292,10 @@ int route__event(struct cg_pipeline *p, const struct msg_ctx *mc,
 {
     int count = 0;
     for (size_t i = 0; i < f->rule->n_targets; i++) {
-        int rc = route_one(p, mc, f, f->rule->targets[i], emit);
+        uint32_t ci = f->rule->targets[i];
+        if (f->no_citizens && p->consumers[ci].conf->role == CG_ROLE_CITIZEN)
+            continue; /* a window group below min_count (SPEC §13) */
+        int rc = route_one(p, mc, f, ci, emit);
         if (rc < 0)
             return rc;
         count += rc;
