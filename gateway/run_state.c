@@ -29,6 +29,8 @@ struct gw_state {
     const struct cg_pipeline *saved;  /* what the last snapshot was of */
     uint64_t saved_version;
     bool save_failing;
+    struct cg_buf text; /* kept between snapshots: no page faults under
+                           the lock once it has grown */
     uint64_t *evicted; /* per rule, at the last eviction line */
     size_t n_evicted;
     const struct cg_pipeline *evicted_of;
@@ -44,10 +46,11 @@ static struct cg_emit deliver_emit(struct gw *g)
 static void save(struct gw *g)
 {
     struct gw_state *s = g->state;
-    struct cg_buf b = {0};
+    struct cg_buf *b = &s->text;
     char err[256];
     double t0 = cg_time_mono();
     s->last_save = t0;
+    cg_buf_reset(b);
     pthread_mutex_lock(&g->pipeline_lock);
     const struct cg_pipeline *p = g->gen.pipeline;
     uint64_t version = cg_pipeline_state_version(p);
@@ -55,18 +58,18 @@ static void save(struct gw *g)
         pthread_mutex_unlock(&g->pipeline_lock);
         return; /* nothing changed since the last snapshot */
     }
-    int rc = cg_pipeline_state_save(p, cg_time_now(), &b);
+    int rc = cg_pipeline_state_save(p, cg_time_now(), b);
     pthread_mutex_unlock(&g->pipeline_lock);
     double t1 = cg_time_mono();
     if (rc == CG_OK)
-        rc = cg_state_file_write(s->dir, b.data, b.len, err, sizeof(err));
+        rc = cg_state_file_write(s->dir, b->data, b->len, err, sizeof(err));
     else
         snprintf(err, sizeof(err), "out of memory");
     if (rc == CG_OK) {
         cg_log(CG_LOG_DEBUG,
                "state saved: %zu bytes, %.1f ms under the lock, %.1f ms "
                "writing",
-               b.len, (t1 - t0) * 1000.0, (cg_time_mono() - t1) * 1000.0);
+               b->len, (t1 - t0) * 1000.0, (cg_time_mono() - t1) * 1000.0);
         s->saved = p;
         s->saved_version = version;
         s->save_failing = false;
@@ -74,7 +77,8 @@ static void save(struct gw *g)
         cg_log(CG_LOG_ERROR, "cannot save the rules' state: %s", err);
         s->save_failing = true; /* said once until it works again */
     }
-    cg_buf_free(&b);
+    if (b->oom)
+        cg_buf_free(b); /* start afresh next time */
 }
 
 static int restore_from(struct gw *g, bool prev, struct cg_buf *text)
@@ -146,6 +150,7 @@ void gw__state_free(struct gw *g)
     if (!g->state)
         return;
     cg_free(g->state->evicted);
+    cg_buf_free(&g->state->text);
     CG_FREE(g->state);
 }
 
