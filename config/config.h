@@ -167,7 +167,7 @@ struct cg_on_change_conf {
 /* A rule's tumbling window (SPEC §13). */
 struct cg_window_conf {
     struct cg_duration_conf every;
-    struct cg_pstr *group_by; /* field names or built-ins */
+    struct cg_src *group_by; /* field names or built-ins, as expressions */
     size_t n_group_by;
     struct cg_field_conf *aggregate; /* window expressions */
     size_t n_aggregate;

@@ -26,9 +26,31 @@ static int parse_aggregate(struct loader *L, yaml_node_t *n, void *base)
     return node_field_map(L, n, &w->aggregate, &w->n_aggregate);
 }
 
+/* group_by: one name or a list; each is compiled as an expression, so
+ * built-ins (device, vendor) read as they do everywhere. */
+static int parse_group_by(struct loader *L, yaml_node_t *n, void *base)
+{
+    struct cg_window_conf *w = base;
+    bool one = node_is_scalar(n);
+    size_t len = one ? 1 : node_len(n);
+    if (!one && n->type != YAML_SEQUENCE_NODE) {
+        loader_error(L, n, "expected a list of field names");
+        return 1;
+    }
+    if (!(w->group_by = loader_alloc(L, (len ? len : 1) * sizeof(*w->group_by))))
+        return 1;
+    int errors = 0;
+    for (size_t i = 0; i < len; i++) {
+        yaml_node_t *item = one ? n : node_at(L, n->data.sequence.items.start[i]);
+        errors += scalar_src(L, item, &w->group_by[w->n_group_by]) != 0;
+        w->n_group_by += w->group_by[w->n_group_by].text != NULL;
+    }
+    return errors;
+}
+
 static const struct field window_fields[] = {
     {FIELD(struct cg_window_conf, every, "every", FT_DURATION), .required = 1},
-    {FIELD(struct cg_window_conf, group_by, "group_by", FT_PLIST)},
+    {.key = "group_by", .type = FT_CUSTOM, .parse = parse_group_by},
     {.key = "aggregate", .type = FT_CUSTOM, .parse = parse_aggregate},
     {FIELD(struct cg_window_conf, having, "having", FT_SRC)},
     {FIELD(struct cg_window_conf, min_count, "min_count", FT_INT), .min = 1,
@@ -200,7 +222,7 @@ static bool taken_name(const struct cg_window_conf *w, size_t upto,
         if (!strcmp(name, added[i]))
             return true;
     for (size_t i = 0; i < w->n_group_by; i++)
-        if (w->group_by[i].s && !strcmp(w->group_by[i].s, name))
+        if (!strcmp(w->group_by[i].text, name))
             return true;
     for (size_t i = 0; i < upto; i++)
         if (w->aggregate[i].name.s && !strcmp(w->aggregate[i].name.s, name))

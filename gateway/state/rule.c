@@ -251,7 +251,7 @@ static uint64_t h_stateful(uint64_t h, const struct cg_rule_state_conf *c)
         return h;
     h = h_num(h_num(h, w->every.ms), w->min_count);
     for (size_t i = 0; i < w->n_group_by; i++)
-        h = h_str(h, w->group_by[i].s);
+        h = h_str(h, w->group_by[i].text);
     for (size_t i = 0; i < w->n_aggregate; i++)
         h = h_str(h_str(h, w->aggregate[i].name.s), w->aggregate[i].expr.text);
     return h_str(h, w->having.text);

@@ -19,11 +19,10 @@ static int compile_group(struct window_def *w, const struct cg_window_conf *c,
     if (!w->group || !w->group_names)
         return CG_ENOMEM;
     for (size_t i = 0; i < c->n_group_by; i++, w->n_group++) {
-        const struct cg_pstr *g = &c->group_by[i];
-        struct cg_src src = {g->s, g->pos.file, g->pos.line, g->pos.col, 0, 0};
-        if (!(w->group_names[i] = cg_strdup(g->s)))
+        const struct cg_src *g = &c->group_by[i];
+        if (!(w->group_names[i] = cg_strdup(g->text)))
             return CG_ENOMEM;
-        int rc = cg_expr_compile_src(&src, "window.group_by", &w->group[i], d);
+        int rc = cg_expr_compile_src(g, "window.group_by", &w->group[i], d);
         if (rc == CG_ENOMEM)
             return rc;
         if (rc != CG_OK)

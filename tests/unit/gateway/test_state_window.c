@@ -260,6 +260,35 @@ static void test_windows_tile_the_year(void **state)
     cg_time_set_zone("UTC");
 }
 
+/* Window expressions are compiled with the pipeline: every problem is
+ * reported at its line and column, all of them in one run. */
+static void test_window_compile_errors(void **state)
+{
+    (void)state;
+    struct sh h;
+    struct cg_buf b = {0};
+    int rc = sh_load_diags(&h,
+                           "domain: d\nrules:\n  - name: w\n    window:\n"
+                           "      every: 1h\n      group_by: [zone, \"a b\"]\n"
+                           "      aggregate:\n        x: avg(avg(level))\n"
+                           "        y: level + 1\n        z: count(level)\n"
+                           "      having: \"x >\"\n    to: [gov]\n",
+                           &b);
+    assert_int_equal(rc, CG_EINVAL);
+    const char *want[] = {
+        "r.yaml:6:27: error: window.group_by: ",
+        "r.yaml:8:16: error: window.aggregate.x: ",
+        "r.yaml:9:12: error: window.aggregate.y: ",
+        "r.yaml:10:12: error: window.aggregate.z: ",
+        "r.yaml:11:19: error: window.having: ",
+    };
+    for (size_t i = 0; i < N_ROWS(want); i++)
+        if (!strstr(b.data, want[i]))
+            fail_msg("want %s in:\n%s", want[i], b.data);
+    cg_buf_free(&b);
+    sh_free(&h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -267,6 +296,7 @@ int main(void)
         cmocka_unit_test(test_window_events_across_dst),
         cmocka_unit_test(test_alignment),
         cmocka_unit_test(test_windows_tile_the_year),
+        cmocka_unit_test(test_window_compile_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
