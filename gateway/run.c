@@ -370,9 +370,9 @@ static void reload(struct gw *g, const char *why)
     pthread_mutex_lock(&g->pipeline_lock);
     struct gw_gen old = g->gen;
     cg_pipeline_inherit_stats(next.pipeline, old.pipeline);
-    gw__state_handover(g, old.pipeline, next.pipeline);
     g->gen = next;
     cg_deliver_commit(g->deliver);
+    gw__state_handover(g, old.pipeline, next.pipeline);
     pthread_mutex_unlock(&g->pipeline_lock);
     cg_deliver_retire(g->deliver, DRAIN_MS); /* nothing feeds them now */
     gen_free(&old);

@@ -217,10 +217,32 @@ void gw__state_tick(struct gw *g)
     }
 }
 
+/* The old generation routes a changed window rule's last events, for its
+ * own consumers; by then the deliver stage holds the new ones: each event
+ * goes to the consumer of the same name, or nowhere if it is gone. */
+static int deliver_by_name(void *user, const struct cg_delivery *d)
+{
+    struct gw *g = user;
+    const struct cg_config *cfg = g->gen.cfg;
+    for (size_t i = 0; i < cfg->n_consumers; i++) {
+        if (strcmp(cfg->consumers[i].name.s, d->consumer_name))
+            continue;
+        struct cg_delivery now = *d;
+        now.consumer = (uint32_t)i;
+        return cg_deliver_event(g->deliver, &now);
+    }
+    return CG_OK;
+}
+
+static int dead_letter(void *user, const struct cg_dead *d)
+{
+    return cg_deliver_dead(((struct gw *)user)->deliver, d);
+}
+
 void gw__state_handover(struct gw *g, struct cg_pipeline *old,
                         struct cg_pipeline *next)
 {
-    struct cg_emit emit = deliver_emit(g);
+    struct cg_emit emit = {deliver_by_name, dead_letter, g};
     int rc = cg_pipeline_state_handover(next, old, cg_time_now(), &emit);
     if (rc != CG_OK)
         cg_log(CG_LOG_ERROR,
