@@ -129,7 +129,7 @@ static int build_set(struct msg_set *s, const struct bench_shape *shape)
 #endif
 /* Simulated time for stateful rules (see the top of the file). */
 struct sim_clock {
-    double step_s;           /* between two messages */
+    double step_s;            /* between two messages */
     unsigned long long every; /* run timers every this many; 0: never */
 };
 

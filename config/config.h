@@ -151,8 +151,8 @@ struct cg_test_conf {
     const char *topic;   /* already inherited from the previous case */
     const char *payload; /* NULL: no message, the clock only moves */
     size_t payload_len;
-    struct cg_duration_conf at; /* simulated clock (SPEC §13); ms is
-                                   inherited from the previous case */
+    struct cg_duration_conf at;    /* simulated clock (SPEC §13); ms is
+                                      inherited from the previous case */
     const struct cg_value *expect; /* a CG_LIST of CG_OBJ */
     struct cg_pos pos;             /* the case's '-' */
 };

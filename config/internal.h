@@ -26,19 +26,19 @@ struct loader {
 };
 
 enum field_type {
-    FT_STR = 1, /* const char * */
-    FT_PSTR,    /* struct cg_pstr */
-    FT_INT,     /* int, within [min, max] */
-    FT_BOOL,    /* bool */
-    FT_SIZE,    /* uint64_t bytes: 512, 64KiB, 256MiB, 1GiB */
-    FT_ENUM,    /* int: index into choices */
-    FT_SRC,     /* struct cg_src: an expression */
+    FT_STR = 1,  /* const char * */
+    FT_PSTR,     /* struct cg_pstr */
+    FT_INT,      /* int, within [min, max] */
+    FT_BOOL,     /* bool */
+    FT_SIZE,     /* uint64_t bytes: 512, 64KiB, 256MiB, 1GiB */
+    FT_ENUM,     /* int: index into choices */
+    FT_SRC,      /* struct cg_src: an expression */
     FT_DURATION, /* struct cg_duration_conf: 500ms, 30s, 5m, 1h, 1d */
-    FT_PLIST,   /* struct cg_pstr * + size_t count right after it */
-    FT_VALUE,   /* const struct cg_value *: any YAML as a value */
-    FT_CUSTOM,  /* parse(loader, node, base) */
-    FT_REFUSED, /* a key of a later version: always an error */
-    FT_REST     /* left to the caller; key "*": any key the table lacks */
+    FT_PLIST,    /* struct cg_pstr * + size_t count right after it */
+    FT_VALUE,    /* const struct cg_value *: any YAML as a value */
+    FT_CUSTOM,   /* parse(loader, node, base) */
+    FT_REFUSED,  /* a key of a later version: always an error */
+    FT_REST      /* left to the caller; key "*": any key the table lacks */
 };
 
 struct field {

@@ -37,11 +37,13 @@ static int parse_group_by(struct loader *L, yaml_node_t *n, void *base)
         loader_error(L, n, "expected a list of field names");
         return 1;
     }
-    if (!(w->group_by = loader_alloc(L, (len ? len : 1) * sizeof(*w->group_by))))
+    if (!(w->group_by =
+              loader_alloc(L, (len ? len : 1) * sizeof(*w->group_by))))
         return 1;
     int errors = 0;
     for (size_t i = 0; i < len; i++) {
-        yaml_node_t *item = one ? n : node_at(L, n->data.sequence.items.start[i]);
+        yaml_node_t *item =
+            one ? n : node_at(L, n->data.sequence.items.start[i]);
         errors += scalar_src(L, item, &w->group_by[w->n_group_by]) != 0;
         w->n_group_by += w->group_by[w->n_group_by].text != NULL;
     }
@@ -77,8 +79,9 @@ static int threshold_of(struct loader *L, yaml_node_t *v, double *out)
         if (end != node_text(v) && !*end && *out >= 0)
             return 0;
     }
-    loader_error(L, v, "expected the least change that counts, a number of "
-                       "at least 0");
+    loader_error(L, v,
+                 "expected the least change that counts, a number of "
+                 "at least 0");
     return 1;
 }
 
@@ -102,8 +105,9 @@ int parse_on_change(struct loader *L, yaml_node_t *n, void *rule)
     size_t len = node_len(n);
     if ((n->type != YAML_SEQUENCE_NODE && n->type != YAML_MAPPING_NODE) ||
         len == 0) {
-        loader_error(L, n, "expected a list of data keys, or a mapping of "
-                           "data key: least change");
+        loader_error(L, n,
+                     "expected a list of data keys, or a mapping of "
+                     "data key: least change");
         return 1;
     }
     s->on_change = loader_alloc(L, len * sizeof(*s->on_change));

@@ -248,13 +248,13 @@ static int keep_identity(struct gw *g)
 static int start_delivery(struct gw *g, struct cg_diags *d)
 {
     const struct cg_config *cfg = g->gen.cfg;
-    struct cg_deliver_conf dc = {g->out, cfg->gateway.spool_dir,
-                                 cfg->gateway.dead_letter_topic,
-                                 cfg->gateway.spool_reserve_bytes,
-                                 cg_mqtt_inline_publish_ok(g->out)};
+    struct cg_deliver_conf dc = {
+        g->out, cfg->gateway.spool_dir, cfg->gateway.dead_letter_topic,
+        cfg->gateway.spool_reserve_bytes, cg_mqtt_inline_publish_ok(g->out)};
     int rc = cg_deliver_new(&dc, &g->deliver);
     if (rc == CG_OK)
-        rc = cg_deliver_prepare(g->deliver, cfg, g->gen.pipeline, g->gen.reg, d);
+        rc =
+            cg_deliver_prepare(g->deliver, cfg, g->gen.pipeline, g->gen.reg, d);
     if (rc == CG_OK)
         cg_deliver_commit(g->deliver);
     return rc;

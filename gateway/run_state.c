@@ -31,7 +31,7 @@ struct gw_state {
     bool save_failing;
     struct cg_buf text; /* kept between snapshots: no page faults under
                            the lock once it has grown */
-    uint64_t *evicted; /* per rule, at the last eviction line */
+    uint64_t *evicted;  /* per rule, at the last eviction line */
     size_t n_evicted;
     const struct cg_pipeline *evicted_of;
 };
@@ -41,7 +41,8 @@ static struct cg_emit deliver_emit(struct gw *g)
     return (struct cg_emit){cg_deliver_event, cg_deliver_dead, g->deliver};
 }
 
-/* ---- snapshots ------------------------------------------------------------- */
+/* ---- snapshots -------------------------------------------------------------
+ */
 
 static void save(struct gw *g)
 {
@@ -85,7 +86,7 @@ static int restore_from(struct gw *g, bool prev, struct cg_buf *text)
 {
     struct gw_state *s = g->state;
     struct cg_emit emit = deliver_emit(g);
-    struct cg_state_restored r;
+    struct cg_state_restored r = {0};
     char err[256];
     int rc = cg_state_file_read(s->dir, prev, text, err, sizeof(err));
     if (rc == CG_OK) {
@@ -100,9 +101,8 @@ static int restore_from(struct gw *g, bool prev, struct cg_buf *text)
                "state restored from %s: %zu rules, %zu keys, %.1f s of "
                "downtime left out of every timer, %zu windows that ended "
                "meanwhile sent as partial, %zu rules changed or gone",
-               prev ? "the previous snapshot" : "the snapshot", r.rules,
-               r.keys, (double)r.outage / 1000.0, r.windows_late,
-               r.rules_gone);
+               prev ? "the previous snapshot" : "the snapshot", r.rules, r.keys,
+               (double)r.outage / 1000.0, r.windows_late, r.rules_gone);
     else if (rc != CG_ENOENT)
         cg_log(CG_LOG_WARN, "state snapshot %s: %s",
                prev ? "state.jsonl.prev" : "state.jsonl", err);
@@ -154,7 +154,8 @@ void gw__state_free(struct gw *g)
     CG_FREE(g->state);
 }
 
-/* ---- the loop's handlers ----------------------------------------------------- */
+/* ---- the loop's handlers
+ * ----------------------------------------------------- */
 
 double gw__state_timers(void *user, double now)
 {

@@ -25,7 +25,8 @@ static struct cg_member extra(const char *key, struct cg_value v)
     return (struct cg_member){key, (uint32_t)strlen(key), v};
 }
 
-/* ---- building ------------------------------------------------------------- */
+/* ---- building -------------------------------------------------------------
+ */
 
 static int window_rt(struct cg_pipeline *p, struct rule_rt *rt,
                      const struct cg_rule_conf *rc)
@@ -43,7 +44,8 @@ static int window_rt(struct cg_pipeline *p, struct rule_rt *rt,
     for (size_t v = 0; v < p->n_vendors; v++) {
         bool named = !rc->n_match_vendors;
         for (size_t i = 0; i < rc->n_match_vendors; i++)
-            named |= !strcmp(rc->match_vendors[i].s, p->vendors[v].conf->name.s);
+            named |=
+                !strcmp(rc->match_vendors[i].s, p->vendors[v].conf->name.s);
         if (named)
             rt->vendors[rt->n_vendors++] = (uint32_t)v;
     }
@@ -99,7 +101,8 @@ void stateful__free(struct cg_pipeline *p)
     p->state = NULL;
 }
 
-/* ---- timer events ---------------------------------------------------------- */
+/* ---- timer events ----------------------------------------------------------
+ */
 
 struct timer_run {
     struct cg_pipeline *p;
@@ -163,8 +166,8 @@ static int route_timer(void *user, const struct cg_state_event *e)
     struct cg_message m = {e->topic ? e->topic : "", e->topic_len,
                            (const uint8_t *)"", 0, time};
     struct msg_ctx mc = {.m = &m, .time = time};
-    mc.eval = (struct cg_eval_ctx){.now = time, .time = time,
-                                   .arena = p->arena, .domain = r->domain};
+    mc.eval = (struct cg_eval_ctx){
+        .now = time, .time = time, .arena = p->arena, .domain = r->domain};
     source(p, e, &mc);
     if (!mc.vendor && e->kind != CG_EVENT_WINDOW)
         return 0; /* an alert without its vendor cannot be routed safely */
@@ -177,7 +180,9 @@ static int route_timer(void *user, const struct cg_state_event *e)
         .rt = rt,
         .severity = e->severity,
         .data = e->data,
-        .taints = window ? rt->win_taints : r->has_data ? rt->taints : NULL,
+        .taints = window        ? rt->win_taints
+                  : r->has_data ? rt->taints
+                                : NULL,
         .n_taints = window ? rt->n_win_taints : r->n_data,
         .no_citizens = !e->citizens,
     };
@@ -191,7 +196,8 @@ static int route_timer(void *user, const struct cg_state_event *e)
     return n;
 }
 
-/* ---- messages -------------------------------------------------------------- */
+/* ---- messages --------------------------------------------------------------
+ */
 
 static int gate(struct cg_pipeline *p, struct msg_ctx *mc,
                 const struct cg_rule *r, struct cg_state_rule *sr,

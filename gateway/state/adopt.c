@@ -53,9 +53,8 @@ static void remap(struct cg_state_rule *r, const struct cg_state_names *to,
             struct group_key *g = (struct group_key *)k;
             g->vendor = map_name(g->vendor, from->vendors, from->n_vendors,
                                  to->vendors, to->n_vendors);
-            g->network = map_name(g->network, from->networks,
-                                  from->n_networks, to->networks,
-                                  to->n_networks);
+            g->network = map_name(g->network, from->networks, from->n_networks,
+                                  to->networks, to->n_networks);
         }
     }
 }

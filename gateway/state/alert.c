@@ -22,7 +22,8 @@ int cg_state_alert(struct cg_state_rule *r, const char *key, int64_t now,
 {
     size_t len = strlen(key);
     uint64_t h = keytab__hash(key, len);
-    struct alert_key *k = (struct alert_key *)keytab__find(&r->tab, key, len, h);
+    struct alert_key *k =
+        (struct alert_key *)keytab__find(&r->tab, key, len, h);
     if (k) {
         keytab__touch(&r->tab, &k->k, now);
         r->changes++;
@@ -87,9 +88,8 @@ void alert__unlink_firing(struct cg_state_rule *r, struct alert_key *k)
 
 /* Keeps what a repeat or a stale resolution will send. Out of memory,
  * the key keeps what it had. */
-static void keep(struct alert_key *k, const struct cg_value *data,
-                 int severity, uint32_t vendor, const char *topic,
-                 size_t topic_len)
+static void keep(struct alert_key *k, const struct cg_value *data, int severity,
+                 uint32_t vendor, const char *topic, size_t topic_len)
 {
     struct cg_value *packed = data ? pack__value(data) : NULL;
     if (packed) {

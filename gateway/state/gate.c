@@ -20,8 +20,7 @@ static bool differs(const struct cg_value *was, const struct cg_value *now,
         return false;
     if (!cg_value_is_number(was) || !cg_value_is_number(now))
         return true;
-    return fabs(cg_value_to_double(now) - cg_value_to_double(was)) >=
-           threshold;
+    return fabs(cg_value_to_double(now) - cg_value_to_double(was)) >= threshold;
 }
 
 static const struct cg_value *field(const struct cg_value *data,

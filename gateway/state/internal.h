@@ -23,7 +23,7 @@
  */
 
 struct skey {
-    struct skey *hnext;        /* hash chain */
+    struct skey *hnext;         /* hash chain */
     struct skey *newer, *older; /* the LRU list */
     uint64_t hash;
     int64_t touched; /* the key's last message */
@@ -57,12 +57,13 @@ void keytab__unlink(struct keytab *t, struct skey *k);
 void keytab__touch(struct keytab *t, struct skey *k, int64_t now);
 void keytab__free_slots(struct keytab *t);
 
-/* ---- kinds of key ------------------------------------------------------------
+/* ---- kinds of key
+ * ------------------------------------------------------------
  */
 
 struct gate_key {
     struct skey k;
-    int64_t last_sent; /* NEVER before the first */
+    int64_t last_sent;     /* NEVER before the first */
     struct cg_value *last; /* on_change values sent last (a packed list) */
     uint32_t suppressed;
 };
@@ -79,14 +80,15 @@ struct alert_key {
 
 struct group_key {
     struct skey k;
-    struct cg_value *values; /* the group_by values (a packed list) */
-    uint32_t vendor, network;  /* CG_STATE_MIXED once messages differ */
+    struct cg_value *values;  /* the group_by values (a packed list) */
+    uint32_t vendor, network; /* CG_STATE_MIXED once messages differ */
     uint32_t messages;
     struct cg_agg_acc devices; /* distinct devices, for min_count */
     struct cg_agg_acc acc[];   /* one per aggregate slot */
 };
 
-/* ---- a stateful rule (rule.c) ------------------------------------------------
+/* ---- a stateful rule (rule.c)
+ * ------------------------------------------------
  */
 
 struct on_change {
@@ -139,8 +141,8 @@ struct cg_state {
 
 /* A new key at the head of r's table, evicting the least recently used one
  * when the table is full; NULL when out of memory. */
-struct skey *rule__insert(struct cg_state_rule *r, const char *key,
-                          size_t len, uint64_t hash, int64_t now);
+struct skey *rule__insert(struct cg_state_rule *r, const char *key, size_t len,
+                          uint64_t hash, int64_t now);
 /* Takes k out of r's table and frees it. */
 void rule__remove(struct cg_state_rule *r, struct skey *k);
 /* Frees what a key holds besides itself. */
@@ -151,7 +153,8 @@ int rule__compile_window(struct cg_state_rule *r, const struct cg_rule_conf *rc,
 void rule__free_window(struct window_def *w);
 uint64_t rule__def_hash(const char *full_name, const struct cg_rule_conf *rc);
 
-/* ---- per kind ------------------------------------------------------------------
+/* ---- per kind
+ * ------------------------------------------------------------------
  */
 
 /* alert.c: the firing list, and the alert's due timers. */

@@ -93,7 +93,8 @@ int cg_state_data_extend(struct cg_arena *arena, const struct cg_value *data,
                          struct cg_value *out)
 {
     size_t own = data && data->type == CG_OBJ ? data->len : 0;
-    struct cg_member *m = cg_arena_alloc(arena, (own + n_extra + 1) * sizeof(*m));
+    struct cg_member *m =
+        cg_arena_alloc(arena, (own + n_extra + 1) * sizeof(*m));
     if (!m)
         return CG_ENOMEM;
     size_t n = 0;

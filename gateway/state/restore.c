@@ -84,8 +84,8 @@ static int alert_key(struct restore *rs, const struct cg_value *o)
     if (!get_int(o, "a", &a) || !get_int(o, "f", &f) || !get_int(o, "h", &h) ||
         !get_int(o, "r", &rep) || !get_int(o, "sev", &sev))
         return CG_EINVAL;
-    uint32_t vendor = index_of(o, "v", rs->names->vendors,
-                               rs->names->n_vendors);
+    uint32_t vendor =
+        index_of(o, "v", rs->names->vendors, rs->names->n_vendors);
     if (f && vendor == CG_STATE_NONE)
         return CG_OK; /* its vendor is gone: it cannot be routed */
     struct alert_key *k = (struct alert_key *)add_key(rs, o);
@@ -174,7 +174,7 @@ static int rule_line(struct restore *rs, const struct cg_value *o)
     if (!name || !def || !kind)
         return CG_EINVAL;
     struct cg_state_rule *r = find(rs->s, name->as.str);
-    char hex[17];
+    char hex[17] = "";
     if (r)
         cg_hex64(r->def, hex);
     rs->cur = r && !strcmp(kinds[r->kind], kind->as.str) &&
@@ -200,7 +200,7 @@ static int parse_line(struct cg_arena *a, const char *p, size_t n,
 {
     char err[96];
     return cg_json_parse(p, n, cg_arena_alloc_fn, a, out, err, sizeof(err)) ==
-                   CG_OK &&
+                       CG_OK &&
                    out->type == CG_OBJ
                ? CG_OK
                : CG_EINVAL;
@@ -286,8 +286,8 @@ static int late_windows(struct cg_state *s, int64_t now,
     return CG_OK;
 }
 
-int cg_state_load(struct cg_state *s, const char *text, size_t len,
-                  int64_t now, const struct cg_state_names *names,
+int cg_state_load(struct cg_state *s, const char *text, size_t len, int64_t now,
+                  const struct cg_state_names *names,
                   const struct cg_state_ctx *c, struct cg_state_restored *out,
                   char *err, size_t errlen)
 {
@@ -300,8 +300,9 @@ int cg_state_load(struct cg_state *s, const char *text, size_t len,
     int rc = verify(a, text, len, &body, err, errlen);
     if (rc == CG_OK && (rc = each_line(&rs, a, text, body, now)) != CG_OK) {
         snprintf(err, errlen, "%s",
-                 rc == CG_ENOMEM ? "out of memory" : "garbled: a line does "
-                                                     "not read back");
+                 rc == CG_ENOMEM ? "out of memory"
+                                 : "garbled: a line does "
+                                   "not read back");
         cg_state_reset(s);
     }
     cg_arena_free(a);

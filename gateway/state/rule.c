@@ -146,7 +146,8 @@ int cg_state_add(struct cg_state *s, uint32_t index, const char *full_name,
     return CG_OK;
 }
 
-/* ---- keys ------------------------------------------------------------------ */
+/* ---- keys ------------------------------------------------------------------
+ */
 
 void rule__count_keys(struct cg_state_rule *r)
 {
@@ -180,8 +181,8 @@ void rule__remove(struct cg_state_rule *r, struct skey *k)
     rule__count_keys(r);
 }
 
-struct skey *rule__insert(struct cg_state_rule *r, const char *key,
-                          size_t len, uint64_t hash, int64_t now)
+struct skey *rule__insert(struct cg_state_rule *r, const char *key, size_t len,
+                          uint64_t hash, int64_t now)
 {
     if (r->tab.n >= r->max_keys && r->tab.oldest) {
         rule__remove(r, r->tab.oldest);

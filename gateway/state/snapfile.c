@@ -15,9 +15,9 @@
 
 #include "internal.h"
 
-#define CURRENT "state.jsonl"
+#define CURRENT  "state.jsonl"
 #define PREVIOUS "state.jsonl.prev"
-#define TEMP "state.jsonl.tmp"
+#define TEMP     "state.jsonl.tmp"
 
 static int fail(char *err, size_t errlen, const char *what, const char *path,
                 int e)

@@ -51,8 +51,7 @@ static void put_name(struct cg_buf *b, const char *k, uint32_t i,
         cg_buf_puts(b, "null");
 }
 
-static void put_value(struct cg_buf *b, const char *k,
-                      const struct cg_value *v)
+static void put_value(struct cg_buf *b, const char *k, const struct cg_value *v)
 {
     key(b, k);
     if (v)

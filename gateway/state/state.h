@@ -234,8 +234,8 @@ struct cg_state_restored {
  * firing). A window that ended before now is emitted through c with
  * data.partial: true. Returns CG_OK, CG_EINVAL when the text is torn or
  * garbled (err says how; s is left empty) or CG_ENOMEM. */
-int cg_state_load(struct cg_state *s, const char *text, size_t len,
-                  int64_t now, const struct cg_state_names *names,
+int cg_state_load(struct cg_state *s, const char *text, size_t len, int64_t now,
+                  const struct cg_state_names *names,
                   const struct cg_state_ctx *c, struct cg_state_restored *out,
                   char *err, size_t errlen);
 
@@ -256,9 +256,9 @@ int cg_state_file_read(const char *dir, bool prev, struct cg_buf *out,
  */
 
 struct cg_state_stats {
-    uint64_t keys;                  /* held now */
-    uint64_t evicted;               /* least recently used keys dropped */
-    uint64_t suppressed[CG_WHY_N];  /* by enum cg_state_why */
+    uint64_t keys;                 /* held now */
+    uint64_t evicted;              /* least recently used keys dropped */
+    uint64_t suppressed[CG_WHY_N]; /* by enum cg_state_why */
 };
 void cg_state_rule_stats(const struct cg_state_rule *r,
                          struct cg_state_stats *out);

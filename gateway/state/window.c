@@ -101,14 +101,15 @@ int cg_state_window_add(struct cg_state_rule *r, const struct cg_eval_ctx *ctx,
     return accumulate(r, g, ctx);
 }
 
-/* ---- a group's event ------------------------------------------------------ */
+/* ---- a group's event ------------------------------------------------------
+ */
 
 /* The finished value of every aggregate slot. */
 static struct cg_value *results(struct cg_state_rule *r, struct group_key *g,
                                 struct cg_arena *a)
 {
-    struct cg_value *res = cg_arena_alloc(a, (r->win.n_slots + 1) *
-                                                 sizeof(*res));
+    struct cg_value *res =
+        cg_arena_alloc(a, (r->win.n_slots + 1) * sizeof(*res));
     for (size_t i = 0; res && i < r->win.n_slots; i++)
         cg_agg_acc_result(&g->acc[i], &res[i]);
     return res;
@@ -130,8 +131,8 @@ static int build_data(struct cg_state_rule *r, struct group_key *g,
                       struct cg_value *out)
 {
     const struct window_def *w = &r->win;
-    struct cg_member *m = cg_arena_alloc(
-        a, (w->n_group + w->n_fields + 3) * sizeof(*m));
+    struct cg_member *m =
+        cg_arena_alloc(a, (w->n_group + w->n_fields + 3) * sizeof(*m));
     struct cg_value *res = results(r, g, a);
     if (!m || !res)
         return CG_ENOMEM;

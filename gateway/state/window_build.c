@@ -35,8 +35,8 @@ static int compile_group(struct window_def *w, const struct cg_window_conf *c,
 static int add_slots(struct window_def *w, size_t i, const struct cg_agg *aggs,
                      size_t n)
 {
-    struct cg_agg *slots = cg_realloc(w->slots, (w->n_slots + n + 1) *
-                                                     sizeof(*slots));
+    struct cg_agg *slots =
+        cg_realloc(w->slots, (w->n_slots + n + 1) * sizeof(*slots));
     if (!slots)
         return CG_ENOMEM;
     w->slots = slots;

@@ -95,7 +95,7 @@ static const struct error_case errors[] = {
      "r.yaml:5:22: error: rules[0].keep_firing_for: keep_firing_for only "
      "goes with for"},
     {RULE "    repeat: 5m\n", "r.yaml:5:13: error: rules[0].repeat: repeat "
-                               "only goes with for"},
+                              "only goes with for"},
     {RULE "    stale_after: 5m\n", "r.yaml:5:18: error: rules[0].stale_after"},
     {RULE "    for: 1m\n    window: { every: 1h }\n",
      "r.yaml:5:10: error: rules[0].for: for and window: a rule uses one of "

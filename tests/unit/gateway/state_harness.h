@@ -230,7 +230,10 @@ HARNESS void sh_steps(struct sh *h, const char *name, const struct step *s,
 
 /* One scenario: rules, then steps up to the first empty one. */
 #define MAX_STEPS 24
-#define END       {0}
+#define END                                                                    \
+    {                                                                          \
+        0                                                                      \
+    }
 struct scenario {
     const char *name;
     const char *rules;

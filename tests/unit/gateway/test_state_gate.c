@@ -18,7 +18,9 @@ static const struct scenario gates[] = {
       {1 * MIN, G1, "{\"level\": 5}"},
       {2 * MIN, G1, "{\"level\": 1}"}, /* not firing: not counted */
       {3 * MIN, G1, "{\"level\": 6}"},
-      {10 * MIN, G1, "{\"level\": 5}", /* exactly 10m after: sends */
+      {10 * MIN,
+       G1,
+       "{\"level\": 5}", /* exactly 10m after: sends */
        {"gov|\"suppressed\":2}"}},
       {11 * MIN, G2, "{\"level\": 5}", {"gov|\"device\":\"g2\"|!suppressed"}},
       {15 * MIN, G1, "{\"level\": 5}"},
@@ -30,9 +32,13 @@ static const struct scenario gates[] = {
      "    data: { band: band, level: level }\n    to: [gov]\n",
      {{0, G1, "{\"band\": \"good\", \"level\": 1}", {"gov|\"band\":\"good\""}},
       {1 * SEC, G1, "{\"band\": \"good\", \"level\": 2}"},
-      {2 * SEC, G1, "{\"band\": \"poor\", \"level\": 2}",
+      {2 * SEC,
+       G1,
+       "{\"band\": \"poor\", \"level\": 2}",
        {"gov|\"band\":\"poor\"|\"suppressed\":1"}},
-      {3 * SEC, G1, "{\"level\": 2}", /* null differs from a string */
+      {3 * SEC,
+       G1,
+       "{\"level\": 2}", /* null differs from a string */
        {"gov|\"band\":null|!suppressed"}},
       {4 * SEC, G1, "{\"level\": 3}"}, /* null equals null */
       {5 * SEC, G1, "{\"band\": 1, \"level\": 3}", {"gov|\"band\":1"}},
@@ -46,15 +52,20 @@ static const struct scenario gates[] = {
      {{0, G1, "{\"level\": 10, \"band\": \"a\"}", {"gov|\"level\":10"}},
       {1 * SEC, G1, "{\"level\": 14, \"band\": \"a\"}"},
       {2 * SEC, G1, "{\"level\": 6, \"band\": \"a\"}"},
-      {3 * SEC, G1, "{\"level\": 15, \"band\": \"a\"}",
+      {3 * SEC,
+       G1,
+       "{\"level\": 15, \"band\": \"a\"}",
        {"gov|\"level\":15|\"suppressed\":2"}},
       {4 * SEC, G1, "{\"level\": 11.5, \"band\": \"a\"}"},
-      {5 * SEC, G1, "{\"level\": 11.5, \"band\": \"b\"}",
+      {5 * SEC,
+       G1,
+       "{\"level\": 11.5, \"band\": \"b\"}",
        {"gov|\"band\":\"b\"|\"suppressed\":1"}},
       {6 * SEC, G1, "{\"level\": 9.5, \"band\": \"b\"}"},
-      {7 * SEC, G1, "{\"level\": 6.4, \"band\": \"b\"}",
-       {"gov|\"level\":6.4"}},
-      {8 * SEC, G1, "{\"level\": \"high\", \"band\": \"b\"}",
+      {7 * SEC, G1, "{\"level\": 6.4, \"band\": \"b\"}", {"gov|\"level\":6.4"}},
+      {8 * SEC,
+       G1,
+       "{\"level\": \"high\", \"band\": \"b\"}",
        {"gov|\"level\":\"high\""}},
       {9 * SEC, G1, "{\"band\": \"b\"}", {"gov|\"level\":null"}},
       END}},
@@ -65,14 +76,18 @@ static const struct scenario gates[] = {
       {10 * SEC, G1, "{\"band\": \"b\"}"}, /* changed, but throttled */
       {20 * SEC, G1, "{\"band\": \"b\"}"},
       {70 * SEC, G1, "{\"band\": \"a\"}"}, /* a again: unchanged */
-      {80 * SEC, G1, "{\"band\": \"c\"}",
+      {80 * SEC,
+       G1,
+       "{\"band\": \"c\"}",
        {"gov|\"band\":\"c\"|\"suppressed\":3"}},
       END}},
     {"a rule without data compares the normalized fields",
      "domain: d\nrules:\n  - name: c\n    on_change: [zone]\n    to: [gov]\n",
      {{0, G1, "{\"zone\": \"x\", \"level\": 1}", {"gov|\"zone\":\"x\""}},
       {1 * SEC, G1, "{\"zone\": \"x\", \"level\": 2}"},
-      {2 * SEC, G1, "{\"zone\": \"y\", \"level\": 2}",
+      {2 * SEC,
+       G1,
+       "{\"zone\": \"y\", \"level\": 2}",
        {"gov|\"zone\":\"y\"|\"suppressed\":1"}},
       END}},
     {"max_keys evicts the least recently used key",
@@ -80,12 +95,14 @@ static const struct scenario gates[] = {
      "    to: [gov]\n",
      {{0, G1, "{}", {"gov|\"device\":\"g1\""}},
       {1 * MIN, G2, "{}", {"gov|\"device\":\"g2\""}},
-      {2 * MIN, G1, "{}"},                          /* g2 is now the oldest */
+      {2 * MIN, G1, "{}"},                            /* g2 is now the oldest */
       {3 * MIN, G3, "{}", {"gov|\"device\":\"g3\""}}, /* evicts g2 */
-      {4 * MIN, G1, "{}"},                          /* g1 kept: throttled */
-      {5 * MIN, G2, "{}",                           /* afresh; evicts g3 */
+      {4 * MIN, G1, "{}"},                            /* g1 kept: throttled */
+      {5 * MIN,
+       G2,
+       "{}", /* afresh; evicts g3 */
        {"gov|\"device\":\"g2\"|!suppressed"}},
-      {6 * MIN, G1, "{}"},                          /* still kept */
+      {6 * MIN, G1, "{}"},                            /* still kept */
       {7 * MIN, G3, "{}", {"gov|\"device\":\"g3\""}}, /* evicts g2 */
       END}},
 };

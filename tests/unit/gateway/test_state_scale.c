@@ -159,8 +159,8 @@ static void test_snapshot_of_100k_keys(void **state)
     printf("state figures: snapshot of %d keys: %zu bytes, %.0f ms to "
            "serialize under the pipeline lock (%.0f ms into a new buffer), "
            "%.0f ms to write and sync, %.0f ms to read and restore\n",
-           N_DEVICES, snap.len, (t1 - t0) * 1000, cold * 1000,
-           (t2 - t1) * 1000, (t3 - t2) * 1000);
+           N_DEVICES, snap.len, (t1 - t0) * 1000, cold * 1000, (t2 - t1) * 1000,
+           (t3 - t2) * 1000);
     assert_true(t1 - t0 < 5.0);
     sh_free(&b);
     sh_free(&h);

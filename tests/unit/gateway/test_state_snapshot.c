@@ -52,9 +52,9 @@ static uint64_t keys_of(const struct sh *h)
 /* Runs steps on a, saves at save_at, restores into a fresh pipeline at
  * restore_at, runs steps on it; returns the text saved in snap. */
 static void across_restart(const char *rules, const struct step *before,
-                           size_t n_before, int64_t save_at,
-                           int64_t restore_at, const struct step *after,
-                           size_t n_after, struct cg_buf *snap)
+                           size_t n_before, int64_t save_at, int64_t restore_at,
+                           const struct step *after, size_t n_after,
+                           struct cg_buf *snap)
 {
     struct sh a, b;
     struct cg_state_restored r;
@@ -90,9 +90,14 @@ static void test_firing_alert_survives_a_restart(void **state)
     across_restart(ALERT, before, N_ROWS(before), 90 * SEC, 90 * SEC + HOUR,
                    after, N_ROWS(after), &snap);
     const struct step resolve[] = {
-        {62 * MIN, G1, "{\"level\": 1}",
-         {"gov|\"resolved\":true|\"active_since\":\"2030-01-01T01:00:00.000Z\""}},
-        {63 * MIN, G2, "{\"level\": 5}",
+        {62 * MIN,
+         G1,
+         "{\"level\": 1}",
+         {"gov|\"resolved\":true|\"active_since\":\"2030-01-01T01:00:00."
+          "000Z\""}},
+        {63 * MIN,
+         G2,
+         "{\"level\": 5}",
          {"gov|\"device\":\"g2\"|\"active_since\":"
           "\"2030-01-01T01:01:20.000Z\""}},
     };
@@ -118,8 +123,8 @@ static void test_throttle_survives_a_restart(void **state)
         {69 * MIN, G1, "{}"}, /* 9 minutes of its interval have passed */
         {70 * MIN, G1, "{}", {"gov|\"suppressed\":2"}},
     };
-    across_restart(GATE, before, N_ROWS(before), 2 * MIN, 2 * MIN + HOUR,
-                   after, N_ROWS(after), &snap);
+    across_restart(GATE, before, N_ROWS(before), 2 * MIN, 2 * MIN + HOUR, after,
+                   N_ROWS(after), &snap);
     cg_buf_free(&snap);
 }
 
@@ -216,9 +221,9 @@ static void test_snapshot_files(void **state)
     assert_string_equal(text.data, "one\n");
     /* Torn by a crash mid-write (were it written in place): the previous
      * snapshot is still whole. */
-    assert_int_equal(cg_state_file_write(a.dir, snap.data, snap.len / 2, err,
-                                         sizeof(err)),
-                     CG_OK);
+    assert_int_equal(
+        cg_state_file_write(a.dir, snap.data, snap.len / 2, err, sizeof(err)),
+        CG_OK);
     cg_pipeline_state_reset(a.p);
     cg_state_file_read(a.dir, false, &text, err, sizeof(err));
     assert_int_equal(restore(&a, text.data, text.len, MIN, &r), CG_EINVAL);
@@ -259,19 +264,23 @@ static void test_reload_keeps_unchanged_rules(void **state)
     sh_load(&b, RELOAD_NEW);
     struct cg_emit emit = {sh_deliver, sh_dead, &a};
     a.n = 0;
-    assert_int_equal(
-        cg_pipeline_state_handover(b.p, a.p, CLOCK0 + 90, &emit), CG_OK);
+    assert_int_equal(cg_pipeline_state_handover(b.p, a.p, CLOCK0 + 90, &emit),
+                     CG_OK);
     const char *flushed[] = {"gov|\"rule\":\"d/w\"|\"n\":2|\"partial\":true|"
                              "\"time\":\"2030-01-01T00:01:30.000Z\"",
                              NULL};
     assert_true(sh_check(&a, flushed));
     sh_free(&a);
     const struct step after[] = {
-        {2 * MIN, G1, "{\"level\": 5}", /* pending kept: fires on time */
+        {2 * MIN,
+         G1,
+         "{\"level\": 5}", /* pending kept: fires on time */
          {"gov|\"rule\":\"d/high\"|\"active_since\":"
           "\"2030-01-01T00:00:00.000Z\""}},
         {3 * MIN, G1, "{\"level\": 5}"}, /* throttle kept: held */
-        {1 * HOUR, NULL, NULL, /* and the alert, silent, resolves */
+        {1 * HOUR,
+         NULL,
+         NULL, /* and the alert, silent, resolves */
          {"gov|\"rule\":\"d/w\"|\"n\":2|\"m\":5",
           "gov|\"rule\":\"d/high\"|\"stale\":true"}},
     };

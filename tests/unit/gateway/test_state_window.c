@@ -26,16 +26,22 @@ static const struct scenario windows[] = {
       {20 * MIN, A("g2"), "{\"zone\": \"a\", \"level\": 2}"},
       {30 * MIN, B("g3"), "{\"zone\": \"b\", \"level\": 3}"},
       {40 * MIN, A("g1"), "{\"zone\": \"b\", \"level\": -1}"}, /* when */
-      {1 * HOUR, NULL, NULL,
-       {"gov|\"zone\":\"a\"|\"n\":2|\"avg\":1.5|\"devices\":2|" WIN("00:00")
-        "|\"window_end\":\"2030-01-01T01:00:00.000Z\"|" TIME("01:00")
-        "|\"source\":{\"vendor\":\"acme\"}|\"network_provider\":\"nb\"|"
-        "!\"device\":|!\"topic\"",
+      {1 * HOUR,
+       NULL,
+       NULL,
+       {"gov|\"zone\":\"a\"|\"n\":2|\"avg\":1.5|\"devices\":2|" WIN(
+            "00:00") "|\"window_end\":\"2030-01-01T01:00:00."
+                     "000Z\"|" TIME("01:00") "|\"source\":{\"vendor\":"
+                                             "\"acme\"}|\"network_"
+                                             "provider\":\"nb\"|"
+                                             "!\"device\":|!\"topic\"",
         "gov|\"zone\":\"b\"|\"n\":1|\"source\":{\"vendor\":\"beta\"}|"
         "\"network_provider\":\"lora\""}},
       {2 * HOUR}, /* no message, no window */
       {130 * MIN, A("g1"), "{\"zone\": \"a\", \"level\": 4}"},
-      {185 * MIN, A("g1"), "{\"zone\": \"a\", \"level\": 6}",
+      {185 * MIN,
+       A("g1"),
+       "{\"zone\": \"a\", \"level\": 6}",
        {"gov|" WIN("02:00") "|\"n\":1|\"avg\":4|" TIME("03:00")}},
       {4 * HOUR, NULL, NULL, {"gov|" WIN("03:00") "|\"avg\":6"}},
       END}},
@@ -44,7 +50,9 @@ static const struct scenario windows[] = {
      "aggregate: { n: count() } }\n    to: [gov]\n",
      {{1 * MIN, A("g1"), "{}"},
       {2 * MIN, B("g2"), "{}"},
-      {15 * MIN, NULL, NULL,
+      {15 * MIN,
+       NULL,
+       NULL,
        {"gov|\"n\":2|\"source\":{\"vendor\":\"mixed\"}|"
         "\"device_provider\":\"mixed\"|\"network_provider\":\"mixed\"|"
         "\"window_end\":\"2030-01-01T00:15:00.000Z\""}},
@@ -65,7 +73,9 @@ static const struct scenario windows[] = {
       {2 * MIN, A("g2"), "{\"zone\": \"a\"}"},
       {3 * MIN, A("g3"), "{\"zone\": \"b\"}"},
       {4 * MIN, A("g3"), "{\"zone\": \"b\"}"}, /* one device, twice */
-      {1 * HOUR, NULL, NULL,
+      {1 * HOUR,
+       NULL,
+       NULL,
        {"gov|\"zone\":\"a\"", "pub|\"zone\":\"a\"",
         "gov|\"zone\":\"b\"|\"n\":2"}},
       END}},
@@ -84,7 +94,9 @@ static const struct scenario windows[] = {
       {7 * MIN, A("g1"), "{\"zone\": \"a\"}"},
       {8 * MIN, A("g1"), "{\"zone\": \"b\"}"},
       {9 * MIN, A("g1"), "{\"zone\": \"b\", \"level\": null}"},
-      {1 * HOUR, NULL, NULL,
+      {1 * HOUR,
+       NULL,
+       NULL,
        {"gov|\"zone\":\"a\"|\"c\":7|\"cd\":3|\"s\":10,|\"a\":2.5|\"mn\":1,|"
         "\"mx\":5|\"f\":3|\"l\":1",
         "gov|\"zone\":\"b\"|\"c\":2|\"cd\":0|\"s\":null|\"a\":null|"
@@ -96,7 +108,9 @@ static const struct scenario windows[] = {
      "{ mx: max(level) } }\n    to: [gov]\n",
      {{1 * MIN, A("g1"), "{\"zone\": \"a\", \"level\": 9}"},
       {2 * MIN, A("g1"), "{\"zone\": \"b\", \"level\": 1}"},
-      {1 * HOUR, NULL, NULL,
+      {1 * HOUR,
+       NULL,
+       NULL,
        {"gov|\"zone\":\"a\"|\"severity\":\"warning\"",
         "gov|\"zone\":\"b\"|\"severity\":\"info\""}},
       END}},
@@ -105,7 +119,9 @@ static const struct scenario windows[] = {
      "[owner, device], aggregate: { n: count(), owners: "
      "count_distinct(owner) } }\n    to: [gov, pub]\n",
      {{1 * MIN, A("g1"), "{\"owner\": \"o-1\"}"},
-      {1 * HOUR, NULL, NULL,
+      {1 * HOUR,
+       NULL,
+       NULL,
        {"gov|\"owner\":\"o-1\"|\"owners\":1|\"device\":\"g1\"",
         "pub|!owner|\"device\":\"g1\"|\"n\":1"}},
       END}},
@@ -123,11 +139,15 @@ static void test_windows(void **state)
 #define DAY89 (89 * 24 * HOUR)
 static const struct step dst_steps[] = {
     {DAY89 + 30 * MIN, A("g1"), "{\"level\": 1}"},
-    {DAY89 + 1 * HOUR, NULL, NULL,
+    {DAY89 + 1 * HOUR,
+     NULL,
+     NULL,
      {"gov|\"window_start\":\"2030-03-31T00:00:00.000Z\"|"
       "\"window_end\":\"2030-03-31T01:00:00.000Z\""}},
     {DAY89 + 90 * MIN, A("g1"), "{\"level\": 1}"},
-    {DAY89 + 2 * HOUR, NULL, NULL,
+    {DAY89 + 2 * HOUR,
+     NULL,
+     NULL,
      {"gov|\"window_start\":\"2030-03-31T01:00:00.000Z\"|"
       "\"window_end\":\"2030-03-31T02:00:00.000Z\""}},
 };
@@ -144,7 +164,8 @@ static void test_window_events_across_dst(void **state)
     unsetenv("CG_TEST_TZ");
 }
 
-/* ---- alignment ------------------------------------------------------------ */
+/* ---- alignment ------------------------------------------------------------
+ */
 
 struct bounds_case {
     const char *zone, *t, *every, *start, *end;
