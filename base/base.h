@@ -181,6 +181,12 @@ size_t cg_edit_distance(const char *a, const char *b);
  * size, or beyond 64 bits). */
 int cg_size_parse(const char *s, uint64_t *out);
 
+/* A duration: a whole number and one of the units ms, s, m, h, d
+ * ("500ms", "30s", "5m", "1h", "1d"; SPEC §3), at most CG_DURATION_MAX,
+ * into milliseconds. CG_OK or CG_EINVAL. */
+#define CG_DURATION_MAX (100LL * 366 * 86400 * 1000)
+int cg_duration_parse(const char *s, int64_t *ms);
+
 /* Trims ASCII spaces and tabs (and CR/LF) on both ends. */
 void cg_trim(const char **s, size_t *n);
 

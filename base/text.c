@@ -298,3 +298,32 @@ int cg_size_parse(const char *s, uint64_t *out)
     }
     return CG_EINVAL;
 }
+
+int cg_duration_parse(const char *s, int64_t *ms)
+{
+    static const struct {
+        const char *unit;
+        int64_t mult;
+    } units[] = {{"ms", 1},
+                 {"s", 1000},
+                 {"m", 60 * 1000},
+                 {"h", 3600 * 1000},
+                 {"d", 86400 * 1000}};
+    char *end;
+    if (s[0] < '0' || s[0] > '9')
+        return CG_EINVAL; /* no sign, no space, no empty text */
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno)
+        return CG_EINVAL;
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        /* A century bounds every duration: time arithmetic on epoch
+         * milliseconds then never overflows. */
+        if (strcmp(end, units[i].unit) == 0 &&
+            v <= (unsigned long long)(CG_DURATION_MAX / units[i].mult)) {
+            *ms = (int64_t)v * units[i].mult;
+            return CG_OK;
+        }
+    }
+    return CG_EINVAL;
+}

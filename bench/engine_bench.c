@@ -20,6 +20,11 @@
  * run first, outside it, so one-time growth of scratch memory is not
  * counted.
  *
+ * Stateful rules (SPEC §13) need time to pass: with --step-ms S each
+ * message arrives S ms after the one before (simulated; nothing sleeps),
+ * and with --timers N the rules' timers run every N messages, as the
+ * gateway's loop would run them, inside the measured loop.
+ *
  * Output: "RESULT key=value ..." on stdout; with --show N instead the
  * deliveries of the first N messages, "<consumer> <target>" per line (how
  * the benchmark counts the events a message fans out to). Exit status 0,
@@ -122,14 +127,27 @@ static int build_set(struct msg_set *s, const struct bench_shape *shape)
 #else
 #define KEEP_NAME __attribute__((noinline, noclone))
 #endif
+/* Simulated time for stateful rules (see the top of the file). */
+struct sim_clock {
+    double step_s;            /* between two messages */
+    unsigned long long every; /* run timers every this many; 0: never */
+};
+
 KEEP_NAME static int push_messages(struct cg_pipeline *e,
                                    const struct msg_set *s,
                                    unsigned long long n,
-                                   const struct cg_emit *emit)
+                                   const struct cg_emit *emit,
+                                   const struct sim_clock *clock)
 {
-    for (unsigned long long i = 0; i < n; i++)
-        if (cg_pipeline_process(e, &s->m[i % SET_SIZE], emit) < 0)
+    for (unsigned long long i = 0; i < n; i++) {
+        struct cg_message m = s->m[i % SET_SIZE];
+        m.received += (double)i * clock->step_s;
+        if (clock->every && i % clock->every == 0 &&
+            cg_pipeline_timers(e, m.received, emit, NULL) < 0)
             return -1;
+        if (cg_pipeline_process(e, &m, emit) < 0)
+            return -1;
+    }
     return 0;
 }
 
@@ -156,7 +174,8 @@ static int load(const char *path, struct cg_config **cfg,
 }
 
 static int measure(struct cg_pipeline *e, const struct msg_set *set,
-                   unsigned long long n, double load_s, long rss_loaded)
+                   unsigned long long n, double load_s, long rss_loaded,
+                   const struct sim_clock *clock)
 {
     struct counts c = {0};
     struct cg_emit emit = {count_delivery, count_dead, &c};
@@ -166,7 +185,7 @@ static int measure(struct cg_pipeline *e, const struct msg_set *set,
     c = (struct counts){0};
     double t0 = now_s();
     if (rc == 0)
-        rc = push_messages(e, set, n, &emit);
+        rc = push_messages(e, set, n, &emit, clock);
     double t = now_s() - t0;
     printf("RESULT rules=%zu load_ms=%.1f rss_loaded_kib=%ld "
            "hwm_kib=%ld messages=%llu deliveries=%llu dead=%llu "
@@ -192,6 +211,7 @@ struct eb_opts {
     const char *config;
     unsigned long long n, n_show;
     struct bench_shape shape;
+    struct sim_clock clock;
 };
 
 static int parse_args(int argc, char **argv, struct eb_opts *o)
@@ -200,7 +220,8 @@ static int parse_args(int argc, char **argv, struct eb_opts *o)
         {"config", 1, 0, 'c'},       {"messages", 1, 0, 'n'},
         {"topic-prefix", 1, 0, 'T'}, {"prefixes", 1, 0, 'P'},
         {"devices", 1, 0, 'D'},      {"size", 1, 0, 's'},
-        {"show", 1, 0, 'w'},         {0, 0, 0, 0}};
+        {"show", 1, 0, 'w'},         {"step-ms", 1, 0, 'S'},
+        {"timers", 1, 0, 'R'},       {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "c:n:", longs, NULL)) != -1) {
         switch (c) {
@@ -225,6 +246,12 @@ static int parse_args(int argc, char **argv, struct eb_opts *o)
         case 'w':
             o->n_show = strtoull(optarg, NULL, 10);
             break;
+        case 'S':
+            o->clock.step_s = strtod(optarg, NULL) / 1000.0;
+            break;
+        case 'R':
+            o->clock.every = strtoull(optarg, NULL, 10);
+            break;
         default:
             return -1;
         }
@@ -234,11 +261,12 @@ static int parse_args(int argc, char **argv, struct eb_opts *o)
 
 int main(int argc, char **argv)
 {
-    struct eb_opts o = {NULL, 10000, 0, {"vendors/aircheck/aqs", 0, 100, 210}};
+    struct eb_opts o = {
+        NULL, 10000, 0, {"vendors/aircheck/aqs", 0, 100, 210}, {0, 0}};
     if (parse_args(argc, argv, &o) != 0) {
         fputs("usage: engine_bench -c CONFIG [--messages N] "
               "[--topic-prefix T] [--prefixes P] [--devices K] "
-              "[--size B] [--show N]\n",
+              "[--size B] [--show N] [--step-ms S] [--timers N]\n",
               stderr);
         return 2;
     }
@@ -254,7 +282,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "engine_bench: cannot build messages\n");
     if (rc == 0)
         rc = o.n_show ? show(e, &set, o.n_show)
-                      : measure(e, &set, o.n, load_s, rss_loaded);
+                      : measure(e, &set, o.n, load_s, rss_loaded, &o.clock);
     free(set.topics);
     free(set.payloads);
     cg_pipeline_free(e);

@@ -152,18 +152,58 @@ enum cg_consumer_format {
     CG_CONSUMER_CAP
 };
 
+/* A duration key of a rule (SPEC §13): set is false when it is absent. */
+struct cg_duration_conf {
+    int64_t ms;
+    bool set;
+    struct cg_pos pos; /* of the value */
+};
+
 /* One case of a rule's tests:. */
 struct cg_test_conf {
     const char *name; /* or NULL: reported by its 1-based index */
     int index;
-    const char *topic; /* already inherited from the previous case */
-    const char *payload;
+    const char *topic;   /* already inherited from the previous case */
+    const char *payload; /* NULL: no message, the clock only moves */
     size_t payload_len;
+    struct cg_duration_conf at;    /* simulated clock (SPEC §13); ms is
+                                      inherited from the previous case */
     const struct cg_value *expect; /* a CG_LIST of CG_OBJ, or NULL */
     struct cg_pos pos;             /* the case's '-' */
     /* expect_dead: the dead-letter reason the message must get, or
      * NULL (then a dead letter fails the case). */
     struct cg_pstr expect_dead;
+};
+
+/* One on_change entry: a data key and the least absolute change of a
+ * number that counts (0: any change). */
+struct cg_on_change_conf {
+    struct cg_pstr field;
+    double threshold;
+};
+
+/* A rule's tumbling window (SPEC §13). */
+struct cg_window_conf {
+    struct cg_duration_conf every;
+    struct cg_src *group_by; /* field names or built-ins, as expressions */
+    size_t n_group_by;
+    struct cg_field_conf *aggregate; /* window expressions */
+    size_t n_aggregate;
+    struct cg_src having; /* text NULL: every group */
+    int min_count;        /* 0: no floor */
+    struct cg_pos pos;
+};
+
+/* The stateful keys of a rule (SPEC §13), checked for their
+ * combinations; every member is absent (zero) in a stateless rule. */
+struct cg_rule_state_conf {
+    struct cg_duration_conf throttle, hold, keep_firing_for, repeat,
+        stale_after; /* hold is `for` */
+    struct cg_on_change_conf *on_change;
+    size_t n_on_change;
+    bool has_on_change;
+    struct cg_window_conf *window; /* NULL: none */
+    int max_keys;                  /* default 100000 */
 };
 
 struct cg_rule_conf {
@@ -184,6 +224,7 @@ struct cg_rule_conf {
     size_t n_to;
     struct cg_test_conf *tests;
     size_t n_tests;
+    struct cg_rule_state_conf state;
     struct cg_pos pos;
 };
 

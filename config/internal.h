@@ -45,18 +45,19 @@ struct loader {
 };
 
 enum field_type {
-    FT_STR = 1, /* const char * */
-    FT_PSTR,    /* struct cg_pstr */
-    FT_INT,     /* int, within [min, max] */
-    FT_BOOL,    /* bool */
-    FT_SIZE,    /* uint64_t bytes: 512, 64KiB, 256MiB, 1GiB */
-    FT_ENUM,    /* int: index into choices */
-    FT_SRC,     /* struct cg_src: an expression */
-    FT_PLIST,   /* struct cg_pstr * + size_t count right after it */
-    FT_VALUE,   /* const struct cg_value *: any YAML as a value */
-    FT_CUSTOM,  /* parse(loader, node, base) */
-    FT_REFUSED, /* a key of a later version: always an error */
-    FT_REST     /* left to the caller; key "*": any key the table lacks */
+    FT_STR = 1,  /* const char * */
+    FT_PSTR,     /* struct cg_pstr */
+    FT_INT,      /* int, within [min, max] */
+    FT_BOOL,     /* bool */
+    FT_SIZE,     /* uint64_t bytes: 512, 64KiB, 256MiB, 1GiB */
+    FT_ENUM,     /* int: index into choices */
+    FT_SRC,      /* struct cg_src: an expression */
+    FT_DURATION, /* struct cg_duration_conf: 500ms, 30s, 5m, 1h, 1d */
+    FT_PLIST,    /* struct cg_pstr * + size_t count right after it */
+    FT_VALUE,    /* const struct cg_value *: any YAML as a value */
+    FT_CUSTOM,   /* parse(loader, node, base) */
+    FT_REFUSED,  /* a key of a later version: always an error */
+    FT_REST      /* left to the caller; key "*": any key the table lacks */
 };
 
 struct field {
@@ -209,6 +210,14 @@ size_t flow_splits(struct loader *L, yaml_node_t *map, bool *skip);
 /* For a flow mapping of two or more pairs: the pairs to skip (cg_free()
  * it), with every split reported; NULL for any other node. */
 bool *flow_skips(struct loader *L, yaml_node_t *map);
+
+/* The stateful keys of a rule (rulestate.c): on_change and window parse
+ * into r->state; check_rule_state reports invalid durations and
+ * combinations at their line and column once the rule is read. */
+int parse_on_change(struct loader *L, yaml_node_t *n, void *rule);
+int parse_window(struct loader *L, yaml_node_t *n, void *rule);
+void check_rule_state(struct loader *L, yaml_node_t *item,
+                      struct cg_rule_conf *r);
 
 /* Checks references between sections and files (refs.c). */
 void config__check_refs(struct loader *L);

@@ -1,17 +1,17 @@
 /*
  * Rule files (SPEC §3): one domain per file, its rules and their tests.
  * Expressions stay source text with positions; the gateway compiles them.
- * `throttle`, `for` and `window` are refused at their line: stateful rules
- * are not in this version, and silently ignoring them would fire alerts
- * an operator asked to hold back.
+ * The stateful keys (throttle, on_change, for, window ...) are read and
+ * checked in rulestate.c.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
 
-struct test_state { /* carried from case to case: the inherited topic */
+struct test_state { /* carried from case to case: topic and clock */
     const char *topic;
+    int64_t at_ms;
 };
 
 static const struct field match_fields[] = {
@@ -79,6 +79,7 @@ static const struct field test_fields[] = {
     {FIELD(struct cg_test_conf, name, "name", FT_STR)},
     {FIELD(struct cg_test_conf, topic, "topic", FT_STR)},
     {.key = "payload", .type = FT_CUSTOM, .parse = parse_payload},
+    {FIELD(struct cg_test_conf, at, "at", FT_DURATION)},
     {.key = "expect", .type = FT_CUSTOM, .parse = parse_expect},
     /* binary payloads and dead letters (testcase.c) */
     {.key = "payload_hex", .type = FT_CUSTOM, .parse = testcase__payload_hex},
@@ -98,14 +99,22 @@ static void load_test(struct loader *L, yaml_node_t *item,
         st->topic = t->topic;
     else if (st->topic)
         t->topic = st->topic;
-    else
+    else if (t->payload) /* a case without a message only moves the clock */
         loader_error(L, item, "the first test case needs a 'topic'");
+    if (!t->at.set)
+        t->at.ms = st->at_ms;
+    else if (t->at.ms < st->at_ms)
+        loader_error(L, map_get(L, item, "at"),
+                     "at: the clock cannot go back (the case before is at "
+                     "%lldms)",
+                     (long long)st->at_ms);
+    st->at_ms = t->at.ms;
 }
 
 static int parse_tests(struct loader *L, yaml_node_t *n, void *base)
 {
     struct cg_rule_conf *r = base;
-    struct test_state st = {NULL};
+    struct test_state st = {NULL, 0};
     if (n->type != YAML_SEQUENCE_NODE) {
         loader_error(L, n, "expected a list of test cases");
         return 1;
@@ -134,9 +143,16 @@ static const struct field rule_fields[] = {
     {FIELD(struct cg_rule_conf, severity, "severity", FT_SRC)},
     {.key = "data", .type = FT_CUSTOM, .parse = parse_data},
     {FIELD(struct cg_rule_conf, to, "to", FT_PLIST), .required = 1},
-    {.key = "throttle", .type = FT_REFUSED},
-    {.key = "for", .type = FT_REFUSED},
-    {.key = "window", .type = FT_REFUSED},
+    {FIELD(struct cg_rule_conf, state.throttle, "throttle", FT_DURATION)},
+    {.key = "on_change", .type = FT_CUSTOM, .parse = parse_on_change},
+    {FIELD(struct cg_rule_conf, state.hold, "for", FT_DURATION)},
+    {FIELD(struct cg_rule_conf, state.keep_firing_for, "keep_firing_for",
+           FT_DURATION)},
+    {FIELD(struct cg_rule_conf, state.repeat, "repeat", FT_DURATION)},
+    {FIELD(struct cg_rule_conf, state.stale_after, "stale_after", FT_DURATION)},
+    {.key = "window", .type = FT_CUSTOM, .parse = parse_window},
+    {FIELD(struct cg_rule_conf, state.max_keys, "max_keys", FT_INT),
+     .def = "100000", .min = 1, .max = 100000000},
     {.key = "tests", .type = FT_CUSTOM, .parse = parse_tests},
     {0}};
 
@@ -172,6 +188,7 @@ static void load_rule(struct loader *L, yaml_node_t *item,
     if (to && to->type == YAML_SEQUENCE_NODE && node_len(to) == 0)
         loader_error(L, item, "to: name at least one consumer or role");
     check_unique_name(L, item, f, i);
+    check_rule_state(L, item, r);
 }
 
 static int parse_rules(struct loader *L, yaml_node_t *n, void *base)

@@ -24,6 +24,8 @@ static const char *field_type_name(int type)
         return "a size (e.g. 64MiB)";
     case FT_PLIST:
         return "a list of strings";
+    case FT_DURATION:
+        return "a duration (500ms, 30s, 5m, 1h, 1d)";
     default:
         return "a string";
     }
@@ -169,6 +171,15 @@ static void apply_value(struct loader *L, const struct field *f, yaml_node_t *v,
     }
     if (f->type == FT_SRC) {
         scalar_src(L, v, (struct cg_src *)dst);
+        return;
+    }
+    if (f->type == FT_DURATION) {
+        struct cg_duration_conf *d = (struct cg_duration_conf *)dst;
+        d->pos = node_pos(L, v);
+        d->set = cg_duration_parse(node_text(v), &d->ms) == CG_OK;
+        if (!d->set)
+            loader_error(L, v, "expected %s, got '%s'",
+                         field_type_name(f->type), node_text(v));
         return;
     }
     if (f->type == FT_PSTR) {

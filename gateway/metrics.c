@@ -93,6 +93,34 @@ static void render_pipeline(struct cg_buf *b, const struct cg_pipeline *p)
         sample(b, "citygate_rule_events_total", "rule", name, n);
 }
 
+/* Stateful rules (SPEC §13): keys held, events held back by why, keys
+ * evicted at max_keys. Stateless rules have no rows. */
+static void render_state(struct cg_buf *b, const struct cg_pipeline *p)
+{
+    const char *name;
+    struct cg_state_stats s;
+    family(b, "citygate_rule_state_keys", "gauge",
+           "Keys a stateful rule holds (devices or window groups).");
+    for (size_t i = 0; i < cg_pipeline_state_stats(p, i, &name, &s); i++)
+        if (name)
+            sample(b, "citygate_rule_state_keys", "rule", name, s.keys);
+    family(b, "citygate_rule_suppressed_total", "counter",
+           "Events a stateful rule held back, by why (throttle, on_change, "
+           "min_count).");
+    for (size_t i = 0; i < cg_pipeline_state_stats(p, i, &name, &s); i++)
+        for (int w = 0; name && w < CG_WHY_N; w++) {
+            cg_buf_puts(b, "citygate_rule_suppressed_total{rule=\"");
+            put_label(b, name);
+            cg_buf_printf(b, "\",why=\"%s\"} %llu\n", cg_state_why_name(w),
+                          (unsigned long long)s.suppressed[w]);
+        }
+    family(b, "citygate_rule_evicted_total", "counter",
+           "Least recently used keys dropped at max_keys.");
+    for (size_t i = 0; i < cg_pipeline_state_stats(p, i, &name, &s); i++)
+        if (name)
+            sample(b, "citygate_rule_evicted_total", "rule", name, s.evicted);
+}
+
 static void render_delivery(struct cg_buf *b, struct cg_deliver *d)
 {
     struct cg_consumer_stats s;
@@ -160,6 +188,7 @@ void gw__metrics_serve(struct gw *g)
         return;
     struct cg_buf page = {0};
     render_pipeline(&page, g->gen.pipeline);
+    render_state(&page, g->gen.pipeline);
     render_delivery(&page, g->deliver);
     render_histogram(&page, g);
     pthread_mutex_lock(&m->lock);

@@ -302,6 +302,8 @@ int gw__start(struct gw *g, const char *config_path)
     if (rc == CG_OK)
         rc = start_delivery(g, &d);
     if (rc == CG_OK)
+        rc = gw__state_start(g);
+    if (rc == CG_OK)
         rc = gw__metrics_start(g);
     if (rc == CG_OK) /* before connecting: "connected" lines follow it */
         cg_log(CG_LOG_INFO,
@@ -379,6 +381,7 @@ static void reload(struct gw *g, const char *why)
     cg_pipeline_inherit_stats(next.pipeline, old.pipeline);
     g->gen = next;
     cg_deliver_commit(g->deliver);
+    gw__state_handover(g, old.pipeline, next.pipeline);
     pthread_mutex_unlock(&g->pipeline_lock);
     cg_deliver_retire(g->deliver, DRAIN_MS); /* nothing feeds them now */
     gen_free(&old);
@@ -431,6 +434,7 @@ static void on_tick(void *user)
     }
     cg_deliver_check_disk(g->deliver);
     check_backpressure(g);
+    gw__state_tick(g);
 }
 
 static void log_stats(void *user)
@@ -446,8 +450,8 @@ static void log_stats(void *user)
 
 int gw__run(struct gw *g)
 {
-    struct cg_loop_handlers h = {on_reload, on_wake, on_tick,
-                                 log_stats, NULL,    g};
+    struct cg_loop_handlers h = {on_reload, on_wake,          on_tick,
+                                 log_stats, gw__state_timers, g};
     return cg_loop_run(g->loop, &h);
 }
 
@@ -492,6 +496,7 @@ void gw__shutdown(struct gw *g)
     gw__metrics_stop(g);
     if (g->in)
         cg_mqtt_pause_intake(g->in);
+    gw__state_stop(g);
     if (g->deliver)
         cg_deliver_drain(g->deliver, DRAIN_MS);
     if (g->deliver && g->gen.cfg)
@@ -506,6 +511,7 @@ void gw__shutdown(struct gw *g)
     cg_mqtt_free(g->in);
     cg_mqtt_free(g->out);
     gen_free(&g->gen);
+    gw__state_free(g);
     cg_loop_free(g->loop);
     cg_free(g->status_topic);
     cg_buf_free(&g->status_online);

@@ -33,6 +33,7 @@ struct gw_gen {
 #define GW_N_BUCKETS 12 /* pipeline histogram, plus +Inf */
 
 struct gw_metrics; /* metrics.c */
+struct gw_state;   /* run_state.c */
 
 struct gw {
     const char *config_path;
@@ -55,12 +56,27 @@ struct gw {
     atomic_ullong pipeline_buckets[GW_N_BUCKETS + 1];
     atomic_ullong pipeline_ns;
     struct gw_metrics *metrics;
+    struct gw_state *state;
 };
 
 /* run.c */
 int gw__start(struct gw *g, const char *config_path);
 int gw__run(struct gw *g);
 void gw__shutdown(struct gw *g);
+
+/* run_state.c: stateful rules (SPEC §13), on the loop thread. start
+ * restores the last snapshot (before intake connects); the loop's timers
+ * handler runs their timers; tick saves a snapshot every few seconds when
+ * state changed and logs evictions once a minute; handover runs during a
+ * reload, under pipeline_lock, before the new consumers are committed;
+ * stop saves the last snapshot once intake is paused. */
+int gw__state_start(struct gw *g);
+double gw__state_timers(void *user, double now);
+void gw__state_tick(struct gw *g);
+void gw__state_handover(struct gw *g, struct cg_pipeline *old,
+                        struct cg_pipeline *next);
+void gw__state_stop(struct gw *g);
+void gw__state_free(struct gw *g);
 
 /* metrics.c: the server on its own thread, fed by the loop thread. */
 int gw__metrics_start(struct gw *g);

@@ -53,7 +53,7 @@ static bool data_view(struct cg_pipeline *p, const struct msg_ctx *mc,
         return false;
     for (uint32_t i = 0; i < f->data.len; i++) {
         const struct cg_member *m = &f->data.as.members[i];
-        if (route__field_visible(p, mc->vendor, c, route__taint(f, i), m->key))
+        if (route__member_visible(p, mc, f, c, i, m->key))
             o.m[o.n++] = *m;
     }
     *out = object(&o);
@@ -66,16 +66,17 @@ static bool source_views(struct cg_pipeline *p, const struct msg_ctx *mc,
                          struct cg_value *chain)
 {
     const struct vendor_rt *v = mc->vendor;
+    const char *vendor = v ? v->conf->name.s : mc->vendor_name;
     struct members s, ch;
     if (!alloc_members(p, &s, 3) || !alloc_members(p, &ch, 3))
         return false;
-    put(&s, "vendor", text(v->conf->name.s));
-    if (route__device_visible(v, c)) {
+    put(&s, "vendor", text(vendor));
+    if (mc->device && route__device_visible(v, c)) {
         put(&s, "device", text(mc->device));
         put(&s, "topic", cg_value_str(mc->m->topic, mc->m->topic_len));
     }
-    put(&ch, "device_provider", text(v->conf->name.s));
-    put(&ch, "network_provider", text(v->network));
+    put(&ch, "device_provider", text(vendor));
+    put(&ch, "network_provider", text(v ? v->network : mc->network_name));
     put(&ch, "application_provider", text(c->conf->name.s));
     *source = object(&s);
     *chain = object(&ch);
@@ -117,7 +118,7 @@ int filter__holds(struct cg_pipeline *p, const struct msg_ctx *mc,
     struct cg_eval_ctx ctx = mc->eval;
     ctx.record = &event;
     ctx.domain = f->rule->domain;
-    if (!route__device_visible(mc->vendor, c)) {
+    if (!mc->device || !route__device_visible(mc->vendor, c)) {
         ctx.device = NULL; /* so are the topic and its levels */
         ctx.topic = NULL;
         ctx.levels = NULL;

@@ -10,6 +10,7 @@
 
 #include "host/host.h"
 #include "pipeline.h"
+#include "state/state.h"
 
 /* ---- topic templates (template.c) -------------------------------------- */
 
@@ -104,6 +105,13 @@ struct rule_rt {
     uint64_t hash;              /* of the full name, for event ids */
     struct taint *taints;       /* per data field */
     _Atomic uint64_t events;    /* events it produced (per consumer) */
+    /* Stateful rules (stateful.c): the rule's state, and for a window the
+     * taint of each data field and the vendors its groups may mix. */
+    struct cg_state_rule *state;
+    struct taint *win_taints;
+    size_t n_win_taints;
+    uint32_t *vendors;
+    size_t n_vendors;
 };
 
 struct cg_pipeline {
@@ -124,6 +132,7 @@ struct cg_pipeline {
     struct cg_expr_env env;
     char **table_private;
     size_t n_table_private;
+    struct cg_state *state;      /* stateful rules' keys, owned */
     struct cg_arena *conf_arena; /* what the build resolved, for its life */
     /* per-message scratch, reused */
     struct cg_arena *arena;
@@ -173,6 +182,10 @@ struct msg_ctx {
     struct cg_eval_ctx eval;
     uint64_t hash; /* gateway id, topic and payload */
     char received[32], time_text[32];
+    /* Without a vendor (a window's group): what source.vendor and the
+     * chain name, a vendor or "mixed". */
+    const char *vendor_name, *network_name;
+    const char *group_key; /* a window's group, as an entity key */
 };
 
 /* One fired rule's event before it is routed. */
@@ -181,6 +194,12 @@ struct fired {
     struct rule_rt *rt;
     int severity;
     struct cg_value data; /* an object */
+    /* The taint of data's first n_taints members (members past them,
+     * added by stateful rules, read nothing); NULL: the rule has no
+     * `data`, names are checked as they are. */
+    const struct taint *taints;
+    size_t n_taints;
+    bool no_citizens; /* below a window's min_count */
 };
 
 /* ingest.c: finds the vendor (NULL: none matches) and splits the topic
@@ -204,6 +223,20 @@ int normalize__record(struct cg_pipeline *p, struct msg_ctx *mc);
  * number of deliveries or a negative CG_E*. */
 int match__rules(struct cg_pipeline *p, struct msg_ctx *mc,
                  const struct cg_emit *emit);
+/* The event of rule r for this message: severity and data evaluated.
+ * CG_OK or CG_ENOMEM. */
+int match__event(struct cg_pipeline *p, struct msg_ctx *mc,
+                 const struct cg_rule *r, struct fired *f);
+
+/* stateful.c: the hooks of stateful rules (SPEC §13). build compiles the
+ * rules' state (errors into d); message runs one message through a
+ * stateful rule, whose `when` held or not, and returns the number of
+ * deliveries or a negative CG_E*. */
+int stateful__build(struct cg_pipeline *p, struct cg_diags *d);
+void stateful__free(struct cg_pipeline *p);
+int stateful__message(struct cg_pipeline *p, struct msg_ctx *mc,
+                      const struct cg_rule *r, bool holds,
+                      const struct cg_emit *emit);
 
 /* route.c: one fired rule to each consumer it names. Returns the number
  * of deliveries or a negative CG_E*. */
@@ -220,6 +253,13 @@ bool route__field_visible(const struct cg_pipeline *p,
 bool route__device_visible(const struct vendor_rt *v,
                            const struct consumer_rt *c);
 const struct taint *route__taint(const struct fired *f, size_t i);
+/* Whether data member i of f (named name) may reach c; a window's group
+ * (mc->vendor NULL) shows a member only when every vendor its rule may
+ * match would show it. */
+bool route__member_visible(const struct cg_pipeline *p,
+                           const struct msg_ctx *mc, const struct fired *f,
+                           const struct consumer_rt *c, size_t i,
+                           const char *name);
 
 /* filter.c: whether consumer c's `when:` holds for the event with this
  * id, evaluated over what c may see of it. 1 yes, 0 no, CG_ENOMEM. */

@@ -28,22 +28,42 @@ static int eval_data(struct cg_pipeline *p, struct msg_ctx *mc,
     return CG_OK;
 }
 
+int match__event(struct cg_pipeline *p, struct msg_ctx *mc,
+                 const struct cg_rule *r, struct fired *f)
+{
+    struct rule_rt *rt = &p->rule_rt[r->index];
+    *f = (struct fired){.rule = r,
+                        .rt = rt,
+                        .severity = r->severity_const,
+                        .data = mc->record,
+                        .taints = r->has_data ? rt->taints : NULL,
+                        .n_taints = r->n_data};
+    if (r->severity) {
+        struct cg_value v;
+        cg_expr_eval(r->severity, &mc->eval, &v);
+        f->severity = cg_severity_parse(&v);
+    }
+    return eval_data(p, mc, r, f);
+}
+
+/* A stateful rule sees every message its match fits, `when` or not: a
+ * message whose `when` fails resolves an alert (SPEC §13). */
 static int fire(struct cg_pipeline *p, struct msg_ctx *mc,
                 const struct cg_rule *r, const struct cg_emit *emit)
 {
     struct cg_value v;
+    bool holds = true;
     mc->eval.domain = r->domain;
     if (r->when) {
         cg_expr_eval(r->when, &mc->eval, &v);
-        if (!cg_value_is_true(&v))
-            return 0;
+        holds = cg_value_is_true(&v);
     }
-    struct fired f = {r, &p->rule_rt[r->index], r->severity_const, mc->record};
-    if (r->severity) {
-        cg_expr_eval(r->severity, &mc->eval, &v);
-        f.severity = cg_severity_parse(&v);
-    }
-    if (eval_data(p, mc, r, &f) != CG_OK)
+    if (p->rule_rt[r->index].state)
+        return stateful__message(p, mc, r, holds, emit);
+    struct fired f;
+    if (!holds)
+        return 0;
+    if (match__event(p, mc, r, &f) != CG_OK)
         return CG_ENOMEM;
     return route__event(p, mc, &f, emit);
 }

@@ -25,6 +25,10 @@ int cg_pipeline_new(const struct cg_config *cfg,
         int rrc = build__rules(p, reg, d);
         rc = rc == CG_OK ? rrc : rc;
     }
+    if (rc != CG_ENOMEM) { /* and those of their stateful keys */
+        int src = stateful__build(p, d);
+        rc = rc == CG_OK ? src : rc;
+    }
     if (rc == CG_OK) {
         p->arena = cg_arena_new(ARENA_CHUNK);
         size_t n = cg_ruleset_count(p->rules);
@@ -44,6 +48,7 @@ void cg_pipeline_free(struct cg_pipeline *p)
 {
     if (!p)
         return;
+    stateful__free(p);
     build__free_rules(p);
     build__free_vendors(p);
     cg_arena_free(p->arena);

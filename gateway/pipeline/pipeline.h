@@ -28,6 +28,7 @@
 #include "citygate_plugin.h"
 #include "config.h"
 #include "rules.h"
+#include "state/state.h"
 
 struct cg_plugin_reg;
 struct cg_pipeline;
@@ -121,5 +122,49 @@ size_t cg_pipeline_rule_stats(const struct cg_pipeline *p, size_t i,
  * the pipeline being replaced by a reload. */
 void cg_pipeline_inherit_stats(struct cg_pipeline *p,
                                const struct cg_pipeline *old);
+
+/* ---- stateful rules (SPEC §13; stateful.c) ----------------------------------
+ *
+ * The pipeline owns the state of its stateful rules. Times are the
+ * gateway's clock in epoch seconds (a message's `received`). Every
+ * function below runs on the thread that runs the pipeline, or under the
+ * lock it runs under; events go through emit like a message's.
+ */
+
+/* Runs every timer due at or before now (window ends, repeats, stale
+ * alerts) and sets *next (may be NULL) to when the next is due, or 0.
+ * Returns the number of deliveries, or the first error of emit (that
+ * timer stays due; the caller tries again later). */
+int cg_pipeline_timers(struct cg_pipeline *p, double now,
+                       const struct cg_emit *emit, double *next);
+/* A reload: next takes over the state of every rule of old whose
+ * definition did not change; the open windows of old's other window
+ * rules go out through emit with data.partial: true (routed by old,
+ * whose consumers emit must still address). Returns CG_OK or emit's
+ * error. */
+int cg_pipeline_state_handover(struct cg_pipeline *next,
+                               struct cg_pipeline *old, double now,
+                               const struct cg_emit *emit);
+/* A snapshot of the state (cg_state_save), appended to out. CG_OK or
+ * CG_ENOMEM. */
+int cg_pipeline_state_save(const struct cg_pipeline *p, double now,
+                           struct cg_buf *out);
+/* Restores a snapshot (cg_state_load): times shifted by the outage,
+ * windows that ended meanwhile emitted as partial through emit. CG_OK,
+ * CG_EINVAL (torn or garbled: err says; nothing restored) or CG_ENOMEM. */
+int cg_pipeline_state_restore(struct cg_pipeline *p, const char *text,
+                              size_t len, double now,
+                              const struct cg_emit *emit,
+                              struct cg_state_restored *out, char *err,
+                              size_t errlen);
+/* Forgets every key (each rule's `citygate test` cases start afresh). */
+void cg_pipeline_state_reset(struct cg_pipeline *p);
+/* Moves with every change of state: a snapshot is due when it moved. */
+uint64_t cg_pipeline_state_version(const struct cg_pipeline *p);
+/* Counters for /metrics: returns the number of rules and, when i is
+ * below it, sets *name to the rule's full name and fills s, or sets
+ * *name to NULL for a stateless rule. Any thread (atomics). */
+size_t cg_pipeline_state_stats(const struct cg_pipeline *p, size_t i,
+                               const char **name, struct cg_state_stats *s);
 
 #endif

@@ -89,9 +89,31 @@ bool route__device_visible(const struct vendor_rt *v,
            granted(c, "device");
 }
 
+/* What data member i reads: a member that a stateful rule added
+ * (active_since, suppressed ...) reads nothing. */
 const struct taint *route__taint(const struct fired *f, size_t i)
 {
-    return f->rule->has_data ? &f->rt->taints[i] : NULL;
+    static const struct taint none = {NULL, 0, false, false};
+    if (!f->taints)
+        return NULL;
+    return i < f->n_taints ? &f->taints[i] : &none;
+}
+
+/* A window's group mixes messages of the vendors its rule may match: a
+ * field is shown only when every one of them would show it. */
+bool route__member_visible(const struct cg_pipeline *p,
+                           const struct msg_ctx *mc, const struct fired *f,
+                           const struct consumer_rt *c, size_t i,
+                           const char *name)
+{
+    const struct taint *t = route__taint(f, i);
+    if (mc->vendor)
+        return route__field_visible(p, mc->vendor, c, t, name);
+    for (size_t k = 0; k < f->rt->n_vendors; k++)
+        if (!route__field_visible(p, &p->vendors[f->rt->vendors[k]], c, t,
+                                  name))
+            return false;
+    return true;
 }
 
 static void put_key(struct cg_buf *b, const char *key, const char *value)
@@ -113,7 +135,7 @@ static void put_data(struct cg_buf *b, const struct cg_pipeline *p,
     cg_buf_put(b, "\"data\":{", 8);
     for (uint32_t i = 0; i < f->data.len; i++) {
         const struct cg_member *m = &f->data.as.members[i];
-        if (!route__field_visible(p, mc->vendor, c, route__taint(f, i), m->key))
+        if (!route__member_visible(p, mc, f, c, i, m->key))
             continue;
         if (!first)
             cg_buf_putc(b, ',');
@@ -131,6 +153,7 @@ static void put_envelope(struct cg_buf *b, const struct cg_pipeline *p,
 {
     const struct cg_rule *r = f->rule;
     const struct vendor_rt *v = mc->vendor;
+    const char *vendor = v ? v->conf->name.s : mc->vendor_name;
     cg_buf_reset(b);
     cg_buf_putc(b, '{');
     put_key(b, "id", id);
@@ -149,8 +172,8 @@ static void put_envelope(struct cg_buf *b, const struct cg_pipeline *p,
     cg_buf_putc(b, ',');
     put_key(b, "rule", r->full_name);
     cg_buf_put(b, ",\"source\":{", 11);
-    put_key(b, "vendor", v->conf->name.s);
-    if (route__device_visible(v, c)) {
+    put_key(b, "vendor", vendor);
+    if (mc->device && route__device_visible(v, c)) {
         cg_buf_putc(b, ',');
         put_key(b, "device", mc->device);
         cg_buf_putc(b, ',');
@@ -158,9 +181,9 @@ static void put_envelope(struct cg_buf *b, const struct cg_pipeline *p,
         cg_json_put_string(b, mc->m->topic, mc->m->topic_len);
     }
     cg_buf_put(b, "},\"chain\":{", 11);
-    put_key(b, "device_provider", v->conf->name.s);
+    put_key(b, "device_provider", vendor);
     cg_buf_putc(b, ',');
-    put_key(b, "network_provider", v->network);
+    put_key(b, "network_provider", v ? v->network : mc->network_name);
     cg_buf_putc(b, ',');
     put_key(b, "application_provider", c->conf->name.s);
     cg_buf_put(b, "},", 2);
@@ -176,10 +199,8 @@ static const struct cg_value *data_member(const struct cg_pipeline *p,
     for (uint32_t i = 0; i < f->data.len; i++) {
         const struct cg_member *m = &f->data.as.members[i];
         if (!strcmp(m->key, name))
-            return route__field_visible(p, mc->vendor, c, route__taint(f, i),
-                                        name)
-                       ? &m->value
-                       : NULL;
+            return route__member_visible(p, mc, f, c, i, name) ? &m->value
+                                                               : NULL;
     }
     return NULL;
 }
@@ -208,10 +229,11 @@ static void put_part(struct cg_pipeline *p, const struct tpl_part *t,
         s = r->name;
         break;
     case TPL_VENDOR:
-        s = mc->vendor->conf->name.s;
+        s = mc->vendor ? mc->vendor->conf->name.s : mc->vendor_name;
         break;
     case TPL_DEVICE:
-        s = route__device_visible(mc->vendor, c) ? mc->device : "";
+        s = mc->device && route__device_visible(mc->vendor, c) ? mc->device
+                                                               : "";
         break;
     default: {
         const struct cg_value *v = data_member(p, f, mc, c, t->text);
@@ -252,8 +274,7 @@ static int visible_data(struct cg_pipeline *p, const struct msg_ctx *mc,
     if (!m)
         return CG_ENOMEM;
     for (uint32_t i = 0; i < n; i++)
-        if (route__field_visible(p, mc->vendor, c, route__taint(f, i),
-                                 f->data.as.members[i].key))
+        if (route__member_visible(p, mc, f, c, i, f->data.as.members[i].key))
             m[k++] = f->data.as.members[i];
     *out = (struct cg_value){.type = CG_OBJ, .len = k};
     out->as.members = m;
@@ -266,7 +287,8 @@ static int make_view(struct cg_pipeline *p, const struct msg_ctx *mc,
                      const char *id, struct event_view *v)
 {
     const struct cg_rule *r = f->rule;
-    bool device = route__device_visible(mc->vendor, c);
+    const struct vendor_rt *vr = mc->vendor;
+    bool device = mc->device && route__device_visible(vr, c);
     *v = (struct event_view){
         .id = id,
         .time = mc->time_text,
@@ -278,13 +300,13 @@ static int make_view(struct cg_pipeline *p, const struct msg_ctx *mc,
         .rule_name = r->name,
         .description = r->description,
         .severity = f->severity,
-        .vendor = mc->vendor->conf->name.s,
-        .network = mc->vendor->network,
+        .vendor = vr ? vr->conf->name.s : mc->vendor_name,
+        .network = vr ? vr->network : mc->network_name,
         .consumer = c->conf->name.s,
         .device = device ? mc->device : NULL,
-        .key = mc->device,
+        .key = mc->device ? mc->device : mc->group_key,
     };
-    if (!device) { /* hash(device), as the expression function gives it */
+    if (mc->device && !device) { /* hash(device), as hash() gives it */
         char *hex = cg_arena_alloc(p->arena, 17);
         if (!hex)
             return CG_ENOMEM;
@@ -378,7 +400,10 @@ int route__event(struct cg_pipeline *p, const struct msg_ctx *mc,
 {
     int count = 0;
     for (size_t i = 0; i < f->rule->n_targets; i++) {
-        int rc = route_one(p, mc, f, f->rule->targets[i], emit);
+        uint32_t ci = f->rule->targets[i];
+        if (f->no_citizens && p->consumers[ci].conf->role == CG_ROLE_CITIZEN)
+            continue; /* a window group below min_count (SPEC §13) */
+        int rc = route_one(p, mc, f, ci, emit);
         if (rc < 0)
             return rc;
         count += rc;

@@ -91,7 +91,23 @@ struct names_check {
     struct cg_diags *d;
     const char *warned[32]; /* names warned about in this rule */
     size_t n_warned;
+    /* A window rule's severity and data read its groups, not messages:
+     * the aggregate names, the group_by fields and the window's bounds. */
+    const struct cg_window_conf *window;
 };
+
+static bool window_names(const struct cg_window_conf *w, const char *name)
+{
+    if (!strcmp(name, "window_start") || !strcmp(name, "window_end"))
+        return true;
+    for (size_t i = 0; i < w->n_aggregate; i++)
+        if (!strcmp(w->aggregate[i].name.s, name))
+            return true;
+    for (size_t i = 0; i < w->n_group_by; i++)
+        if (w->group_by[i].text && !strcmp(w->group_by[i].text, name))
+            return true;
+    return false;
+}
 
 static bool vendor_produces(const struct cg_vendor_conf *v, const char *name)
 {
@@ -148,6 +164,8 @@ static void check_name(void *user, const char *name, size_t offset)
                       name, name, name);
         return;
     }
+    if (c->window && window_names(c->window, name))
+        return;
     for (int i = 0; i < c->n_vendors; i++)
         if (vendor_produces(c->p->vendors[c->vendors[i]].conf, name))
             return;
@@ -189,12 +207,13 @@ void warn__rule(const struct cg_pipeline *p, const struct cg_rule_conf *conf,
     uint32_t vendors[MAX_VENDORS];
     int n = rule_vendors(p, conf, vendors);
     n = topic_vendors(p, conf, vendors, n, d);
-    struct names_check c = {p, vendors, n, NULL, NULL, false, d, {0}, 0};
+    struct names_check c = {p, vendors, n, NULL, NULL, false, d, {0}, 0, NULL};
     /* With no vendor left there is nothing to compare names with; the
      * severity words are checked all the same. */
     if (n < 0 || !all_list_fields(p, vendors, n))
         c.n_vendors = 0;
     check_expr(&c, rule->when, &conf->when, "when", false);
+    c.window = conf->state.window; /* from here on, a window's groups */
     check_expr(&c, rule->severity, &conf->severity, "severity", true);
     for (size_t i = 0; i < rule->n_data && i < conf->n_data; i++) {
         char what[96];

@@ -84,9 +84,9 @@ static const struct error_case error_cases[] = {
      "env.yaml:5:10: error: to: 'nobody' is neither a consumer nor a role"},
     {MINIMAL,
      "domain: environment\nrules:\n  - name: r\n    to: [citizen]\n"
-     "    throttle: 60s\n",
-     "env.yaml:5:5: error: rules[0].throttle: 'throttle' is not supported in "
-     "this version"},
+     "    throttle: 60\n",
+     "env.yaml:5:15: error: rules[0].throttle: expected a duration (500ms, "
+     "30s, 5m, 1h, 1d), got '60'"},
     {MINIMAL,
      "domain: environment\nrules:\n  - name: r\n    to: [citizen]\n"
      "  - name: r\n    to: [citizen]\n",
