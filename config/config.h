@@ -194,6 +194,15 @@ struct cg_window_conf {
     struct cg_pos pos;
 };
 
+/* A rule's CAP settings (SPEC §15). Templates are kept as text (the
+ * gateway compiles them); every member may be absent. */
+struct cg_cap_conf {
+    const char *category; /* one of the CAP 1.2 categories */
+    const char *event;
+    struct cg_pstr headline, description, area; /* templates */
+    struct cg_duration_conf expires;             /* default 1h */
+};
+
 /* The stateful keys of a rule (SPEC §13), checked for their
  * combinations; every member is absent (zero) in a stateless rule. */
 struct cg_rule_state_conf {
@@ -225,6 +234,8 @@ struct cg_rule_conf {
     struct cg_test_conf *tests;
     size_t n_tests;
     struct cg_rule_state_conf state;
+    const char *ngsi_type;   /* NGSI-LD entity type, or NULL (SPEC §15) */
+    struct cg_cap_conf *cap; /* CAP settings, or NULL for the defaults */
     struct cg_pos pos;
 };
 

@@ -134,6 +134,42 @@ static int parse_tests(struct loader *L, yaml_node_t *n, void *base)
     return 0;
 }
 
+static const char *const cap_categories[] = {
+    "Geo",  "Met",   "Safety",    "Security", "Rescue", "Fire",
+    "Health", "Env", "Transport", "Infra",    "CBRNE",  "Other", NULL};
+
+static int parse_cap_category(struct loader *L, yaml_node_t *n, void *base)
+{
+    struct cg_cap_conf *c = base;
+    const char *s = node_is_scalar(n) ? node_text(n) : "";
+    for (int i = 0; cap_categories[i]; i++)
+        if (!strcmp(s, cap_categories[i])) {
+            c->category = cap_categories[i];
+            return 0;
+        }
+    loader_error(L, n,
+                 "expected a CAP 1.2 category (Geo Met Safety Security Rescue "
+                 "Fire Health Env Transport Infra CBRNE Other)");
+    return 1;
+}
+
+static const struct field cap_fields[] = {
+    {.key = "category", .type = FT_CUSTOM, .parse = parse_cap_category},
+    {FIELD(struct cg_cap_conf, event, "event", FT_STR)},
+    {FIELD(struct cg_cap_conf, headline, "headline", FT_PSTR)},
+    {FIELD(struct cg_cap_conf, description, "description", FT_PSTR)},
+    {FIELD(struct cg_cap_conf, area, "area", FT_PSTR)},
+    {FIELD(struct cg_cap_conf, expires, "expires", FT_DURATION)},
+    {0}};
+
+/* cap: the rule's part of a CAP alert (the consumer gives the sender). */
+static int parse_cap(struct loader *L, yaml_node_t *n, void *base)
+{
+    struct cg_rule_conf *r = base;
+    r->cap = loader_alloc(L, sizeof(*r->cap));
+    return r->cap ? schema_apply(L, n, cap_fields, r->cap) : 1;
+}
+
 static const struct field rule_fields[] = {
     {FIELD(struct cg_rule_conf, name, "name", FT_PSTR), .required = 1},
     {FIELD(struct cg_rule_conf, description, "description", FT_STR)},
@@ -153,6 +189,8 @@ static const struct field rule_fields[] = {
     {.key = "window", .type = FT_CUSTOM, .parse = parse_window},
     {FIELD(struct cg_rule_conf, state.max_keys, "max_keys", FT_INT),
      .def = "100000", .min = 1, .max = 100000000},
+    {FIELD(struct cg_rule_conf, ngsi_type, "ngsi_type", FT_STR)},
+    {.key = "cap", .type = FT_CUSTOM, .parse = parse_cap},
     {.key = "tests", .type = FT_CUSTOM, .parse = parse_tests},
     {0}};
 

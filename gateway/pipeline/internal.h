@@ -41,6 +41,10 @@ struct tpl {
  * or CG_ENOMEM; on failure out holds nothing to free. */
 int tpl__compile(const char *src, struct tpl *out, char *err, size_t errlen,
                  size_t *err_offset);
+/* The same for a template of text rather than a topic (CAP headlines):
+ * its literal text may hold any character. */
+int tpl__compile_text(const char *src, struct tpl *out, char *err,
+                      size_t errlen, size_t *err_offset);
 void tpl__free(struct tpl *t);
 /* Appends a substituted value made topic-safe (SPEC §5). */
 void tpl__put_safe(struct cg_buf *b, const char *s, size_t n);
@@ -100,8 +104,8 @@ struct consumer_rt {
 struct cap_rule;
 
 struct rule_rt {
-    const char *ngsi_type;      /* the rule's ngsi_type, or NULL */
-    const struct cap_rule *cap; /* the rule's cap: settings, or NULL */
+    const char *ngsi_type; /* the rule's ngsi_type, or NULL */
+    struct cap_rule *cap;  /* the rule's cap: settings (owned), or NULL */
     uint64_t hash;              /* of the full name, for event ids */
     struct taint *taints;       /* per data field */
     _Atomic uint64_t events;    /* events it produced (per consumer) */
@@ -142,6 +146,10 @@ struct cg_pipeline {
     struct cg_buf json, topic, text;
 };
 
+/* build_formats.c: the rules' ngsi_type and cap: settings (SPEC §15),
+ * once the rules are built. */
+int build__formats(struct cg_pipeline *p, struct cg_diags *d);
+void build__free_formats(struct cg_pipeline *p);
 int build__vendors(struct cg_pipeline *p, const struct cg_plugin_reg *reg,
                    struct cg_diags *d);
 void build__free_vendors(struct cg_pipeline *p);
@@ -200,6 +208,11 @@ struct fired {
     const struct taint *taints;
     size_t n_taints;
     bool no_citizens; /* below a window's min_count */
+    /* An alert's resolution: CAP sends a Cancel that references the
+     * firing event (its source hash and time), when one was kept. */
+    bool resolved, has_ref;
+    uint64_t ref_hash;
+    double ref_time;
 };
 
 /* ingest.c: finds the vendor (NULL: none matches) and splits the topic

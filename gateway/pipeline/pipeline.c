@@ -29,6 +29,10 @@ int cg_pipeline_new(const struct cg_config *cfg,
         int src = stateful__build(p, d);
         rc = rc == CG_OK ? src : rc;
     }
+    if (rc != CG_ENOMEM && p->rule_rt) { /* and their formats' settings */
+        int frc = build__formats(p, d);
+        rc = rc == CG_OK ? frc : rc;
+    }
     if (rc == CG_OK) {
         p->arena = cg_arena_new(ARENA_CHUNK);
         size_t n = cg_ruleset_count(p->rules);
@@ -49,6 +53,7 @@ void cg_pipeline_free(struct cg_pipeline *p)
     if (!p)
         return;
     stateful__free(p);
+    build__free_formats(p);
     build__free_rules(p);
     build__free_vendors(p);
     cg_arena_free(p->arena);

@@ -257,11 +257,16 @@ static const char *render_topic(struct cg_pipeline *p, const struct msg_ctx *mc,
     return p->topic.oom ? NULL : p->topic.data ? p->topic.data : "";
 }
 
+/* The rule and consumer part of an event id. */
+static uint64_t who(const struct fired *f, const struct consumer_rt *c)
+{
+    return cg_hash_mix(f->rt->hash ^ cg_hash_mix(c->hash));
+}
+
 static uint64_t event_id(const struct msg_ctx *mc, const struct fired *f,
                          const struct consumer_rt *c)
 {
-    uint64_t who = cg_hash_mix(f->rt->hash ^ cg_hash_mix(c->hash));
-    return cg_hash_mix(mc->hash ^ who);
+    return cg_hash_mix(mc->hash ^ who(f, c));
 }
 
 /* The data members this consumer may see, copied into the arena. */
@@ -306,6 +311,15 @@ static int make_view(struct cg_pipeline *p, const struct msg_ctx *mc,
         .device = device ? mc->device : NULL,
         .key = mc->device ? mc->device : mc->group_key,
     };
+    if (f->resolved && f->has_ref) { /* the alert this one resolves */
+        char *ref = cg_arena_alloc(p->arena, 17);
+        if (!ref)
+            return CG_ENOMEM;
+        cg_hex64(cg_hash_mix(f->ref_hash ^ who(f, c)), ref);
+        v->resolved = true;
+        v->ref_id = ref;
+        v->ref_sent = f->ref_time;
+    }
     if (mc->device && !device) { /* hash(device), as hash() gives it */
         char *hex = cg_arena_alloc(p->arena, 17);
         if (!hex)
@@ -330,8 +344,9 @@ static int put_payload(struct cg_pipeline *p, const struct msg_ctx *mc,
         put_envelope(&p->json, p, mc, f, c, id);
         return p->json.oom ? CG_ENOMEM : 1;
     }
-    if (format == CG_CONSUMER_CAP && f->severity == CG_SEV_INFO)
-        return 0;
+    if (format == CG_CONSUMER_CAP && f->severity == CG_SEV_INFO &&
+        !f->resolved)
+        return 0; /* CAP takes warnings, criticals and their resolutions */
     struct event_view v;
     if (make_view(p, mc, f, c, id, &v) != CG_OK)
         return CG_ENOMEM;

@@ -186,6 +186,10 @@ static int route_timer(void *user, const struct cg_state_event *e)
                                 : NULL,
         .n_taints = window ? rt->n_win_taints : r->n_data,
         .no_citizens = !e->citizens,
+        .resolved = e->kind == CG_EVENT_STALE,
+        .has_ref = e->has_ref,
+        .ref_hash = e->ref_hash,
+        .ref_time = (double)e->ref_time / 1000.0,
     };
     if (f.severity < 0)
         f.severity = window_severity(r, &mc, &e->data);
@@ -256,6 +260,12 @@ static int alert(struct cg_pipeline *p, struct msg_ctx *mc,
         return CG_ENOMEM;
     struct cg_value data = f.data;
     int severity = f.severity, n = 0;
+    if (action == CG_ALERT_RESOLVE) {
+        int64_t at;
+        f.resolved = true;
+        f.has_ref = cg_state_alert_ref(&st, &f.ref_hash, &at);
+        f.ref_time = (double)at / 1000.0;
+    }
     if (action != CG_ALERT_KEEP) {
         if (alert_event(p, &f, action, st.active_since) != CG_OK)
             return CG_ENOMEM;
@@ -265,6 +275,8 @@ static int alert(struct cg_pipeline *p, struct msg_ctx *mc,
     cg_state_alert_commit(sr, &st, action, now, &data, severity,
                           (uint32_t)(mc->vendor - p->vendors), mc->m->topic,
                           mc->m->topic_len);
+    if (action == CG_ALERT_FIRE) /* the alert a Cancel will reference */
+        cg_state_alert_fired(&st, mc->hash, (int64_t)(mc->time * 1000.0));
     return n;
 }
 

@@ -65,15 +65,16 @@ static bool literal_bad(const char *s, size_t n, char *err, size_t errlen)
     return false;
 }
 
-int tpl__compile(const char *src, struct tpl *out, char *err, size_t errlen,
-                 size_t *err_offset)
+/* topic: the literal text must be fit for a topic name. */
+static int compile(const char *src, struct tpl *out, char *err, size_t errlen,
+                   size_t *err_offset, bool topic)
 {
     memset(out, 0, sizeof(*out));
     const char *p = src;
     while (*p) {
         const char *open = strchr(p, '{');
         size_t text_len = open ? (size_t)(open - p) : strlen(p);
-        if (text_len && literal_bad(p, text_len, err, errlen)) {
+        if (topic && text_len && literal_bad(p, text_len, err, errlen)) {
             *err_offset = (size_t)(p - src);
             return CG_EINVAL;
         }
@@ -103,6 +104,18 @@ int tpl__compile(const char *src, struct tpl *out, char *err, size_t errlen,
         p = close + 1;
     }
     return CG_OK;
+}
+
+int tpl__compile(const char *src, struct tpl *out, char *err, size_t errlen,
+                 size_t *err_offset)
+{
+    return compile(src, out, err, errlen, err_offset, true);
+}
+
+int tpl__compile_text(const char *src, struct tpl *out, char *err,
+                      size_t errlen, size_t *err_offset)
+{
+    return compile(src, out, err, errlen, err_offset, false);
 }
 
 void tpl__free(struct tpl *t)

@@ -76,6 +76,11 @@ struct alert_key {
     char *topic;           /* firing: the last message's topic */
     uint32_t vendor;
     uint8_t firing, severity;
+    /* The firing event, for the CAP Cancel that references it (SPEC
+     * §15): its source message's hash (event ids derive from it) and its
+     * time in ms. */
+    uint64_t fire_hash;
+    int64_t fire_time;
 };
 
 struct group_key {

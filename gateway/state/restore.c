@@ -9,6 +9,7 @@
  * emitted as partial.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -96,6 +97,12 @@ static int alert_key(struct restore *rs, const struct cg_value *o)
     k->next_repeat = rep + rs->outage;
     k->firing = f != 0;
     k->severity = (uint8_t)sev;
+    int64_t ft;
+    const struct cg_value *fh = get(o, "fh", CG_STR);
+    if (fh && fh->len == 16 && get_int(o, "ft", &ft)) {
+        k->fire_hash = strtoull(fh->as.str, NULL, 16);
+        k->fire_time = ft; /* a time in the past: it does not move */
+    }
     k->vendor = vendor;
     const struct cg_value *tp = get(o, "tp", CG_STR);
     const struct cg_value *d = get(o, "d", CG_OBJ);

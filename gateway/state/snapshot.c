@@ -79,6 +79,13 @@ static void put_alert(struct cg_buf *b, const struct alert_key *k,
     put_int(b, "h", k->last_hold);
     put_int(b, "r", k->next_repeat);
     put_int(b, "sev", k->severity);
+    if (k->fire_time) { /* hex: a JSON number cannot hold 64 bits */
+        char hex[17];
+        cg_hex64(k->fire_hash, hex);
+        key(b, "fh");
+        cg_json_put_string(b, hex, 16);
+        put_int(b, "ft", k->fire_time);
+    }
     put_name(b, "v", k->vendor, names->vendors, names->n_vendors);
     key(b, "tp");
     if (k->topic)

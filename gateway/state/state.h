@@ -124,6 +124,15 @@ void cg_state_alert_commit(struct cg_state_rule *r, struct cg_state_step *st,
                            int severity, uint32_t vendor, const char *topic,
                            size_t topic_len);
 
+/* After the commit of CG_ALERT_FIRE: the firing event's source hash and
+ * time (ms), kept (and saved) for the resolution to reference it. */
+void cg_state_alert_fired(struct cg_state_step *st, uint64_t hash,
+                          int64_t time);
+/* Before the commit of CG_ALERT_RESOLVE: what cg_state_alert_fired kept.
+ * False when nothing was kept (an alert restored from an older save). */
+bool cg_state_alert_ref(const struct cg_state_step *st, uint64_t *hash,
+                        int64_t *time);
+
 /* A message entering a window rule (its `when` held): evaluates the
  * group_by values and the aggregates' arguments against ctx and adds them
  * to the key's group of the window containing now. Run the rule's due
@@ -156,6 +165,11 @@ struct cg_state_event {
     const char *topic;    /* alerts: the last message's; windows: NULL */
     size_t topic_len;
     bool citizens; /* false: below min_count, not for citizen consumers */
+    /* A stale resolution: the firing event it resolves (see
+     * cg_state_alert_fired); has_ref false when none was kept. */
+    bool has_ref;
+    uint64_t ref_hash;
+    int64_t ref_time;
 };
 
 /* Returns 0 or more once the event is safe, or a negative CG_E*. */
