@@ -200,7 +200,7 @@ struct cg_cap_conf {
     const char *category; /* one of the CAP 1.2 categories */
     const char *event;
     struct cg_pstr headline, description, area; /* templates */
-    struct cg_duration_conf expires;             /* default 1h */
+    struct cg_duration_conf expires;            /* default 1h */
 };
 
 /* The stateful keys of a rule (SPEC §13), checked for their

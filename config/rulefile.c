@@ -135,8 +135,8 @@ static int parse_tests(struct loader *L, yaml_node_t *n, void *base)
 }
 
 static const char *const cap_categories[] = {
-    "Geo",  "Met",   "Safety",    "Security", "Rescue", "Fire",
-    "Health", "Env", "Transport", "Infra",    "CBRNE",  "Other", NULL};
+    "Geo", "Met",       "Safety", "Security", "Rescue", "Fire", "Health",
+    "Env", "Transport", "Infra",  "CBRNE",    "Other",  NULL};
 
 static int parse_cap_category(struct loader *L, yaml_node_t *n, void *base)
 {

@@ -104,11 +104,11 @@ struct consumer_rt {
 struct cap_rule;
 
 struct rule_rt {
-    const char *ngsi_type; /* the rule's ngsi_type, or NULL */
-    struct cap_rule *cap;  /* the rule's cap: settings (owned), or NULL */
-    uint64_t hash;              /* of the full name, for event ids */
-    struct taint *taints;       /* per data field */
-    _Atomic uint64_t events;    /* events it produced (per consumer) */
+    const char *ngsi_type;   /* the rule's ngsi_type, or NULL */
+    struct cap_rule *cap;    /* the rule's cap: settings (owned), or NULL */
+    uint64_t hash;           /* of the full name, for event ids */
+    struct taint *taints;    /* per data field */
+    _Atomic uint64_t events; /* events it produced (per consumer) */
     /* Stateful rules (stateful.c): the rule's state, and for a window the
      * taint of each data field and the vendors its groups may mix. */
     struct cg_state_rule *state;

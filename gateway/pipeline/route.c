@@ -344,8 +344,7 @@ static int put_payload(struct cg_pipeline *p, const struct msg_ctx *mc,
         put_envelope(&p->json, p, mc, f, c, id);
         return p->json.oom ? CG_ENOMEM : 1;
     }
-    if (format == CG_CONSUMER_CAP && f->severity == CG_SEV_INFO &&
-        !f->resolved)
+    if (format == CG_CONSUMER_CAP && f->severity == CG_SEV_INFO && !f->resolved)
         return 0; /* CAP takes warnings, criticals and their resolutions */
     struct event_view v;
     if (make_view(p, mc, f, c, id, &v) != CG_OK)

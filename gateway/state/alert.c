@@ -130,8 +130,7 @@ void cg_state_alert_commit(struct cg_state_rule *r, struct cg_state_step *st,
     keep(k, data, severity, vendor, topic, topic_len);
 }
 
-void cg_state_alert_fired(struct cg_state_step *st, uint64_t hash,
-                          int64_t time)
+void cg_state_alert_fired(struct cg_state_step *st, uint64_t hash, int64_t time)
 {
     struct alert_key *k = st->entry;
     k->fire_hash = hash;
