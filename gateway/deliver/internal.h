@@ -15,6 +15,7 @@
 
 #include "deliver.h"
 #include "host/host.h"
+#include "log.h"
 
 /* ---- the stage (consumers.c, emit.c) ------------------------------------ */
 
@@ -48,6 +49,7 @@ struct cg_deliver {
     _Atomic uint64_t events, dead_count[CG_DEAD_N_REASONS];
     _Atomic bool disk_low;
     bool disk_low_logged;
+    struct cg_log_limit dead_log[CG_DEAD_N_REASONS];
 };
 
 /* Frees every consumer (shutdown). */

@@ -98,6 +98,15 @@ struct rule_rt {
     uint64_t hash;           /* of the full name, for event ids */
     struct taint *taints;    /* per data field */
     _Atomic uint64_t events; /* events it produced (per consumer) */
+    uint32_t domain;         /* index into the pipeline's domains */
+};
+
+/* A rule file's domain, for the rates per domain on the live page. */
+struct domain_rt {
+    const char *name;          /* borrowed from the config */
+    _Atomic uint64_t messages; /* messages that fired one of its rules */
+    _Atomic uint64_t events;   /* events its rules produced */
+    uint64_t last_message;     /* pipeline thread: the last one counted */
 };
 
 struct cg_pipeline {
@@ -111,6 +120,9 @@ struct cg_pipeline {
     size_t n_consumers;
     struct cg_ruleset *rules;
     struct rule_rt *rule_rt;
+    struct domain_rt *domains;
+    size_t n_domains;
+    uint64_t message_seq; /* numbers messages, for domain_rt */
     struct cg_arena *conf_arena; /* what the build resolved, for its life */
     /* per-message scratch, reused */
     struct cg_arena *arena;

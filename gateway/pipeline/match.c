@@ -39,6 +39,11 @@ static int fire(struct cg_pipeline *p, struct msg_ctx *mc,
             return 0;
     }
     struct fired f = {r, &p->rule_rt[r->index], r->severity_const, mc->record};
+    struct domain_rt *d = &p->domains[f.rt->domain];
+    if (d->last_message != p->message_seq) { /* once per message */
+        d->last_message = p->message_seq;
+        atomic_fetch_add_explicit(&d->messages, 1, memory_order_relaxed);
+    }
     if (r->severity) {
         cg_expr_eval(r->severity, &mc->eval, &v);
         f.severity = cg_severity_parse(&v);
