@@ -313,8 +313,10 @@ int gw__start(struct gw *g, const char *config_path, const char *broker_uri)
                CG_VERSION, g->gen.cfg->n_vendors,
                cg_ruleset_count(cg_pipeline_rules(g->gen.pipeline)),
                g->gen.cfg->n_consumers);
-    if (rc == CG_OK)
+    if (rc == CG_OK) {
+        gw__status_sample(g); /* rates count from here, not the first tick */
         rc = connect_in(g);
+    }
     print_diags(&d);
     return rc;
 }

@@ -57,22 +57,12 @@ void gw__status_sample(struct gw *g)
 
 /* ---- health -------------------------------------------------------------- */
 
+/* Causes first: a full spool holds intake at the broker (the intake
+ * connection goes down on purpose), so it is named before the connection. */
 bool gw__healthy(struct gw *g, char *reason, size_t size)
 {
     struct cg_consumer_stats s;
     const char *c;
-    if (!g->in || !cg_mqtt_connected(g->in)) {
-        snprintf(reason, size, "the intake connection to %s is down",
-                 g->in ? cg_mqtt_uri(g->in) : "the broker");
-        return false;
-    }
-    if (cg_deliver_disk_low(g->deliver)) {
-        snprintf(reason, size,
-                 "the spool's disk has less free space than "
-                 "spool_reserve_bytes (%llu)",
-                 (unsigned long long)g->gen.cfg->gateway.spool_reserve_bytes);
-        return false;
-    }
     for (size_t i = 0; i < cg_deliver_consumer_stats(g->deliver, i, &c, &s);
          i++) {
         if (s.full) {
@@ -82,6 +72,18 @@ bool gw__healthy(struct gw *g, char *reason, size_t size)
                      (unsigned long long)s.max_bytes);
             return false;
         }
+    }
+    if (cg_deliver_disk_low(g->deliver)) {
+        snprintf(reason, size,
+                 "the spool's disk has less free space than "
+                 "spool_reserve_bytes (%llu)",
+                 (unsigned long long)g->gen.cfg->gateway.spool_reserve_bytes);
+        return false;
+    }
+    if (!g->in || !cg_mqtt_connected(g->in)) {
+        snprintf(reason, size, "the intake connection to %s is down",
+                 g->in ? cg_mqtt_uri(g->in) : "the broker");
+        return false;
     }
     reason[0] = '\0';
     return true;
