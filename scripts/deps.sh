@@ -9,7 +9,9 @@ packages=(build-essential cmake pkg-config clang libclang-rt-14-dev
           mosquitto mosquitto-clients python3 valgrind clang-format cppcheck
           libsystemd-dev tzdata
           # the package, unit and man page tests (tests/install):
-          dpkg-dev mandoc groff-base libxml2-utils)
+          dpkg-dev mandoc groff-base libxml2-utils
+          # the live page in a headless browser (tests/integration/test_service.py)
+          chromium)
 
 missing=()
 for p in "${packages[@]}"; do
