@@ -186,8 +186,7 @@ static void render_process(struct cg_buf *b, struct gw *g)
            "User and system CPU time spent in seconds.");
     cg_buf_printf(b, "process_cpu_seconds_total %.2f\n", p.cpu_seconds);
     family(b, "process_open_fds", "gauge", "Open file descriptors.");
-    cg_buf_printf(b, "process_open_fds %llu\n",
-                  (unsigned long long)p.open_fds);
+    cg_buf_printf(b, "process_open_fds %llu\n", (unsigned long long)p.open_fds);
     family(b, "process_start_time_seconds", "gauge",
            "Start time of the process since the epoch, in seconds.");
     cg_buf_printf(b, "process_start_time_seconds %.0f\n", g->started);

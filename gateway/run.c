@@ -198,8 +198,7 @@ static int connect_in(struct gw *g)
 {
     const struct cg_config *cfg = g->gen.cfg;
     struct cg_mqtt_will w = {g->status_topic, g->status_offline.data, 1, true};
-    struct cg_mqtt_callbacks cb = {on_message, on_connected, NULL, g,
-                                   "intake"};
+    struct cg_mqtt_callbacks cb = {on_message, on_connected, NULL, g, "intake"};
     char err[160] = "";
     int rc = cg_mqtt_new(&cfg->broker, &w, g->persist_dir, &cb, &g->in, err,
                          sizeof(err));

@@ -37,17 +37,18 @@ static unsigned long long mono_ns(void)
 void gw__service_init(struct gw *g)
 {
     struct gw_service *s = &g->svc;
-    const char *wedge = getenv(WEDGE_ENV);
-    s->wedge_after = wedge ? strtoull(wedge, NULL, 10) : 0;
+    const char *hook = getenv(WEDGE_ENV);
+    s->wedge_after = hook ? strtoull(hook, NULL, 10) : 0;
     if (s->wedge_after)
-        cg_log(CG_LOG_WARN, "test hook %s: message %llu will wedge the "
-                            "pipeline",
-               WEDGE_ENV, s->wedge_after);
+        cg_log(CG_LOG_WARN,
+               "test hook %s: message %llu will wedge the pipeline", WEDGE_ENV,
+               s->wedge_after);
     s->wd_interval = cg_notify_watchdog_interval();
     s->wd_next = cg_time_mono();
     if (s->wd_interval > 0)
-        cg_log(CG_LOG_INFO, "watchdog: pinging every %.1f s while the "
-                            "pipeline makes progress or is idle",
+        cg_log(CG_LOG_INFO,
+               "watchdog: pinging every %.1f s while the pipeline makes "
+               "progress or is idle",
                s->wd_interval);
     cg_notify_status("connecting to the broker");
 }

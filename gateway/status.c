@@ -26,8 +26,7 @@ static void sample_pipeline(struct gw_rates *r, const struct cg_pipeline *p)
 {
     const char *name;
     uint64_t a, b;
-    for (size_t i = 0; i < cg_pipeline_domain_stats(p, i, &name, &a, &b);
-         i++) {
+    for (size_t i = 0; i < cg_pipeline_domain_stats(p, i, &name, &a, &b); i++) {
         gw__rates_put(r, GW_RATE_DOMAIN_MESSAGES, name, a);
         gw__rates_put(r, GW_RATE_DOMAIN_EVENTS, name, b);
     }
@@ -67,8 +66,8 @@ bool gw__healthy(struct gw *g, char *reason, size_t size)
          i++) {
         if (s.full) {
             snprintf(reason, size,
-                     "the spool of consumer %s is full (%llu of %llu bytes)",
-                     c, (unsigned long long)s.bytes,
+                     "the spool of consumer %s is full (%llu of %llu bytes)", c,
+                     (unsigned long long)s.bytes,
                      (unsigned long long)s.max_bytes);
             return false;
         }
@@ -93,15 +92,15 @@ void gw__status_line(struct gw *g, char *out, size_t size)
 {
     char reason[400];
     bool ok = gw__healthy(g, reason, sizeof(reason));
-    snprintf(out, size,
-             "%.1f msg/s, %.1f events/s, %.1f dead letters/s; %s%s",
+    snprintf(out, size, "%.1f msg/s, %.1f events/s, %.1f dead letters/s; %s%s",
              gw__rates_get(&g->rates, GW_RATE_TOTAL, "messages"),
              gw__rates_get(&g->rates, GW_RATE_TOTAL, "events"),
              gw__rates_get(&g->rates, GW_RATE_TOTAL, "dead"),
              ok ? "intake connected" : "unhealthy: ", reason);
 }
 
-/* ---- JSON ------------------------------------------------------------------ */
+/* ---- JSON ------------------------------------------------------------------
+ */
 
 static void key(struct cg_buf *b, const char *k)
 {
@@ -214,8 +213,7 @@ static void render_domains(struct gw *g, struct cg_buf *b)
     const struct cg_pipeline *p = g->gen.pipeline;
     key(b, "domains");
     cg_buf_putc(b, '[');
-    for (size_t i = 0; i < cg_pipeline_domain_stats(p, i, &name, &m, &e);
-         i++) {
+    for (size_t i = 0; i < cg_pipeline_domain_stats(p, i, &name, &m, &e); i++) {
         cg_buf_puts(b, i ? ",{" : "{");
         str(b, "name", name);
         cg_buf_putc(b, ',');
@@ -242,9 +240,9 @@ static void render_consumer(struct gw *g, struct cg_buf *b, const char *c,
     const struct {
         const char *k;
         uint64_t v;
-    } rows[] = {{"delivered", s->delivered},     {"retried", s->retried},
-                {"rejected", s->rejected},       {"dropped", s->dropped},
-                {"spool_depth", s->queued},      {"spool_bytes", s->bytes},
+    } rows[] = {{"delivered", s->delivered},      {"retried", s->retried},
+                {"rejected", s->rejected},        {"dropped", s->dropped},
+                {"spool_depth", s->queued},       {"spool_bytes", s->bytes},
                 {"spool_max_bytes", s->max_bytes}};
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         cg_buf_putc(b, ',');

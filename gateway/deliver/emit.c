@@ -64,8 +64,9 @@ int deliver__dead_letter(struct cg_deliver *d, int reason, const char *json,
 
 static void log_dead_line(int reason, uint64_t n, const char *latest)
 {
-    cg_log(CG_LOG_INFO, "%llu dead letter%s (%s) since the last such line; "
-                        "latest: %s",
+    cg_log(CG_LOG_INFO,
+           "%llu dead letter%s (%s) since the last such line; "
+           "latest: %s",
            (unsigned long long)n, n == 1 ? "" : "s",
            cg_dead_reason_name(reason), latest);
 }
@@ -80,9 +81,8 @@ static void log_dead(struct cg_deliver *d, const struct cg_dead *dead)
         return;
     snprintf(text, sizeof(text), "%.*s: %s", (int)dead->topic_len,
              dead->topic ? dead->topic : "", dead->detail ? dead->detail : "");
-    uint64_t n = cg_log_limit_event(&d->dead_log[dead->reason],
-                                    cg_time_mono(), text, latest,
-                                    sizeof(latest));
+    uint64_t n = cg_log_limit_event(&d->dead_log[dead->reason], cg_time_mono(),
+                                    text, latest, sizeof(latest));
     if (n)
         log_dead_line(dead->reason, n, latest);
     cg_log(CG_LOG_DEBUG, "dead letter (%s): %.*s",

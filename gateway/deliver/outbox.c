@@ -33,7 +33,7 @@ struct outbox {
     bool failing; /* logged once per outage, not once per retry */
     bool dropping;
     double last_drop; /* monotonic time of the last drop */
-    double backoff; /* the next wait after a CG_RETRY */
+    double backoff;   /* the next wait after a CG_RETRY */
 };
 
 static void ts_after(struct timespec *ts, double s)
@@ -314,8 +314,8 @@ void outbox__stats(struct outbox *o, struct cg_consumer_stats *s)
 {
     pthread_mutex_lock(&o->lock);
     *s = o->stats;
-    bool dropped_lately = o->stats.dropped > 0 &&
-                          cg_time_mono() - o->last_drop < DROPPING_S;
+    bool dropped_lately =
+        o->stats.dropped > 0 && cg_time_mono() - o->last_drop < DROPPING_S;
     pthread_mutex_unlock(&o->lock);
     s->queued = spool__count(o->spool);
     s->bytes = spool__bytes(o->spool);

@@ -166,7 +166,8 @@ double mqtt__next_wait(double *backoff)
     return wait;
 }
 
-/* ---- log lines ------------------------------------------------------------ */
+/* ---- log lines ------------------------------------------------------------
+ */
 
 void mqtt__log_connected(const struct cg_mqtt *m, bool session_present)
 {

@@ -144,7 +144,8 @@ static bool explain(SSL *ssl, const struct target *t,
         return false;
     long v = SSL_get_verify_result(ssl);
     const char *words = X509_verify_cert_error_string(v);
-    if (v == X509_V_ERR_HOSTNAME_MISMATCH || v == X509_V_ERR_IP_ADDRESS_MISMATCH)
+    if (v == X509_V_ERR_HOSTNAME_MISMATCH ||
+        v == X509_V_ERR_IP_ADDRESS_MISMATCH)
         snprintf(out, size,
                  "hostname mismatch: the broker's certificate does not name "
                  "%s",

@@ -90,8 +90,8 @@ struct consumer_rt {
     const struct cg_consumer_conf *conf;
     struct cg_sink_conf sink; /* resolved options */
     struct tpl topic;         /* sinks that take topics */
-    const char *target; /* url, path or plugin name; NULL: the topic */
-    uint64_t hash;      /* of the name, for event ids */
+    const char *target;       /* url, path or plugin name; NULL: the topic */
+    uint64_t hash;            /* of the name, for event ids */
 };
 
 struct rule_rt {
@@ -122,7 +122,7 @@ struct cg_pipeline {
     struct rule_rt *rule_rt;
     struct domain_rt *domains;
     size_t n_domains;
-    uint64_t message_seq; /* numbers messages, for domain_rt */
+    uint64_t message_seq;        /* numbers messages, for domain_rt */
     struct cg_arena *conf_arena; /* what the build resolved, for its life */
     /* per-message scratch, reused */
     struct cg_arena *arena;

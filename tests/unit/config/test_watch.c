@@ -77,8 +77,7 @@ static const struct change changes[] = {
     {"config edited", edit_config, "config file %s/citygate.yaml changed", 1},
     {"rule edited", edit_rule, "rule file %s/rules/env.yaml changed", 1},
     {"rule added", add_rule, "rule file %s/rules/water.yaml was added", 1},
-    {"rule removed", remove_rule, "rule file %s/rules/env.yaml was removed",
-     1},
+    {"rule removed", remove_rule, "rule file %s/rules/env.yaml was removed", 1},
     {"two added", add_two, "rule file %s/rules/a.yaml was added", 2},
     {"nothing", nothing, "", 0},
 };
@@ -106,8 +105,8 @@ static void test_changes_named(void **state)
         snprintf(want, sizeof(want), c->want, dir);
         size_t n = cg_config_files_diff(before, after, why, sizeof(why));
         if (n != c->n || strcmp(why, want))
-            fail_msg("%s: want %zu '%s', got %zu '%s'", c->name, c->n, want,
-                     n, why);
+            fail_msg("%s: want %zu '%s', got %zu '%s'", c->name, c->n, want, n,
+                     why);
         cg_config_files_free(before);
         cg_config_files_free(after);
         cg_config_free(cfg);

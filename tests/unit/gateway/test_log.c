@@ -97,20 +97,20 @@ static void test_limit_table(void **state)
 {
     (void)state;
     static const struct step steps[] = {
-        {0.0, "a", 1, false},   /* the first logs at once */
-        {0.1, "b", 0, false},   /* held */
-        {0.5, "c", 0, false},   /* held */
-        {0.9, NULL, 0, true},   /* the second is not over: nothing */
-        {1.0, "d", 3, false},   /* the next line carries b, c and itself */
-        {1.2, "e", 0, false},   /* held */
-        {2.3, NULL, 1, true},   /* the flush reports it, with e's text */
-        {2.5, "f", 0, false},   /* within a second of the flush: held */
-        {3.3, NULL, 1, true},   /* reported */
-        {3.4, NULL, 0, true},   /* nothing held */
-        {9.0, "g", 1, false},   /* quiet for long: at once */
+        {0.0, "a", 1, false}, /* the first logs at once */
+        {0.1, "b", 0, false}, /* held */
+        {0.5, "c", 0, false}, /* held */
+        {0.9, NULL, 0, true}, /* the second is not over: nothing */
+        {1.0, "d", 3, false}, /* the next line carries b, c and itself */
+        {1.2, "e", 0, false}, /* held */
+        {2.3, NULL, 1, true}, /* the flush reports it, with e's text */
+        {2.5, "f", 0, false}, /* within a second of the flush: held */
+        {3.3, NULL, 1, true}, /* reported */
+        {3.4, NULL, 0, true}, /* nothing held */
+        {9.0, "g", 1, false}, /* quiet for long: at once */
     };
-    static const char *texts[] = {"a", NULL, NULL, NULL, "d",
-                                  NULL, "e", NULL, "f", NULL, "g"};
+    static const char *texts[] = {"a", NULL, NULL, NULL, "d", NULL,
+                                  "e", NULL, "f",  NULL, "g"};
     struct cg_log_limit l;
     cg_log_limit_init(&l, 1.0);
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {

@@ -90,8 +90,7 @@ static void test_allocation_failure(void **state)
     struct gw_rates r = {0};
     gw__rates_begin(&r, 0);
     cg_mem_fail_after(0);
-    assert_int_equal(gw__rates_put(&r, GW_RATE_TOTAL, "events", 1),
-                     CG_ENOMEM);
+    assert_int_equal(gw__rates_put(&r, GW_RATE_TOTAL, "events", 1), CG_ENOMEM);
     cg_mem_fail_after(-1);
     gw__rates_end(&r);
     assert_true(gw__rates_get(&r, GW_RATE_TOTAL, "events") == 0);
