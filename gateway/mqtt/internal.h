@@ -101,6 +101,18 @@ const char *mqtt__connack_reason(int code);
  * a thread other connections share. */
 bool mqtt__tls_probe(const struct cg_broker_conf *b, char *out, size_t size);
 
+/* The words for a failed connect attempt to b: the meaning of a CONNACK
+ * code (connack > 0); for a TLS failure before any CONNACK, the probe's
+ * verdict (blocks: see above); else the library's message, with the first
+ * OpenSSL error it reported (tls_error, may be ""). */
+void mqtt__failure_reason(const struct cg_broker_conf *b, int connack,
+                          bool tls_failed, const char *message,
+                          const char *tls_error, char *out, size_t size);
+/* The reason part of an OpenSSL error line ("certificate verify failed"
+ * from "<thread>:error:<code>:<library>:<function>:<reason>:<file>:..."),
+ * or the whole line when it has another form. Pure. */
+void mqtt__openssl_reason(const char *line, size_t len, char *out, size_t size);
+
 /* The next reconnect wait: backoff seconds times 0.5 to 1.5, then the
  * backoff doubles up to 30 s. */
 double mqtt__next_wait(double *backoff);

@@ -178,20 +178,14 @@ static void on_connect_ok(void *ctx, MQTTAsync_successData *r)
         p->cb.connected(p->cb.user, r && r->alt.connect.sessionPresent);
 }
 
-/* OpenSSL's error lines during a connect attempt (Paho's thread): keeps
- * the reason of the first, "certificate verify failed" from
- * "<thread>:error:<code>:<library>:<function>:<reason>:<file>:<line>:". */
+/* OpenSSL's error lines during a connect attempt (Paho's thread): the
+ * first one's reason is kept. */
 static int on_tls_error(const char *str, size_t len, void *ctx)
 {
     struct paho *p = ctx;
-    const char *f = str, *end = str + len;
-    for (int colons = 0; f < end && colons < 5; f++)
-        colons += *f == ':';
-    const char *stop = memchr(f, ':', (size_t)(end - f));
-    int n = (int)((stop ? stop : end) - f);
     pthread_mutex_lock(&p->lock);
     if (!p->fail.tls[0])
-        snprintf(p->fail.tls, sizeof(p->fail.tls), "%.*s", n, f);
+        mqtt__openssl_reason(str, len, p->fail.tls, sizeof(p->fail.tls));
     pthread_mutex_unlock(&p->lock);
     return 0;
 }
@@ -264,29 +258,19 @@ static bool wait_backoff(struct paho *p, bool first)
     return !p->stopping;
 }
 
-/* Why the attempt failed, in words: the CONNACK's code, or for a TLS
- * connection OpenSSL's verdict from a handshake of our own. */
-static void log_failure(struct paho *p, const struct failure *f)
-{
-    char reason[400];
-    const char *connack = mqtt__connack_reason(f->code);
-    if (connack)
-        snprintf(reason, sizeof(reason), "%s (CONNACK %d)", connack, f->code);
-    else if (!p->conf->tls.enabled || f->code != MQTTASYNC_FAILURE ||
-             !mqtt__tls_probe(p->conf, reason, sizeof(reason)))
-        snprintf(reason, sizeof(reason), "%s%s%s", f->message,
-                 f->tls[0] ? ": " : "", f->tls);
-    mqtt__log_refused(&p->base, reason);
-}
-
-/* Logs a failure Paho reported, outside the lock (the probe blocks).
- * Lock held on entry and on return. */
+/* Logs a failure Paho reported, outside the lock (the probe blocks):
+ * a positive code is the CONNACK's; MQTTASYNC_FAILURE on a TLS
+ * connection is any TCP or TLS failure. Lock held on entry and return. */
 static void take_failure(struct paho *p)
 {
     struct failure f = p->fail;
+    char reason[400];
     memset(&p->fail, 0, sizeof(p->fail));
     pthread_mutex_unlock(&p->lock);
-    log_failure(p, &f);
+    mqtt__failure_reason(p->conf, f.code > 0 ? f.code : 0,
+                         p->conf->tls.enabled && f.code == MQTTASYNC_FAILURE,
+                         f.message, f.tls, reason, sizeof(reason));
+    mqtt__log_refused(&p->base, reason);
     pthread_mutex_lock(&p->lock);
 }
 

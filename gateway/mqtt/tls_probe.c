@@ -1,5 +1,6 @@
 /*
- * Why a TLS connection fails, in OpenSSL's own words (internal.h).
+ * Why a TLS connection fails, in OpenSSL's own words (internal.h), and
+ * the words for any failed connect attempt.
  *
  * The MQTT libraries say too little: Paho reports "TCP/TLS connect
  * failure" for a refused port, an unknown CA and a host name mismatch
@@ -197,4 +198,33 @@ bool mqtt__tls_probe(const struct cg_broker_conf *b, char *out, size_t size)
     bool found = handshake(fd, &t, &b->tls, out, size);
     close(fd);
     return found;
+}
+
+/* ---- the words for a failed attempt ------------------------------------ */
+
+void mqtt__failure_reason(const struct cg_broker_conf *b, int connack,
+                          bool tls_failed, const char *message,
+                          const char *tls_error, char *out, size_t size)
+{
+    const char *words = connack > 0 ? mqtt__connack_reason(connack) : NULL;
+    if (words)
+        snprintf(out, size, "%s (CONNACK %d)", words, connack);
+    else if (!tls_failed || !mqtt__tls_probe(b, out, size))
+        snprintf(out, size, "%s%s%s", message, tls_error[0] ? ": " : "",
+                 tls_error);
+}
+
+void mqtt__openssl_reason(const char *line, size_t len, char *out, size_t size)
+{
+    const char *f = line, *end = line + len;
+    int colons = 0;
+    while (f < end && colons < 5)
+        colons += *f++ == ':';
+    if (colons < 5)
+        f = line; /* not OpenSSL's format: keep it all */
+    const char *stop = colons < 5 ? NULL : memchr(f, ':', (size_t)(end - f));
+    const char *last = stop ? stop : end;
+    while (last > f && (last[-1] == '\n' || last[-1] == ' '))
+        last--;
+    snprintf(out, size, "%.*s", (int)(last - f), f);
 }

@@ -92,12 +92,65 @@ static void test_probe_declines_bad_uris(void **state)
     }
 }
 
+static void test_openssl_lines(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *line, *want;
+    } cases[] = {
+        {"C0E63F1DF77F0000:error:0A000086:SSL routines:tls_post_process_"
+         "server_certificate:certificate verify failed:../ssl/statem/"
+         "statem_clnt.c:1889:\n",
+         "certificate verify failed"},
+        {"1:error:2:lib:func:wrong version number\n", "wrong version number"},
+        {"no colons here\n", "no colons here"},
+        {"a:b:c", "a:b:c"},
+        {"", ""},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char out[64];
+        mqtt__openssl_reason(cases[i].line, strlen(cases[i].line), out,
+                             sizeof(out));
+        if (strcmp(out, cases[i].want))
+            fail_msg("'%s': want '%s', got '%s'", cases[i].line, cases[i].want,
+                     out);
+    }
+}
+
+/* Without TLS nothing is probed: the CONNACK's words, else the library's
+ * message with the OpenSSL error it saw. */
+static void test_failure_words(void **state)
+{
+    (void)state;
+    static const struct {
+        int connack;
+        const char *message, *tls, *want;
+    } cases[] = {
+        {4, "CONNACK return code", "", "bad user name or password (CONNACK 4)"},
+        {0x87, "x", "", "not authorized (CONNACK 135)"},
+        {0, "TCP/TLS connect failure", "", "TCP/TLS connect failure"},
+        {0, "TCP/TLS connect failure", "certificate verify failed",
+         "TCP/TLS connect failure: certificate verify failed"},
+        {9, "odd code", "", "odd code"},
+    };
+    struct cg_broker_conf b = {.uri = "tcp://127.0.0.1:1"};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char out[128];
+        mqtt__failure_reason(&b, cases[i].connack, false, cases[i].message,
+                             cases[i].tls, out, sizeof(out));
+        if (strcmp(out, cases[i].want))
+            fail_msg("case %zu: want '%s', got '%s'", i, cases[i].want, out);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_connack_table),
         cmocka_unit_test(test_probe_unreachable),
         cmocka_unit_test(test_probe_declines_bad_uris),
+        cmocka_unit_test(test_openssl_lines),
+        cmocka_unit_test(test_failure_words),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
