@@ -14,8 +14,6 @@
 #include "notify.h"
 #include "run.h"
 
-#define DRAIN_MS 5000
-
 static bool same_str(const char *a, const char *b)
 {
     return (!a && !b) || (a && b && !strcmp(a, b));
@@ -65,7 +63,7 @@ static void swap_in(struct gw *g, struct gw_gen *next)
     g->gen = *next;
     cg_deliver_commit(g->deliver);
     pthread_mutex_unlock(&g->pipeline_lock);
-    cg_deliver_retire(g->deliver, DRAIN_MS); /* nothing feeds them now */
+    cg_deliver_retire(g->deliver, GW_DRAIN_MS); /* nothing feeds them now */
     gw__gen_free(&old);
     g->reloads_ok++;
     cg_log(CG_LOG_INFO, "reloaded: %zu vendors, %zu rules, %zu consumers",

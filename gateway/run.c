@@ -15,8 +15,6 @@
 #include "notify.h"
 #include "run.h"
 
-#define DRAIN_MS 5000
-
 /* ---- intake, on the MQTT receive thread -------------------------------- */
 
 static int hold(void)
@@ -408,7 +406,7 @@ void gw__shutdown(struct gw *g)
     if (g->in)
         cg_mqtt_pause_intake(g->in);
     if (g->deliver)
-        cg_deliver_drain(g->deliver, DRAIN_MS);
+        cg_deliver_drain(g->deliver, GW_DRAIN_MS);
     if (g->deliver && g->gen.cfg)
         log_stats(g);
     publish_offline(g);

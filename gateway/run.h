@@ -32,7 +32,8 @@ struct gw_gen {
     size_t n_filters;
 };
 
-#define GW_N_BUCKETS 12 /* pipeline histogram, plus +Inf */
+#define GW_N_BUCKETS 12   /* pipeline histogram, plus +Inf */
+#define GW_DRAIN_MS  5000 /* SIGTERM and reloads wait this long for outboxes */
 
 /* ---- rates (rates.c) --------------------------------------------------
  *
