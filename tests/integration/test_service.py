@@ -366,8 +366,10 @@ class ServiceTest(IntegrationTest):
         self.assertIn("<td>water</td>", dom)
         self.assertIn("<td>city-ops</td>", dom)
         self.assertIn("<td>decode_error</td>", dom)
-        self.assertRegex(dom, r"<td>archive</td><td>[\d.]+</td><td>0</td>"
-                              r"<td[^>]*>12</td>")
+        self.assertRegex(dom, r"<td>archive</td><td>[\d.]+</td>"
+                              r'<td class="wide">0</td><td[^>]*>12</td>')
+        self.assertRegex(dom, r'<td>intake<span class="uri">tcp://127\.0\.0\.1:'
+                              r"\d+</span></td>")
         self.assertIn("connected</td>", dom)
         self.assertIn('id="offline" style="display: none;"', dom)
 
