@@ -308,11 +308,30 @@ int cg_config_load_partial(const char *path, const char *const *only_rule_files,
                            struct cg_diags *d);
 void cg_config_free(struct cg_config *cfg);
 
-/* A fingerprint of the config file, of every file the rule globs select
- * now and of the lookup tables' files (paths, sizes, modification times):
- * it changes when a rule file is edited, added or removed or a table file
- * is edited, so `run` knows to reload. */
-uint64_t cg_config_fingerprint(const struct cg_config *cfg);
+/*
+ * The files a config was loaded from, as they are now: the config file
+ * and every file its rule globs select, and the lookup tables' files,
+ * each with what stat() says of it
+ * (size, modification time, inode). `run` takes one a second and reloads
+ * when it differs from the last, saying which file triggered the reload.
+ */
+enum cg_file_kind { CG_FILE_CONFIG = 0, CG_FILE_RULE, CG_FILE_TABLE };
+struct cg_config_files;
+
+/* Takes a snapshot now. A file that cannot be stat'ed is listed as
+ * missing. Returns CG_OK with *out set, or CG_ENOMEM (*out NULL). Any
+ * thread; no logging. */
+int cg_config_files_snapshot(const struct cg_config *cfg,
+                             struct cg_config_files **out);
+void cg_config_files_free(struct cg_config_files *f);
+/* Counts the differences between two snapshots (0: nothing changed) and
+ * describes the first in why ("rule file /etc/citygate/rules/water.yaml
+ * changed", "... was added", "... was removed", "config file ...
+ * changed", "table file ... changed"), cut to fit size; why is "" when nothing
+ * changed. Pure. */
+size_t cg_config_files_diff(const struct cg_config_files *old,
+                            const struct cg_config_files *now, char *why,
+                            size_t size);
 
 /* "government", "enterprise", "citizen". */
 const char *cg_role_name(int role);

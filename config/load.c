@@ -7,12 +7,10 @@
  * cg_config_load_partial, for the gateway to compile what it can.
  */
 #include <errno.h>
-#include <glob.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "internal.h"
 
@@ -247,36 +245,4 @@ void cg_config_free(struct cg_config *cfg)
         return;
     cg_arena_free(cfg->arena);
     cg_free(cfg);
-}
-
-static uint64_t hash_file(uint64_t h, const char *path)
-{
-    struct stat st;
-    h = cg_hash64(h, path, strlen(path) + 1);
-    if (stat(path, &st) == 0) {
-        int64_t facts[4] = {(int64_t)st.st_size, (int64_t)st.st_mtim.tv_sec,
-                            (int64_t)st.st_mtim.tv_nsec, (int64_t)st.st_ino};
-        h = cg_hash64(h, facts, sizeof(facts));
-    }
-    return h;
-}
-
-uint64_t cg_config_fingerprint(const struct cg_config *cfg)
-{
-    uint64_t h = hash_file(CG_HASH_SEED, cfg->path);
-    char buf[PATH_MAX];
-    for (size_t i = 0; i < cfg->n_rule_globs; i++) {
-        glob_t g;
-        const char *pattern =
-            cg_config_resolve(cfg, cfg->rule_globs[i].s, buf, sizeof(buf));
-        if (glob(pattern, 0, NULL, &g) != 0)
-            continue;
-        for (size_t j = 0; j < g.gl_pathc; j++)
-            h = hash_file(h, g.gl_pathv[j]);
-        globfree(&g);
-    }
-    for (size_t i = 0; i < cfg->n_tables; i++)
-        if (cfg->tables[i].path)
-            h = hash_file(h, cfg->tables[i].path);
-    return h;
 }

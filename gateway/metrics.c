@@ -1,10 +1,12 @@
 /*
- * /metrics in the Prometheus text format (SPEC §9), served by
- * libmicrohttpd on its own thread when gateway.metrics_listen is set.
+ * The HTTP side of gateway.metrics_listen (SPEC §9, §16), served by
+ * libmicrohttpd on its own thread: /metrics (Prometheus text), /healthz
+ * (200 or 503 with a JSON verdict), /status.json (what the live page
+ * shows) and / (the live page itself, static, compiled in).
  *
- * One owner: the page is rendered on the loop thread, which owns the
+ * One owner: the pages are rendered on the loop thread, which owns the
  * generation (pipeline, consumers) and so can read it without a lock.
- * The server's thread asks for a fresh page (a wake-up), waits for it
+ * The server's thread asks for fresh pages (a wake-up), waits for them
  * briefly and serves that snapshot; it never touches gateway state.
  *
  * The server is bounded (SPEC §16, systemd's default of 1024 descriptors):
@@ -25,156 +27,30 @@
 #define CONNECTION_TIMEOUT 10 /* seconds */
 #define SNAPSHOT_WAIT_MS   1000
 
+/* What the loop thread rendered last, for the server to copy. */
+struct pages {
+    struct cg_buf metrics, status, health;
+    bool healthy;
+    double rendered; /* monotonic time */
+};
+
 struct gw_metrics {
     struct MHD_Daemon *daemon;
     pthread_mutex_t lock;
     pthread_cond_t fresh;
     bool requested;
-    unsigned long long version; /* of page */
-    struct cg_buf page;
+    unsigned long long version; /* of pages */
+    struct pages pages;
 };
 
-/* Upper bounds of the pipeline histogram, in seconds. */
-static const double bounds[GW_N_BUCKETS] = {0.00001, 0.00002, 0.00005, 0.0001,
-                                            0.0002,  0.0005,  0.001,   0.002,
-                                            0.005,   0.01,    0.05,    0.1};
-
-void gw__observe_pipeline(struct gw *g, double seconds)
+static void pages_free(struct pages *p)
 {
-    int b = 0;
-    while (b < GW_N_BUCKETS && seconds > bounds[b])
-        b++;
-    atomic_fetch_add_explicit(&g->pipeline_buckets[b], 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&g->pipeline_ns,
-                              (unsigned long long)(seconds * 1e9),
-                              memory_order_relaxed);
+    cg_buf_free(&p->metrics);
+    cg_buf_free(&p->status);
+    cg_buf_free(&p->health);
 }
 
 /* ---- rendering, on the loop thread ------------------------------------ */
-
-/* A label value with the escapes the text format wants. */
-static void put_label(struct cg_buf *b, const char *v)
-{
-    for (; *v; v++) {
-        if (*v == '\\' || *v == '"')
-            cg_buf_putc(b, '\\');
-        if (*v == '\n')
-            cg_buf_puts(b, "\\n");
-        else
-            cg_buf_putc(b, *v);
-    }
-}
-
-static void family(struct cg_buf *b, const char *name, const char *type,
-                   const char *help)
-{
-    cg_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-static void sample(struct cg_buf *b, const char *name, const char *label,
-                   const char *value, unsigned long long n)
-{
-    cg_buf_printf(b, "%s{%s=\"", name, label);
-    put_label(b, value);
-    cg_buf_printf(b, "\"} %llu\n", n);
-}
-
-static void render_pipeline(struct cg_buf *b, const struct cg_pipeline *p)
-{
-    const char *name;
-    uint64_t n;
-    family(b, "citygate_messages_received_total", "counter",
-           "Messages matched to each vendor.");
-    for (size_t i = 0; i < cg_pipeline_vendor_stats(p, i, &name, &n); i++)
-        sample(b, "citygate_messages_received_total", "vendor", name, n);
-    family(b, "citygate_rule_events_total", "counter",
-           "Events each rule produced, one per consumer reached.");
-    for (size_t i = 0; i < cg_pipeline_rule_stats(p, i, &name, &n); i++)
-        sample(b, "citygate_rule_events_total", "rule", name, n);
-}
-
-/* Stateful rules (SPEC §13): keys held, events held back by why, keys
- * evicted at max_keys. Stateless rules have no rows. */
-static void render_state(struct cg_buf *b, const struct cg_pipeline *p)
-{
-    const char *name;
-    struct cg_state_stats s;
-    family(b, "citygate_rule_state_keys", "gauge",
-           "Keys a stateful rule holds (devices or window groups).");
-    for (size_t i = 0; i < cg_pipeline_state_stats(p, i, &name, &s); i++)
-        if (name)
-            sample(b, "citygate_rule_state_keys", "rule", name, s.keys);
-    family(b, "citygate_rule_suppressed_total", "counter",
-           "Events a stateful rule held back, by why (throttle, on_change, "
-           "min_count).");
-    for (size_t i = 0; i < cg_pipeline_state_stats(p, i, &name, &s); i++)
-        for (int w = 0; name && w < CG_WHY_N; w++) {
-            cg_buf_puts(b, "citygate_rule_suppressed_total{rule=\"");
-            put_label(b, name);
-            cg_buf_printf(b, "\",why=\"%s\"} %llu\n", cg_state_why_name(w),
-                          (unsigned long long)s.suppressed[w]);
-        }
-    family(b, "citygate_rule_evicted_total", "counter",
-           "Least recently used keys dropped at max_keys.");
-    for (size_t i = 0; i < cg_pipeline_state_stats(p, i, &name, &s); i++)
-        if (name)
-            sample(b, "citygate_rule_evicted_total", "rule", name, s.evicted);
-}
-
-static void render_delivery(struct cg_buf *b, struct cg_deliver *d)
-{
-    struct cg_consumer_stats s;
-    const char *c;
-    family(b, "citygate_deliveries_total", "counter",
-           "Events per consumer by outcome (delivered, rejected, dropped; "
-           "retried counts attempts).");
-    for (size_t i = 0; i < cg_deliver_consumer_stats(d, i, &c, &s); i++) {
-        const struct {
-            const char *result;
-            uint64_t n;
-        } rows[] = {{"delivered", s.delivered},
-                    {"rejected", s.rejected},
-                    {"dropped", s.dropped},
-                    {"retried", s.retried}};
-        for (size_t r = 0; r < 4; r++) {
-            cg_buf_puts(b, "citygate_deliveries_total{consumer=\"");
-            put_label(b, c);
-            cg_buf_printf(b, "\",result=\"%s\"} %llu\n", rows[r].result,
-                          (unsigned long long)rows[r].n);
-        }
-    }
-    family(b, "citygate_spool_depth", "gauge",
-           "Events waiting in each consumer's spool.");
-    for (size_t i = 0; i < cg_deliver_consumer_stats(d, i, &c, &s); i++)
-        sample(b, "citygate_spool_depth", "consumer", c, s.queued);
-    family(b, "citygate_messages_dead_total", "counter",
-           "Dead letters by reason.");
-    for (int i = 0; i < CG_DEAD_N_REASONS; i++)
-        sample(b, "citygate_messages_dead_total", "reason",
-               cg_dead_reason_name(i), cg_deliver_dead_count(d, i));
-}
-
-static void render_histogram(struct cg_buf *b, struct gw *g)
-{
-    family(b, "citygate_pipeline_seconds", "histogram",
-           "Time from arrival to every event spooled, per message.");
-    unsigned long long cum = 0;
-    for (int i = 0; i <= GW_N_BUCKETS; i++) {
-        cum += atomic_load(&g->pipeline_buckets[i]);
-        if (i < GW_N_BUCKETS)
-            cg_buf_printf(b,
-                          "citygate_pipeline_seconds_bucket{le=\"%g\"} %llu\n",
-                          bounds[i], cum);
-        else
-            cg_buf_printf(b,
-                          "citygate_pipeline_seconds_bucket{le=\"+Inf\"} "
-                          "%llu\n",
-                          cum);
-    }
-    cg_buf_printf(b, "citygate_pipeline_seconds_sum %.9f\n",
-                  atomic_load(&g->pipeline_ns) / 1e9);
-    cg_buf_printf(b, "citygate_pipeline_seconds_count %llu\n", cum);
-}
 
 void gw__metrics_serve(struct gw *g)
 {
@@ -186,19 +62,19 @@ void gw__metrics_serve(struct gw *g)
     pthread_mutex_unlock(&m->lock);
     if (!wanted)
         return;
-    struct cg_buf page = {0};
-    render_pipeline(&page, g->gen.pipeline);
-    render_state(&page, g->gen.pipeline);
-    render_delivery(&page, g->deliver);
-    render_histogram(&page, g);
+    struct pages next = {0};
+    gw__render_metrics(g, &next.metrics);
+    gw__render_status(g, &next.status);
+    gw__render_health(g, &next.health, &next.healthy);
+    next.rendered = cg_time_mono();
     pthread_mutex_lock(&m->lock);
-    struct cg_buf old = m->page;
-    m->page = page;
+    struct pages old = m->pages;
+    m->pages = next;
     m->version++;
     m->requested = false;
     pthread_cond_broadcast(&m->fresh);
     pthread_mutex_unlock(&m->lock);
-    cg_buf_free(&old);
+    pages_free(&old);
 }
 
 /* ---- serving, on the server's thread ------------------------------------ */
@@ -214,9 +90,42 @@ static void deadline_in_ms(struct timespec *ts, int ms)
     }
 }
 
-/* Asks the loop thread for a fresh page and copies it (or the last one,
+enum page { PAGE_METRICS, PAGE_STATUS, PAGE_HEALTH };
+
+/* The answer to one request: status, type and body. */
+struct reply {
+    unsigned status;
+    const char *type;
+    struct cg_buf body;
+};
+
+/* A health answer from pages the loop thread rendered this long ago
+ * still stands (a reload may keep it busy for the 5 s drain); older, the
+ * loop itself is in trouble. */
+#define HEALTH_STALE_S 10.0
+
+static void copy_page(const struct pages *p, enum page which, struct reply *r)
+{
+    const struct cg_buf *src = which == PAGE_METRICS  ? &p->metrics
+                               : which == PAGE_STATUS ? &p->status
+                                                      : &p->health;
+    double age = cg_time_mono() - p->rendered;
+    if (which == PAGE_HEALTH && (!p->rendered || age > HEALTH_STALE_S)) {
+        r->status = MHD_HTTP_SERVICE_UNAVAILABLE;
+        cg_buf_printf(&r->body,
+                      "{\"state\":\"unhealthy\",\"reason\":\"the gateway's "
+                      "loop has not answered for %.0f s\"}\n",
+                      p->rendered ? age : 0);
+        return;
+    }
+    if (which == PAGE_HEALTH && !p->healthy)
+        r->status = MHD_HTTP_SERVICE_UNAVAILABLE;
+    cg_buf_put(&r->body, src->data ? src->data : "", src->len);
+}
+
+/* Asks the loop thread for fresh pages and copies one (or the last ones,
  * should the loop be busy with a reload). */
-static void snapshot(struct gw *g, struct cg_buf *out)
+static void snapshot(struct gw *g, enum page which, struct reply *r)
 {
     struct gw_metrics *m = g->metrics;
     struct timespec until;
@@ -228,8 +137,31 @@ static void snapshot(struct gw *g, struct cg_buf *out)
     while (m->version == seen &&
            pthread_cond_timedwait(&m->fresh, &m->lock, &until) == 0)
         ;
-    cg_buf_put(out, m->page.data ? m->page.data : "", m->page.len);
+    copy_page(&m->pages, which, r);
     pthread_mutex_unlock(&m->lock);
+}
+
+/* The routes: the live page is static (it fetches /status.json), the
+ * others come from the loop thread's snapshot. */
+static void route(struct gw *g, const char *url, struct reply *r)
+{
+    if (!strcmp(url, "/metrics")) {
+        r->type = "text/plain; version=0.0.4";
+        snapshot(g, PAGE_METRICS, r);
+    } else if (!strcmp(url, "/healthz")) {
+        r->type = "application/json";
+        snapshot(g, PAGE_HEALTH, r);
+    } else if (!strcmp(url, "/status.json")) {
+        r->type = "application/json";
+        snapshot(g, PAGE_STATUS, r);
+    } else if (!strcmp(url, "/") || !strcmp(url, "/index.html")) {
+        r->type = "text/html; charset=utf-8";
+        cg_buf_put(&r->body, gw__live_page, gw__live_page_len);
+    } else {
+        r->status = MHD_HTTP_NOT_FOUND;
+        cg_buf_puts(&r->body, "citygate serves /, /status.json, /healthz "
+                              "and /metrics\n");
+    }
 }
 
 static enum MHD_Result serve(void *cls, struct MHD_Connection *conn,
@@ -237,25 +169,23 @@ static enum MHD_Result serve(void *cls, struct MHD_Connection *conn,
                              const char *version, const char *upload,
                              size_t *upload_size, void **state)
 {
-    struct cg_buf b = {0};
-    int status = MHD_HTTP_OK;
+    struct reply r = {MHD_HTTP_OK, "text/plain; charset=utf-8", {0}};
     if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
-        status = MHD_HTTP_METHOD_NOT_ALLOWED;
-        cg_buf_puts(&b, "only GET\n");
-    } else if (strcmp(url, "/metrics")) {
-        status = MHD_HTTP_NOT_FOUND;
-        cg_buf_puts(&b, "citygate serves /metrics\n");
+        r.status = MHD_HTTP_METHOD_NOT_ALLOWED;
+        cg_buf_puts(&r.body, "only GET\n");
     } else {
-        snapshot(cls, &b);
+        route(cls, url, &r);
     }
-    struct MHD_Response *r = MHD_create_response_from_buffer(
-        b.len, b.data ? b.data : (char *)"", MHD_RESPMEM_MUST_COPY);
-    cg_buf_free(&b);
-    if (!r)
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        r.body.len, r.body.data ? r.body.data : (char *)"",
+        MHD_RESPMEM_MUST_COPY);
+    cg_buf_free(&r.body);
+    if (!resp)
         return MHD_NO;
-    MHD_add_response_header(r, "Content-Type", "text/plain; version=0.0.4");
-    enum MHD_Result rc = MHD_queue_response(conn, (unsigned)status, r);
-    MHD_destroy_response(r);
+    MHD_add_response_header(resp, "Content-Type", r.type);
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    enum MHD_Result rc = MHD_queue_response(conn, r.status, resp);
+    MHD_destroy_response(resp);
     return rc;
 }
 
@@ -311,7 +241,10 @@ int gw__metrics_start(struct gw *g)
         gw__metrics_stop(g);
         return CG_EIO;
     }
-    cg_log(CG_LOG_INFO, "metrics on http://%s/metrics", listen);
+    cg_log(CG_LOG_INFO,
+           "serving http://%s/ (live page), /metrics, /healthz and "
+           "/status.json",
+           listen);
     return CG_OK;
 }
 
@@ -324,7 +257,7 @@ void gw__metrics_stop(struct gw *g)
         MHD_stop_daemon(m->daemon);
     pthread_mutex_destroy(&m->lock);
     pthread_cond_destroy(&m->fresh);
-    cg_buf_free(&m->page);
+    pages_free(&m->pages);
     cg_free(m);
     g->metrics = NULL;
 }

@@ -13,9 +13,9 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "notify.h"
 #include "run.h"
 
-#define DRAIN_MS       5000
 #define SHUTDOWN_MAX_S 9 /* SPEC §12: exit within 10 s of SIGTERM */
 
 /* ---- intake, on the MQTT receive thread -------------------------------- */
@@ -42,11 +42,13 @@ static int on_message(void *user, const char *topic, size_t tlen,
     struct cg_emit emit = {cg_deliver_event, cg_deliver_dead, g->deliver};
     (void)qos;
     pthread_mutex_lock(&g->pipeline_lock);
+    gw__service_begin(g);
     if (cg_deliver_blocked(g->deliver) && !atomic_exchange(&g->blocked, true))
         cg_loop_wake(g->loop);
     double t0 = cg_time_mono();
     int rc = cg_pipeline_process(g->gen.pipeline, &m, &emit);
     pthread_mutex_unlock(&g->pipeline_lock);
+    gw__service_end(g);
     gw__observe_pipeline(g, cg_time_mono() - t0);
     if (rc == CG_ENOMEM)
         cg_log(CG_LOG_ERROR, "out of memory processing a message on %s", topic);
@@ -78,29 +80,23 @@ static void status_json(const struct gw *g, bool online, struct cg_buf *b)
 /* The status topic and the gateway id are fixed for the life of the
  * process (a reload does not change them: a warning says so), so reading
  * them from the generation here is safe as long as they are copied at
- * start; the connection callbacks use this copy. */
+ * start; the connection callbacks use this copy. The MQTT client logs the
+ * connection itself, under the name "intake". */
 static void on_connected(void *user, bool session_present)
 {
     struct gw *g = user;
     unsigned ticket;
-    cg_log(CG_LOG_INFO, "intake: connected to %s (session %s)",
-           cg_mqtt_uri(g->in), session_present ? "resumed" : "new");
+    (void)session_present;
     cg_mqtt_publish(g->in, g->status_topic, g->status_online.data,
                     g->status_online.len, 1, true, &ticket);
-}
-
-static void on_lost(void *user, const char *cause)
-{
-    (void)user;
-    cg_log(CG_LOG_WARN, "intake: lost the broker connection: %s; reconnecting",
-           cause);
+    gw__service_connected(g); /* subscriptions are on their way: READY */
 }
 
 /* ---- loading a generation ------------------------------------------- */
 
 /* One log line per diagnostic, at its own level: the log line already
  * says "error" or "warn", so the diagnostic's word is not repeated. */
-static void log_diags(const struct cg_diags *d)
+void gw__log_diags(const struct cg_diags *d)
 {
     for (size_t i = 0; i < d->n; i++) {
         const struct cg_diag *x = &d->items[i];
@@ -112,7 +108,7 @@ static void log_diags(const struct cg_diags *d)
     }
 }
 
-static void gen_free(struct gw_gen *gen)
+void gw__gen_free(struct gw_gen *gen)
 {
     cg_pipeline_free(gen->pipeline);
     cg_plugins_free(gen->reg);
@@ -160,11 +156,16 @@ static int collect_filters(struct gw_gen *gen)
 
 /* Loads config, plugins and pipeline into gen; problems go to d. A
  * config with errors is compiled as far as it goes all the same, so that
- * a reload reports every error at once (SPEC §14), then fails. */
-static int load_gen(const char *path, struct gw_gen *gen, struct cg_diags *d)
+ * a reload reports every error at once (SPEC §14), then fails. The
+ * broker given with `run -b` replaces broker.uri in every generation, so
+ * a reload neither undoes it nor warns about it; the string lives as long
+ * as the process (argv). */
+int gw__load_gen(const struct gw *g, struct gw_gen *gen, struct cg_diags *d)
 {
     memset(gen, 0, sizeof(*gen));
-    int rc = cg_config_load_partial(path, NULL, 0, &gen->cfg, d);
+    int rc = cg_config_load_partial(g->config_path, NULL, 0, &gen->cfg, d);
+    if (gen->cfg && g->broker_uri)
+        gen->cfg->broker.uri = g->broker_uri;
     int prc = gen->cfg ? cg_plugins_load(gen->cfg->plugin_paths,
                                          gen->cfg->n_plugin_paths, &gen->reg, d)
                        : rc;
@@ -174,7 +175,7 @@ static int load_gen(const char *path, struct gw_gen *gen, struct cg_diags *d)
     if (rc == CG_OK)
         rc = collect_filters(gen);
     if (rc != CG_OK)
-        gen_free(gen);
+        gw__gen_free(gen);
     return rc;
 }
 
@@ -184,7 +185,7 @@ static int connect_out(struct gw *g)
 {
     const struct cg_broker_conf *b = &g->gen.cfg->broker;
     char err[160] = "", client_id[300];
-    struct cg_mqtt_callbacks cb = {0};
+    struct cg_mqtt_callbacks cb = {.name = "output"};
     struct cg_broker_conf out = *b;
     snprintf(client_id, sizeof(client_id), "%s-out", b->client_id);
     out.client_id = client_id;
@@ -201,7 +202,7 @@ static int connect_in(struct gw *g)
 {
     const struct cg_config *cfg = g->gen.cfg;
     struct cg_mqtt_will w = {g->status_topic, g->status_offline.data, 1, true};
-    struct cg_mqtt_callbacks cb = {on_message, on_connected, on_lost, g};
+    struct cg_mqtt_callbacks cb = {on_message, on_connected, NULL, g, "intake"};
     char err[160] = "";
     int rc = cg_mqtt_new(&cfg->broker, &w, g->persist_dir, &cb, &g->in, err,
                          sizeof(err));
@@ -278,21 +279,31 @@ static void print_diags(struct cg_diags *d)
     cg_diags_free(d);
 }
 
-int gw__start(struct gw *g, const char *config_path)
+/* The process-wide settings of the first config: logging, time zone,
+ * the libraries' global state, and the files a reload watches. */
+static int set_up_process(struct gw *g)
+{
+    const struct cg_gateway_conf *gc = &g->gen.cfg->gateway;
+    cg_log_setup(gc->log_level, gc->id);
+    cg_log_set_json(gc->log_format == CG_LOG_FORMAT_JSON);
+    cg_time_set_zone(gc->timezone);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    cg_mqtt_global_init();
+    gw__service_init(g);
+    int rc = cg_config_files_snapshot(g->gen.cfg, &g->files);
+    return rc == CG_OK ? keep_identity(g) : rc;
+}
+
+int gw__start(struct gw *g, const char *config_path, const char *broker_uri)
 {
     struct cg_diags d = {0};
     g->config_path = config_path;
+    g->broker_uri = broker_uri;
     g->started = cg_time_now();
     pthread_mutex_init(&g->pipeline_lock, NULL);
-    int rc = load_gen(config_path, &g->gen, &d);
-    if (rc == CG_OK) {
-        cg_log_setup(g->gen.cfg->gateway.log_level, g->gen.cfg->gateway.id);
-        cg_time_set_zone(g->gen.cfg->gateway.timezone);
-        curl_global_init(CURL_GLOBAL_DEFAULT);
-        cg_mqtt_global_init();
-        g->fingerprint = cg_config_fingerprint(g->gen.cfg);
-        rc = keep_identity(g);
-    }
+    int rc = gw__load_gen(g, &g->gen, &d);
+    if (rc == CG_OK)
+        rc = set_up_process(g);
     if (rc == CG_OK)
         rc = cg_loop_new(&g->loop);
     if (rc == CG_OK)
@@ -311,84 +322,12 @@ int gw__start(struct gw *g, const char *config_path)
                CG_VERSION, g->gen.cfg->n_vendors,
                cg_ruleset_count(cg_pipeline_rules(g->gen.pipeline)),
                g->gen.cfg->n_consumers);
-    if (rc == CG_OK)
+    if (rc == CG_OK) {
+        gw__status_sample(g); /* rates count from here, not the first tick */
         rc = connect_in(g);
+    }
     print_diags(&d);
     return rc;
-}
-
-/* ---- reload ------------------------------------------------------------ */
-
-static bool same_str(const char *a, const char *b)
-{
-    return (!a && !b) || (a && b && !strcmp(a, b));
-}
-
-/* Settings a running connection cannot take over: a restart applies them. */
-static void warn_restart_needed(const struct cg_config *old,
-                                const struct cg_config *new)
-{
-    const struct cg_broker_conf *a = &old->broker, *b = &new->broker;
-    const struct cg_gateway_conf *x = &old->gateway, *y = &new->gateway;
-    if (!same_str(a->uri, b->uri) || !same_str(a->client_id, b->client_id) ||
-        !same_str(a->username, b->username) ||
-        !same_str(a->password, b->password) || a->keepalive != b->keepalive ||
-        a->clean_session != b->clean_session || a->qos != b->qos ||
-        !same_str(x->id, y->id) ||
-        !same_str(x->status_topic, y->status_topic) ||
-        !same_str(x->dead_letter_topic, y->dead_letter_topic) ||
-        !same_str(x->spool_dir, y->spool_dir) ||
-        !same_str(x->metrics_listen, y->metrics_listen) ||
-        !same_str(x->timezone, y->timezone))
-        cg_log(CG_LOG_WARN, "broker or gateway settings changed: they take "
-                            "effect at the next restart");
-}
-
-static bool same_filters(const struct gw_gen *a, const struct gw_gen *b)
-{
-    if (a->n_filters != b->n_filters)
-        return false;
-    for (size_t i = 0; i < a->n_filters; i++)
-        if (strcmp(a->filters[i], b->filters[i]))
-            return false;
-    return true;
-}
-
-static void reload(struct gw *g, const char *why)
-{
-    struct cg_diags d = {0};
-    struct gw_gen next;
-    cg_log(CG_LOG_INFO, "reloading (%s)", why);
-    int rc = load_gen(g->config_path, &next, &d);
-    if (rc == CG_OK &&
-        (rc = cg_deliver_prepare(g->deliver, next.cfg, next.pipeline, next.reg,
-                                 &d)) != CG_OK)
-        gen_free(&next);
-    if (rc != CG_OK) {
-        log_diags(&d);
-        cg_diags_free(&d);
-        cg_log(CG_LOG_ERROR, "reload failed: the running rules stay in force");
-        return;
-    }
-    log_diags(&d); /* warnings */
-    cg_diags_free(&d);
-    warn_restart_needed(g->gen.cfg, next.cfg);
-    if (!same_filters(&g->gen, &next))
-        cg_mqtt_resubscribe(g->in, (const char *const *)next.filters,
-                            next.n_filters, next.cfg->broker.qos);
-    pthread_mutex_lock(&g->pipeline_lock);
-    struct gw_gen old = g->gen;
-    cg_pipeline_inherit_stats(next.pipeline, old.pipeline);
-    g->gen = next;
-    cg_deliver_commit(g->deliver);
-    gw__state_handover(g, old.pipeline, next.pipeline);
-    pthread_mutex_unlock(&g->pipeline_lock);
-    cg_deliver_retire(g->deliver, DRAIN_MS); /* nothing feeds them now */
-    gen_free(&old);
-    cg_log(CG_LOG_INFO, "reloaded: %zu vendors, %zu rules, %zu consumers",
-           g->gen.cfg->n_vendors,
-           cg_ruleset_count(cg_pipeline_rules(g->gen.pipeline)),
-           g->gen.cfg->n_consumers);
 }
 
 /* ---- the loop's handlers ------------------------------------------------- */
@@ -414,27 +353,37 @@ static void check_backpressure(struct gw *g)
 
 static void on_reload(void *user)
 {
-    reload(user, "SIGHUP");
+    gw__reload(user, "SIGHUP");
 }
 
 static void on_wake(void *user)
 {
     struct gw *g = user;
     check_backpressure(g);
+    gw__service_check(g);
     gw__metrics_serve(g);
 }
 
 static void on_tick(void *user)
 {
     struct gw *g = user;
-    uint64_t fp = cg_config_fingerprint(g->gen.cfg);
-    if (fp != g->fingerprint) {
-        g->fingerprint = fp; /* a failed reload waits for the next change */
-        reload(g, "a config or rule file changed");
-    }
+    gw__check_files(g);
     cg_deliver_check_disk(g->deliver);
     check_backpressure(g);
     gw__state_tick(g);
+    cg_deliver_log_held(g->deliver);
+    gw__status_sample(g);
+    gw__service_check(g);
+}
+
+/* The loop's timers: the service's (watchdog) first, so that a stuck
+ * pipeline cannot delay a ping's verdict, then the stateful rules' (for,
+ * windows); the earlier of the two is next (0: none planned). */
+static double on_timers(void *user, double now)
+{
+    double a = gw__service_timers(user, now);
+    double b = gw__state_timers(user, now);
+    return !a ? b : !b ? a : a < b ? a : b;
 }
 
 static void log_stats(void *user)
@@ -450,8 +399,8 @@ static void log_stats(void *user)
 
 int gw__run(struct gw *g)
 {
-    struct cg_loop_handlers h = {on_reload, on_wake,          on_tick,
-                                 log_stats, gw__state_timers, g};
+    struct cg_loop_handlers h = {on_reload, on_wake,   on_tick,
+                                 log_stats, on_timers, g};
     return cg_loop_run(g->loop, &h);
 }
 
@@ -492,13 +441,14 @@ static void guard_shutdown(void)
 
 void gw__shutdown(struct gw *g)
 {
+    cg_notify_stopping();
     guard_shutdown();
     gw__metrics_stop(g);
     if (g->in)
         cg_mqtt_pause_intake(g->in);
     gw__state_stop(g);
     if (g->deliver)
-        cg_deliver_drain(g->deliver, DRAIN_MS);
+        cg_deliver_drain(g->deliver, GW_DRAIN_MS);
     if (g->deliver && g->gen.cfg)
         log_stats(g);
     publish_offline(g);
@@ -510,10 +460,12 @@ void gw__shutdown(struct gw *g)
         cg_mqtt_stop(g->out, 1000);
     cg_mqtt_free(g->in);
     cg_mqtt_free(g->out);
-    gen_free(&g->gen);
+    gw__gen_free(&g->gen);
     gw__state_free(g);
     cg_loop_free(g->loop);
     cg_free(g->status_topic);
+    cg_config_files_free(g->files);
+    gw__rates_free(&g->rates);
     cg_buf_free(&g->status_online);
     cg_buf_free(&g->status_offline);
     pthread_mutex_destroy(&g->pipeline_lock);

@@ -8,7 +8,9 @@
  * The pipeline's state is shared with the MQTT receive thread, so every
  * call into it takes g->pipeline_lock. A snapshot is serialized under the
  * lock (memory only) and written to disk after it is released, so intake
- * waits for the serialization alone.
+ * waits for the serialization alone. The periodic work only tries the
+ * lock: a pipeline stuck on one message must not stop the loop thread,
+ * which still has /healthz to answer and the watchdog to withhold.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -22,6 +24,7 @@
 #define EVICT_LOG_S   60.0 /* at most one eviction line a minute */
 #define RETRY_S       1.0  /* a timer whose events could not be spooled */
 #define TIMER_CHECK_S 1.0  /* messages plan new timers: look again soon */
+#define BUSY_RETRY_S  0.05 /* the pipeline holds the lock: look again */
 
 struct gw_state {
     char dir[4096];
@@ -44,15 +47,19 @@ static struct cg_emit deliver_emit(struct gw *g)
 /* ---- snapshots -------------------------------------------------------------
  */
 
-static void save(struct gw *g)
+/* wait: false when the periodic save may skip a busy pipeline. */
+static void save(struct gw *g, bool wait)
 {
     struct gw_state *s = g->state;
     struct cg_buf *b = &s->text;
     char err[256];
     double t0 = cg_time_mono();
-    s->last_save = t0;
     cg_buf_reset(b);
-    pthread_mutex_lock(&g->pipeline_lock);
+    if (!wait && pthread_mutex_trylock(&g->pipeline_lock) != 0)
+        return; /* the next tick tries again */
+    if (wait)
+        pthread_mutex_lock(&g->pipeline_lock);
+    s->last_save = t0;
     const struct cg_pipeline *p = g->gen.pipeline;
     uint64_t version = cg_pipeline_state_version(p);
     if (p == s->saved && version == s->saved_version) {
@@ -142,7 +149,7 @@ int gw__state_start(struct gw *g)
 void gw__state_stop(struct gw *g)
 {
     if (g->state && g->gen.pipeline)
-        save(g);
+        save(g, true);
 }
 
 void gw__state_free(struct gw *g)
@@ -164,7 +171,8 @@ double gw__state_timers(void *user, double now)
     double next = 0, wall = cg_time_now();
     if (!g->state)
         return 0;
-    pthread_mutex_lock(&g->pipeline_lock);
+    if (pthread_mutex_trylock(&g->pipeline_lock) != 0)
+        return now + BUSY_RETRY_S;
     int rc = cg_pipeline_timers(g->gen.pipeline, wall, &emit, &next);
     pthread_mutex_unlock(&g->pipeline_lock);
     if (rc < 0) {
@@ -211,7 +219,7 @@ void gw__state_tick(struct gw *g)
     if (!s)
         return;
     if (now - s->last_save >= SAVE_EVERY_S)
-        save(g);
+        save(g, false);
     if (now - s->last_evict_log >= EVICT_LOG_S) {
         s->last_evict_log = now;
         log_evictions(g);

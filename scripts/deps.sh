@@ -7,9 +7,11 @@ packages=(build-essential cmake pkg-config clang libclang-rt-14-dev
           libpaho-mqtt-dev libmosquitto-dev libyaml-dev libcurl4-openssl-dev
           libcmocka-dev libmicrohttpd-dev zlib1g-dev
           mosquitto mosquitto-clients python3 valgrind clang-format cppcheck
-          libsystemd-dev tzdata
+          libsystemd-dev libssl-dev tzdata
           # the package, unit and man page tests (tests/install):
-          dpkg-dev mandoc groff-base libxml2-utils)
+          dpkg-dev mandoc groff-base libxml2-utils
+          # the live page in a headless browser (tests/integration/test_service.py)
+          chromium)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -76,7 +76,9 @@ void cli__unload(struct cli_loaded *l)
 void cli__usage(FILE *out)
 {
     fputs("usage:\n"
-          "  citygate [run] [-c FILE]       run the gateway\n"
+          "  citygate [run] [-c FILE] [-b URI]\n"
+          "                                 run the gateway (-b: another "
+          "broker.uri)\n"
           "  citygate check [-c FILE] [--strict]\n"
           "                                 validate config, rules and "
           "plugins;\n"

@@ -1,6 +1,8 @@
 /*
  * citygate run: start the gateway, serve until SIGINT/SIGTERM, reload on
- * SIGHUP or when a rule file changes, shut down cleanly (SPEC §7).
+ * SIGHUP or when a rule file changes, shut down cleanly (SPEC §7). With
+ * -b URI the broker.uri of the config is replaced for this run (SPEC §16:
+ * one-off runs and the Quick start).
  */
 #include <stdio.h>
 #include <string.h>
@@ -11,14 +13,17 @@
 
 int cg_cmd_run(int argc, char **argv)
 {
-    const char *config = CG_DEFAULT_CONFIG;
-    const struct cli_opt opts[] = {{'c', "config", &config, NULL}, {0}};
+    const char *config = CG_DEFAULT_CONFIG, *broker = NULL;
+    const struct cli_opt opts[] = {
+        {'c', "config", &config, NULL}, {'b', "broker", &broker, NULL}, {0}};
     size_t n_pos;
     if (cli__parse("run", argc, argv, opts, NULL, &n_pos, 0))
         return 2;
+    if (broker && !broker[0])
+        return cli__usage_error("run", "-b needs a broker URI");
     static struct gw g; /* one gateway per process */
     memset(&g, 0, sizeof(g));
-    if (gw__start(&g, config) != CG_OK) {
+    if (gw__start(&g, config, broker) != CG_OK) {
         gw__shutdown(&g);
         return 1;
     }

@@ -70,8 +70,9 @@ static void reject_batch(void *user, const char *consumer,
 static int own_connection(const struct cg_consumer_conf *c,
                           struct cg_mqtt **out, struct cg_diags *d)
 {
-    struct cg_mqtt_callbacks cb = {0};
-    char err[160] = "";
+    char err[160] = "", name[300];
+    snprintf(name, sizeof(name), "consumer %s's broker", c->name.s);
+    struct cg_mqtt_callbacks cb = {.name = name};
     int rc = cg_mqtt_new(c->broker, NULL, NULL, &cb, out, err, sizeof(err));
     if (rc == CG_OK)
         rc = cg_mqtt_start(*out);

@@ -50,8 +50,14 @@ struct cg_deliver_conf {
 };
 
 struct cg_consumer_stats {
-    uint64_t queued, bytes;
+    uint64_t queued, bytes, max_bytes;
     uint64_t delivered, retried, rejected, dropped;
+    /* At its bound: with block it holds intake; with drop_oldest it
+     * dropped events in the last few seconds. */
+    bool full;
+    /* Its own broker connection: -1 none (it uses the gateway's), 0 down,
+     * 1 up. */
+    int broker;
 };
 
 /* Creates the stage and its dead-letter outbox (spool `.dead-letters`,
@@ -90,6 +96,12 @@ bool cg_deliver_blocked(struct cg_deliver *d);
 /* Looks at the free space of the spool's file system (loop thread, about
  * once a second). Returns true while it is below the reserve. */
 bool cg_deliver_check_disk(struct cg_deliver *d);
+/* What the last check found (any thread). */
+bool cg_deliver_disk_low(const struct cg_deliver *d);
+/* Dead letters are logged at info, at most one line per reason per
+ * second with the count since the last line; this writes the lines held
+ * back once their second is over (loop thread, about once a second). */
+void cg_deliver_log_held(struct cg_deliver *d);
 /* Waits up to timeout_ms in all for every outbox to empty; true if all
  * did. */
 bool cg_deliver_drain(struct cg_deliver *d, int timeout_ms);

@@ -89,12 +89,50 @@ int deliver__dead_letter(struct cg_deliver *d, int reason, const char *json,
     return rc;
 }
 
+static void log_dead_line(int reason, uint64_t n, const char *latest)
+{
+    cg_log(CG_LOG_INFO,
+           "%llu dead letter%s (%s) since the last such line; "
+           "latest: %s",
+           (unsigned long long)n, n == 1 ? "" : "s",
+           cg_dead_reason_name(reason), latest);
+}
+
+/* A dead letter says why at info level, but a flood of bad payloads must
+ * not become a flood of lines: one line per reason per second, carrying
+ * the count. The whole document (payload included) only at debug. */
+static void log_dead(struct cg_deliver *d, const struct cg_dead *dead)
+{
+    char text[256], latest[256];
+    if (dead->reason < 0 || dead->reason >= CG_DEAD_N_REASONS)
+        return;
+    snprintf(text, sizeof(text), "%.*s: %s", (int)dead->topic_len,
+             dead->topic ? dead->topic : "", dead->detail ? dead->detail : "");
+    uint64_t n = cg_log_limit_event(&d->dead_log[dead->reason], cg_time_mono(),
+                                    text, latest, sizeof(latest));
+    if (n)
+        log_dead_line(dead->reason, n, latest);
+    cg_log(CG_LOG_DEBUG, "dead letter (%s): %.*s",
+           cg_dead_reason_name(dead->reason), (int)dead->len, dead->json);
+}
+
 int cg_deliver_dead(void *user, const struct cg_dead *dead)
 {
     struct cg_deliver *d = user;
-    cg_log(CG_LOG_DEBUG, "dead letter (%s): %.*s",
-           cg_dead_reason_name(dead->reason), (int)dead->len, dead->json);
+    log_dead(d, dead);
     return deliver__dead_letter(d, dead->reason, dead->json, dead->len);
+}
+
+void cg_deliver_log_held(struct cg_deliver *d)
+{
+    char latest[256];
+    double now = cg_time_mono();
+    for (int i = 0; i < CG_DEAD_N_REASONS; i++) {
+        uint64_t n =
+            cg_log_limit_flush(&d->dead_log[i], now, latest, sizeof(latest));
+        if (n)
+            log_dead_line(i, n, latest);
+    }
 }
 
 /* ---- holding intake ------------------------------------------------------ */
@@ -133,6 +171,11 @@ bool cg_deliver_check_disk(struct cg_deliver *d)
     return low;
 }
 
+bool cg_deliver_disk_low(const struct cg_deliver *d)
+{
+    return atomic_load(&d->disk_low);
+}
+
 bool cg_deliver_drain(struct cg_deliver *d, int timeout_ms)
 {
     double deadline = cg_time_mono() + timeout_ms / 1000.0;
@@ -164,6 +207,8 @@ int cg_deliver_new(const struct cg_deliver_conf *conf, struct cg_deliver **out)
     d->direct_ok = conf->direct_ok;
     d->spool_dir = cg_strdup(conf->spool_dir);
     d->dead_topic = cg_strdup(conf->dead_letter_topic);
+    for (int i = 0; i < CG_DEAD_N_REASONS; i++)
+        cg_log_limit_init(&d->dead_log[i], 1.0);
     cg_deliver_check_disk(d); /* the headroom, before the first event */
     struct cg_diags diags = {0};
     struct cg_value opts = {.type = CG_OBJ};
@@ -196,6 +241,9 @@ void cg_deliver_free(struct cg_deliver *d)
     outbox__cancel(d->dead);
     deliver__consumers_free(d);
     outbox__free(d->dead);
+    cg_deliver_log_held(d); /* the count of the last second, too */
+    for (int i = 0; i < CG_DEAD_N_REASONS; i++)
+        cg_log_limit_destroy(&d->dead_log[i]);
     cg_free(d->spool_dir);
     cg_free(d->dead_topic);
     cg_free(d);
@@ -205,8 +253,11 @@ size_t cg_deliver_consumer_stats(struct cg_deliver *d, size_t i,
                                  const char **name, struct cg_consumer_stats *s)
 {
     if (i < d->cur.n) {
-        *name = d->cur.v[i].name;
-        outbox__stats(d->cur.v[i].box, s);
+        const struct consumer *c = &d->cur.v[i];
+        *name = c->name;
+        outbox__stats(c->box, s);
+        if (c->own_mqtt)
+            s->broker = cg_mqtt_connected(c->own_mqtt) ? 1 : 0;
     }
     return d->cur.n;
 }

@@ -15,6 +15,7 @@
 
 #include "deliver.h"
 #include "host/host.h"
+#include "log.h"
 
 /* ---- the stage (consumers.c, emit.c) ------------------------------------ */
 
@@ -54,6 +55,7 @@ struct cg_deliver {
     _Atomic int64_t headroom;
     bool disk_low_logged;
     _Atomic int64_t last_error_log; /* ms, for one spool error line a second */
+    struct cg_log_limit dead_log[CG_DEAD_N_REASONS];
 };
 
 /* Frees every consumer (shutdown). */

@@ -32,7 +32,8 @@ struct outbox {
     struct cg_consumer_stats stats;
     bool failing; /* logged once per outage, not once per retry */
     bool dropping;
-    double backoff; /* the next wait after a CG_RETRY */
+    double last_drop; /* monotonic time of the last drop */
+    double backoff;   /* the next wait after a CG_RETRY */
 };
 
 static void ts_after(struct timespec *ts, double s)
@@ -57,6 +58,7 @@ static void enforce_bound(struct outbox *o)
     uint64_t dropped = spool__drop_oldest(o->spool, bytes - o->conf.max_bytes);
     pthread_mutex_lock(&o->lock);
     o->stats.dropped += dropped;
+    o->last_drop = cg_time_mono();
     bool first = !o->dropping;
     o->dropping = true;
     pthread_mutex_unlock(&o->lock);
@@ -313,13 +315,23 @@ bool outbox__drain(struct outbox *o, int timeout_ms)
     return empty;
 }
 
+/* How long a drop_oldest spool counts as full after it last dropped. */
+#define DROPPING_S 5.0
+
 void outbox__stats(struct outbox *o, struct cg_consumer_stats *s)
 {
     pthread_mutex_lock(&o->lock);
     *s = o->stats;
+    bool dropped_lately =
+        o->stats.dropped > 0 && cg_time_mono() - o->last_drop < DROPPING_S;
     pthread_mutex_unlock(&o->lock);
     s->queued = spool__count(o->spool);
     s->bytes = spool__bytes(o->spool);
+    s->max_bytes = o->conf.max_bytes;
+    s->full = o->conf.full_policy == CG_SPOOL_BLOCK
+                  ? s->bytes >= o->conf.max_bytes
+                  : dropped_lately;
+    s->broker = -1;
 }
 
 const char *outbox__name(const struct outbox *o)

@@ -11,6 +11,9 @@
  * cannot take now (disk full) is offered again from within the callback,
  * which holds this connection only: the broker keeps everything behind.
  * Publishes complete through on_publish(mid) into the shared ticket ring.
+ * A TLS failure reaches us only as the library's log lines ("certificate
+ * verify failed" for an unknown CA and a host name mismatch alike): on the
+ * first OpenSSL line of an attempt we ask OpenSSL for the cause.
  */
 #include <mosquitto.h>
 #include <stdatomic.h>
@@ -83,6 +86,19 @@ static void on_message(struct mosquitto *c, void *obj,
     }
 }
 
+/* libmosquitto's error lines (the thread connecting): a TLS failure is
+ * reported once per attempt, at its first OpenSSL line. */
+static void on_log(struct mosquitto *c, void *obj, int level, const char *str)
+{
+    struct mosq *q = obj;
+    char reason[320];
+    if (!(level & MOSQ_LOG_ERR) || strncmp(str, "OpenSSL Error[0]", 16))
+        return;
+    if (!mqtt__tls_probe(q->conf, reason, sizeof(reason)))
+        snprintf(reason, sizeof(reason), "TLS: %s", str);
+    mqtt__log_refused(&q->base, reason);
+}
+
 static void subscribe_all(struct mosq *q)
 {
     pthread_mutex_lock(&q->lock);
@@ -93,7 +109,7 @@ static void subscribe_all(struct mosq *q)
                  : MOSQ_ERR_SUCCESS;
     pthread_mutex_unlock(&q->lock);
     if (rc != MOSQ_ERR_SUCCESS)
-        cg_log(CG_LOG_ERROR, "mqtt: subscribe failed: %s",
+        cg_log(CG_LOG_ERROR, "%s: subscribe failed: %s", q->base.name,
                mosquitto_strerror(rc));
 }
 
@@ -101,13 +117,17 @@ static void on_connect(struct mosquitto *c, void *obj, int rc, int flags)
 {
     struct mosq *q = obj;
     if (rc != 0) {
-        cg_log(CG_LOG_WARN, "mqtt: %s refused the connection: %s",
-               q->base.shown, mosquitto_connack_string(rc));
+        char reason[320];
+        const char *why = mqtt__connack_reason(rc);
+        snprintf(reason, sizeof(reason), "%s (CONNACK %d: %s)",
+                 why ? why : "refused", rc, mosquitto_connack_string(rc));
+        mqtt__log_refused(&q->base, reason);
         return;
     }
     mosquitto_reconnect_delay_set(c, 1, 30, true);
     atomic_store(&q->connected, true);
     subscribe_all(q);
+    mqtt__log_connected(&q->base, flags & 1);
     if (q->cb.connected)
         q->cb.connected(q->cb.user, flags & 1);
 }
@@ -115,12 +135,13 @@ static void on_connect(struct mosquitto *c, void *obj, int rc, int flags)
 static void on_disconnect(struct mosquitto *c, void *obj, int rc)
 {
     struct mosq *q = obj;
-    atomic_store(&q->connected, false);
-    if (rc == 0)
-        return; /* we asked for it */
+    bool was = atomic_exchange(&q->connected, false);
+    if (rc == 0 || !was)
+        return; /* we asked for it, or a refused attempt (logged) */
     /* The loop reconnects, doubling from this first wait up to 30 s: a
      * random first wait keeps gateways from reconnecting in step. */
     mosquitto_reconnect_delay_set(c, 1 + (unsigned)(rand() % 2), 30, true);
+    mqtt__log_lost(&q->base, mosquitto_strerror(rc));
     if (q->cb.lost)
         q->cb.lost(q->cb.user, mosquitto_strerror(rc));
 }
@@ -202,9 +223,9 @@ static int loop_up(struct mosq *q, bool reconnect)
     int rc = reconnect ? mosquitto_reconnect_async(q->client)
                        : mosquitto_connect_async(q->client, q->host, q->port,
                                                  q->conf->keepalive);
-    if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_ERRNO)
-        cg_log(CG_LOG_WARN, "mqtt: cannot connect to %s: %s", q->base.shown,
-               mosquitto_strerror(rc));
+    /* A TLS failure was logged with its cause by on_log. */
+    if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_TLS)
+        mqtt__log_refused(&q->base, mosquitto_strerror(rc));
     /* Even after a failed first attempt the loop keeps reconnecting. */
     rc = mosquitto_loop_start(q->client);
     q->looping = rc == MOSQ_ERR_SUCCESS;
@@ -323,6 +344,7 @@ static void set_callbacks(struct mosq *q)
     mosquitto_disconnect_callback_set(q->client, on_disconnect);
     mosquitto_message_callback_set(q->client, on_message);
     mosquitto_publish_callback_set(q->client, on_publish);
+    mosquitto_log_callback_set(q->client, on_log);
 }
 
 int mqtt__mosq_new(const struct cg_broker_conf *b,

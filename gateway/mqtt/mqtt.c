@@ -3,6 +3,8 @@
  * names (`broker.client: paho | mosquitto`).
  */
 
+#include <stdio.h>
+
 #include "internal.h"
 
 void cg_mqtt_global_init(void)
@@ -15,9 +17,13 @@ int cg_mqtt_new(const struct cg_broker_conf *b, const struct cg_mqtt_will *will,
                 const char *persist_dir, const struct cg_mqtt_callbacks *cb,
                 struct cg_mqtt **out, char *err, size_t errlen)
 {
-    if (b->client == CG_CLIENT_MOSQUITTO)
-        return mqtt__mosq_new(b, will, persist_dir, cb, out, err, errlen);
-    return mqtt__paho_new(b, will, persist_dir, cb, out, err, errlen);
+    int rc = b->client == CG_CLIENT_MOSQUITTO
+                 ? mqtt__mosq_new(b, will, persist_dir, cb, out, err, errlen)
+                 : mqtt__paho_new(b, will, persist_dir, cb, out, err, errlen);
+    if (rc == CG_OK) /* before start(): no backend thread reads it yet */
+        snprintf((*out)->name, sizeof((*out)->name), "%s",
+                 cb->name ? cb->name : "mqtt");
+    return rc;
 }
 
 int cg_mqtt_subscribe(struct cg_mqtt *m, const char *const *filters, size_t n,
@@ -45,6 +51,11 @@ bool cg_mqtt_connected(const struct cg_mqtt *m)
 const char *cg_mqtt_uri(const struct cg_mqtt *m)
 {
     return m->shown;
+}
+
+const char *cg_mqtt_name(const struct cg_mqtt *m)
+{
+    return m->name;
 }
 
 int cg_mqtt_publish(struct cg_mqtt *m, const char *topic, const void *payload,

@@ -7,6 +7,9 @@
  * Connection management is the client's job: after start() it connects in
  * the background and, after any loss, reconnects with capped exponential
  * backoff and jitter (0.5 s doubling to 30 s), resubscribing every filter.
+ * It logs every connect, loss and failed attempt under the connection's
+ * name, turning TLS and CONNACK failures into their reason (unknown CA,
+ * hostname mismatch, bad user name or password).
  *
  * Backends: Eclipse Paho (the default) and libmosquitto, chosen by
  * `broker.client`; the functions below dispatch (mqtt.c).
@@ -34,6 +37,9 @@ struct cg_mqtt_callbacks {
     /* The connection is gone; the client is reconnecting. May be NULL. */
     void (*lost)(void *user, const char *cause);
     void *user;
+    /* What log lines call this connection: "intake", "output",
+     * "consumer NAME's broker" (copied; NULL: "mqtt"). */
+    const char *name;
 };
 
 /* A retained last will, published by the broker if we vanish. */
@@ -70,6 +76,8 @@ bool cg_mqtt_connected(const struct cg_mqtt *m);
 /* The broker URI the client connects to, as logs may show it (without a
  * password; valid as long as the client). Any thread. */
 const char *cg_mqtt_uri(const struct cg_mqtt *m);
+/* The connection's name (callbacks.name). Any thread. */
+const char *cg_mqtt_name(const struct cg_mqtt *m);
 
 /* Publishes asynchronously. Returns CG_OK and sets *ticket (give it to
  * cg_mqtt_wait), CG_EFULL when the client's window of publishes in flight

@@ -10,7 +10,11 @@
  *     shared ticket ring (Paho's own waitForCompletion polls with 100 ms
  *     sleeps).
  *   - Reconnection: our own thread reconnects with capped exponential
- *     backoff and jitter, which Paho's automatic reconnect lacks.
+ *     backoff and jitter, which Paho's automatic reconnect lacks. It also
+ *     logs why an attempt failed: Paho's words for a TLS failure ("TCP/TLS
+ *     connect failure") say nothing, so for those it asks OpenSSL through
+ *     a handshake of its own, which must not run on Paho's threads (every
+ *     client shares them).
  * Never call into Paho with our lock held: Paho's threads take our lock in
  * callbacks while holding theirs.
  */
@@ -30,6 +34,14 @@ struct slot {
     unsigned ticket;
 };
 
+/* A failed connect attempt, handed from Paho's thread to ours. */
+struct failure {
+    bool pending;
+    int code;
+    char message[160];
+    char tls[160]; /* the first OpenSSL error of the attempt, if any */
+};
+
 struct paho {
     struct cg_mqtt base;
     MQTTAsync client;
@@ -47,6 +59,7 @@ struct paho {
     bool started, stopping, need_connect, connecting, suspended;
     atomic_bool connected;
     double backoff;
+    struct failure fail;
     struct slot slots[MQTT_RING];
 };
 
@@ -81,6 +94,7 @@ static void on_lost(void *ctx, char *cause)
     p->need_connect = !p->stopping;
     pthread_cond_signal(&p->rcond);
     pthread_mutex_unlock(&p->lock);
+    mqtt__log_lost(&p->base, cause);
     if (p->cb.lost)
         p->cb.lost(p->cb.user, cause ? cause : "connection lost");
     MQTTAsync_free(cause);
@@ -144,7 +158,7 @@ static void subscribe_all(struct paho *p)
         rc = MQTTAsync_subscribeMany(p->client, (int)copy.n, copy.f, copy.qos,
                                      &ro);
         if (rc != MQTTASYNC_SUCCESS)
-            cg_log(CG_LOG_ERROR, "mqtt: subscribe failed: %s",
+            cg_log(CG_LOG_ERROR, "%s: subscribe failed: %s", p->base.name,
                    MQTTAsync_strerror(rc));
     }
     mqtt__filters_free(&copy);
@@ -159,16 +173,31 @@ static void on_connect_ok(void *ctx, MQTTAsync_successData *r)
     pthread_mutex_unlock(&p->lock);
     atomic_store(&p->connected, true);
     subscribe_all(p);
+    mqtt__log_connected(&p->base, r && r->alt.connect.sessionPresent);
     if (p->cb.connected)
         p->cb.connected(p->cb.user, r && r->alt.connect.sessionPresent);
+}
+
+/* OpenSSL's error lines during a connect attempt (Paho's thread): the
+ * first one's reason is kept. */
+static int on_tls_error(const char *str, size_t len, void *ctx)
+{
+    struct paho *p = ctx;
+    pthread_mutex_lock(&p->lock);
+    if (!p->fail.tls[0])
+        mqtt__openssl_reason(str, len, p->fail.tls, sizeof(p->fail.tls));
+    pthread_mutex_unlock(&p->lock);
+    return 0;
 }
 
 static void on_connect_fail(void *ctx, MQTTAsync_failureData *r)
 {
     struct paho *p = ctx;
-    cg_log(CG_LOG_WARN, "mqtt: cannot connect to %s: %s", p->base.shown,
-           r && r->message ? r->message : MQTTAsync_strerror(r ? r->code : 0));
     pthread_mutex_lock(&p->lock);
+    p->fail.pending = true;
+    p->fail.code = r ? r->code : MQTTASYNC_FAILURE;
+    snprintf(p->fail.message, sizeof(p->fail.message), "%s",
+             r && r->message ? r->message : MQTTAsync_strerror(p->fail.code));
     p->connecting = false;
     p->need_connect = !p->stopping;
     pthread_cond_signal(&p->rcond);
@@ -198,8 +227,7 @@ static void connect_now(struct paho *p)
     fill_connect_options(p, &o);
     int rc = MQTTAsync_connect(p->client, &o);
     if (rc != MQTTASYNC_SUCCESS) {
-        cg_log(CG_LOG_WARN, "mqtt: connect to %s failed: %s", p->base.shown,
-               MQTTAsync_strerror(rc));
+        mqtt__log_refused(&p->base, MQTTAsync_strerror(rc));
         pthread_mutex_lock(&p->lock);
         p->connecting = false;
         p->need_connect = !p->stopping;
@@ -230,15 +258,35 @@ static bool wait_backoff(struct paho *p, bool first)
     return !p->stopping;
 }
 
+/* Logs a failure Paho reported, outside the lock (the probe blocks):
+ * a positive code is the CONNACK's; MQTTASYNC_FAILURE on a TLS
+ * connection is any TCP or TLS failure. Lock held on entry and return. */
+static void take_failure(struct paho *p)
+{
+    struct failure f = p->fail;
+    char reason[400];
+    memset(&p->fail, 0, sizeof(p->fail));
+    pthread_mutex_unlock(&p->lock);
+    mqtt__failure_reason(p->conf, f.code > 0 ? f.code : 0,
+                         p->conf->tls.enabled && f.code == MQTTASYNC_FAILURE,
+                         f.message, f.tls, reason, sizeof(reason));
+    mqtt__log_refused(&p->base, reason);
+    pthread_mutex_lock(&p->lock);
+}
+
 static void *reconnect_loop(void *arg)
 {
     struct paho *p = arg;
     bool first = true;
     pthread_mutex_lock(&p->lock);
     for (;;) {
-        while (!p->stopping &&
+        while (!p->stopping && !p->fail.pending &&
                (!p->need_connect || p->connecting || p->suspended))
             pthread_cond_wait(&p->rcond, &p->lock);
+        if (p->fail.pending && !p->stopping) {
+            take_failure(p);
+            continue;
+        }
         if (p->stopping || !wait_backoff(p, first))
             break;
         first = false;
@@ -414,6 +462,8 @@ static void set_tls(struct paho *p)
     p->ssl.privateKey = t->key_file;
     p->ssl.enableServerCertAuth = t->verify;
     p->ssl.verify = t->verify;
+    p->ssl.ssl_error_cb = on_tls_error;
+    p->ssl.ssl_error_context = p;
 }
 
 static int create_client(struct paho *p, const char *persist_dir, char *err,

@@ -1,6 +1,7 @@
 /*
  * What every MQTT backend shares: publish tickets (a ring of completion
- * states that waiters sleep on), filter lists and the reconnect backoff.
+ * states that waiters sleep on), filter lists, the reconnect backoff, and
+ * the log lines of connections with the words for a refused CONNACK.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -163,4 +164,71 @@ double mqtt__next_wait(double *backoff)
     double wait = *backoff * (0.5 + (double)rand() / RAND_MAX);
     *backoff = *backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : *backoff * 2;
     return wait;
+}
+
+/* ---- log lines ------------------------------------------------------------
+ */
+
+void mqtt__log_connected(const struct cg_mqtt *m, bool session_present)
+{
+    /* A clean session has nothing to resume: saying so would mislead. */
+    const char *session = m->conf.clean_session ? ""
+                          : session_present     ? " (session resumed)"
+                                                : " (new session)";
+    cg_log(CG_LOG_INFO, "%s: connected to %s%s", m->name, m->shown, session);
+}
+
+void mqtt__log_lost(const struct cg_mqtt *m, const char *cause)
+{
+    cg_log(CG_LOG_WARN, "%s: lost the connection to %s: %s; reconnecting",
+           m->name, m->shown, cause && cause[0] ? cause : "connection lost");
+}
+
+void mqtt__log_refused(const struct cg_mqtt *m, const char *reason)
+{
+    cg_log(CG_LOG_WARN, "%s: cannot connect to %s: %s", m->name, m->shown,
+           reason);
+}
+
+/* MQTT 3.1.1 section 3.2.2.3 and MQTT 5 section 3.2.2.2. */
+static const struct {
+    int code;
+    const char *reason;
+} connack_reasons[] = {
+    {1, "unacceptable protocol version"},
+    {2, "client identifier rejected"},
+    {3, "server unavailable"},
+    {4, "bad user name or password"},
+    {5, "not authorized (bad user name or password, or this client may not "
+        "connect)"},
+    {0x80, "unspecified error"},
+    {0x81, "malformed packet"},
+    {0x82, "protocol error"},
+    {0x83, "implementation specific error"},
+    {0x84, "unsupported protocol version"},
+    {0x85, "client identifier not valid"},
+    {0x86, "bad user name or password"},
+    {0x87, "not authorized"},
+    {0x88, "server unavailable"},
+    {0x89, "server busy"},
+    {0x8A, "banned"},
+    {0x8C, "bad authentication method"},
+    {0x90, "topic name invalid"},
+    {0x95, "packet too large"},
+    {0x97, "quota exceeded"},
+    {0x99, "payload format invalid"},
+    {0x9A, "retain not supported"},
+    {0x9B, "QoS not supported"},
+    {0x9C, "use another server"},
+    {0x9D, "server moved"},
+    {0x9F, "connection rate exceeded"},
+};
+
+const char *mqtt__connack_reason(int code)
+{
+    for (size_t i = 0; i < sizeof(connack_reasons) / sizeof(connack_reasons[0]);
+         i++)
+        if (connack_reasons[i].code == code)
+            return connack_reasons[i].reason;
+    return NULL;
 }

@@ -28,9 +28,10 @@ static int build_cap(const struct cg_cap_conf *c, struct cap_rule *r,
     r->category = c->category;
     r->event = c->event;
     r->expires_s = c->expires.set ? (double)c->expires.ms / 1000.0 : 3600;
-    int rcs[3] = {compile_cap_template(&c->headline, &r->headline, d),
-                  compile_cap_template(&c->description, &r->description, d),
-                  compile_cap_template(&c->area, &r->area, d)};
+    const int rcs[3] = {
+        compile_cap_template(&c->headline, &r->headline, d),
+        compile_cap_template(&c->description, &r->description, d),
+        compile_cap_template(&c->area, &r->area, d)};
     for (int i = 0; i < 3; i++)
         if (rcs[i] != CG_OK)
             return rcs[i];

@@ -274,15 +274,28 @@ static int add_rule(struct cg_pipeline *e, const struct cg_rule_conf *r,
     return rc;
 }
 
+/* The index of the rule's domain, added on first sight. Domains are few
+ * (one per rule file, usually), so a scan is cheap enough at load. */
+static uint32_t domain_of(struct cg_pipeline *e, const char *name)
+{
+    for (size_t i = 0; i < e->n_domains; i++)
+        if (!strcmp(e->domains[i].name, name))
+            return (uint32_t)i;
+    e->domains[e->n_domains].name = name;
+    return (uint32_t)e->n_domains++;
+}
+
 static int build_rule_rt(struct cg_pipeline *e)
 {
     size_t n = cg_ruleset_count(e->rules);
     e->rule_rt = cg_calloc(n ? n : 1, sizeof(*e->rule_rt));
-    if (!e->rule_rt)
+    e->domains = cg_calloc(n ? n : 1, sizeof(*e->domains));
+    if (!e->rule_rt || !e->domains)
         return CG_ENOMEM;
     for (size_t i = 0; i < n; i++) {
         const struct cg_rule *r = cg_ruleset_rule(e->rules, i);
         struct rule_rt *rt = &e->rule_rt[i];
+        rt->domain = domain_of(e, r->domain);
         rt->hash = cg_hash64(CG_HASH_SEED, r->full_name, strlen(r->full_name));
         rt->taints = cg_calloc(r->n_data + 1, sizeof(*rt->taints));
         if (!rt->taints)
@@ -330,6 +343,8 @@ void build__free_rules(struct cg_pipeline *e)
         cg_free(e->rule_rt[i].taints);
     }
     CG_FREE(e->rule_rt);
+    CG_FREE(e->domains);
+    e->n_domains = 0;
     cg_ruleset_free(e->rules);
     e->rules = NULL;
     for (size_t i = 0; e->consumers && i < e->n_consumers; i++) {

@@ -69,6 +69,7 @@ int dead__letter(struct cg_pipeline *p, const struct cg_message *m, int reason,
     cg_buf_putc(b, '}');
     if (b->oom)
         return CG_ENOMEM;
-    struct cg_dead d = {reason, consumer, b->data, b->len};
+    struct cg_dead d = {reason,   consumer,     b->data, b->len,
+                        m->topic, m->topic_len, detail};
     return emit->dead(emit->user, &d);
 }

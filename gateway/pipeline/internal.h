@@ -116,6 +116,15 @@ struct rule_rt {
     size_t n_win_taints;
     uint32_t *vendors;
     size_t n_vendors;
+    uint32_t domain; /* index into the pipeline's domains */
+};
+
+/* A rule file's domain, for the rates per domain on the live page. */
+struct domain_rt {
+    const char *name;          /* borrowed from the config */
+    _Atomic uint64_t messages; /* messages that fired one of its rules */
+    _Atomic uint64_t events;   /* events its rules produced */
+    uint64_t last_message;     /* pipeline thread: the last one counted */
 };
 
 struct cg_pipeline {
@@ -136,7 +145,10 @@ struct cg_pipeline {
     struct cg_expr_env env;
     char **table_private;
     size_t n_table_private;
-    struct cg_state *state;      /* stateful rules' keys, owned */
+    struct cg_state *state; /* stateful rules' keys, owned */
+    struct domain_rt *domains;
+    size_t n_domains;
+    uint64_t message_seq;        /* numbers messages, for domain_rt */
     struct cg_arena *conf_arena; /* what the build resolved, for its life */
     /* per-message scratch, reused */
     struct cg_arena *arena;

@@ -46,6 +46,18 @@ int match__event(struct cg_pipeline *p, struct msg_ctx *mc,
     return eval_data(p, mc, r, f);
 }
 
+/* Counts a message once for its domain, however many of the domain's
+ * rules it fires (the live page's rates per domain). */
+static void count_domain_message(struct cg_pipeline *p,
+                                 const struct rule_rt *rt)
+{
+    struct domain_rt *d = &p->domains[rt->domain];
+    if (d->last_message != p->message_seq) {
+        d->last_message = p->message_seq;
+        atomic_fetch_add_explicit(&d->messages, 1, memory_order_relaxed);
+    }
+}
+
 /* A stateful rule sees every message its match fits, `when` or not: a
  * message whose `when` fails resolves an alert (SPEC §13). */
 static int fire(struct cg_pipeline *p, struct msg_ctx *mc,
@@ -58,6 +70,8 @@ static int fire(struct cg_pipeline *p, struct msg_ctx *mc,
         cg_expr_eval(r->when, &mc->eval, &v);
         holds = cg_value_is_true(&v);
     }
+    if (holds)
+        count_domain_message(p, &p->rule_rt[r->index]);
     if (p->rule_rt[r->index].state)
         return stateful__message(p, mc, r, holds, emit);
     struct fired f;

@@ -131,6 +131,7 @@ int cg_pipeline_process(struct cg_pipeline *p, const struct cg_message *m,
                         const struct cg_emit *emit)
 {
     cg_arena_reset(p->arena);
+    p->message_seq++;
     struct msg_ctx mc = {.m = m};
     if (m->len > p->cfg->gateway.max_payload_bytes) {
         char detail[128];
@@ -174,7 +175,34 @@ size_t cg_pipeline_rule_stats(const struct cg_pipeline *p, size_t i,
     return n;
 }
 
-/* Counters survive a reload: carried over by vendor and rule name. */
+size_t cg_pipeline_domain_stats(const struct cg_pipeline *p, size_t i,
+                                const char **name, uint64_t *messages,
+                                uint64_t *events)
+{
+    if (i >= p->n_domains)
+        return p->n_domains;
+    *name = p->domains[i].name;
+    *messages =
+        atomic_load_explicit(&p->domains[i].messages, memory_order_relaxed);
+    *events = atomic_load_explicit(&p->domains[i].events, memory_order_relaxed);
+    return p->n_domains;
+}
+
+static void inherit_domains(struct cg_pipeline *p,
+                            const struct cg_pipeline *old)
+{
+    for (size_t i = 0; i < p->n_domains; i++)
+        for (size_t j = 0; j < old->n_domains; j++)
+            if (!strcmp(p->domains[i].name, old->domains[j].name)) {
+                atomic_store(&p->domains[i].messages,
+                             atomic_load(&old->domains[j].messages));
+                atomic_store(&p->domains[i].events,
+                             atomic_load(&old->domains[j].events));
+            }
+}
+
+/* Counters survive a reload: carried over by vendor, rule and domain
+ * name. */
 void cg_pipeline_inherit_stats(struct cg_pipeline *p,
                                const struct cg_pipeline *old)
 {
@@ -191,4 +219,5 @@ void cg_pipeline_inherit_stats(struct cg_pipeline *p,
                         cg_ruleset_rule(old->rules, j)->full_name))
                 atomic_store(&p->rule_rt[i].events,
                              atomic_load(&old->rule_rt[j].events));
+    inherit_domains(p, old);
 }

@@ -67,12 +67,16 @@ struct cg_delivery {
 };
 
 /* A dead letter: reason, the consumer it concerns (undeliverable and
- * rejected; else NULL) and the SPEC §1 document. */
+ * rejected; else NULL) and the SPEC §1 document; the source topic and the
+ * detail again on their own, for a log line. */
 struct cg_dead {
     int reason; /* enum cg_dead_reason */
     const char *consumer;
     const char *json;
     size_t len;
+    const char *topic; /* not NUL-terminated: topic_len bytes */
+    size_t topic_len;
+    const char *detail;
 };
 
 /* What the pipeline emits while it processes one message. Each callback
@@ -118,8 +122,14 @@ size_t cg_pipeline_vendor_stats(const struct cg_pipeline *p, size_t i,
                                 const char **name, uint64_t *received);
 size_t cg_pipeline_rule_stats(const struct cg_pipeline *p, size_t i,
                               const char **name, uint64_t *events);
-/* Carries counters of vendors and rules with the same names over from
- * the pipeline being replaced by a reload. */
+/* Per domain (the rule files' `domain`): messages that fired at least one
+ * of its rules, and the events its rules produced (one per consumer
+ * reached). Returns the number of domains. */
+size_t cg_pipeline_domain_stats(const struct cg_pipeline *p, size_t i,
+                                const char **name, uint64_t *messages,
+                                uint64_t *events);
+/* Carries counters of vendors, rules and domains with the same names over
+ * from the pipeline being replaced by a reload. */
 void cg_pipeline_inherit_stats(struct cg_pipeline *p,
                                const struct cg_pipeline *old);
 

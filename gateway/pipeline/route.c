@@ -406,6 +406,8 @@ static int route_one(struct cg_pipeline *p, const struct msg_ctx *mc,
     if (rc < 0)
         return rc;
     atomic_fetch_add_explicit(&f->rt->events, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&p->domains[f->rt->domain].events, 1,
+                              memory_order_relaxed);
     return 1;
 }
 

@@ -175,16 +175,16 @@ static int route_timer(void *user, const struct cg_state_event *e)
     mc.hash = timer_hash(p, r, e);
     cg_time_format(time, mc.received);
     memcpy(mc.time_text, mc.received, sizeof(mc.time_text));
-    bool window = e->kind == CG_EVENT_WINDOW;
+    bool is_window = e->kind == CG_EVENT_WINDOW;
     struct fired f = {
         .rule = r,
         .rt = rt,
         .severity = e->severity,
         .data = e->data,
-        .taints = window        ? rt->win_taints
+        .taints = is_window     ? rt->win_taints
                   : r->has_data ? rt->taints
                                 : NULL,
-        .n_taints = window ? rt->n_win_taints : r->n_data,
+        .n_taints = is_window ? rt->n_win_taints : r->n_data,
         .no_citizens = !e->citizens,
         .resolved = e->kind == CG_EVENT_STALE,
         .has_ref = e->has_ref,

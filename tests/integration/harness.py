@@ -160,19 +160,26 @@ def with_client(config_text):
 class Gateway:
     """citygate run with a config written into the test's folder."""
 
-    def __init__(self, workdir, config_text, name="citygate.yaml"):
+    def __init__(self, workdir, config_text, name="citygate.yaml", args=(),
+                 env=None, wrapper=()):
+        """args follow `run -c FILE`; env adds to the environment;
+        wrapper comes before the command (a shell that sets variables)."""
         config_text = with_client(config_text)
         self.dir = workdir
         self.config = os.path.join(workdir, name)
         self.log = os.path.join(workdir, "citygate.log")
         with open(self.config, "w") as f:
             f.write(config_text)
+        self.args = list(args)
+        self.env = dict(os.environ, **(env or {}))
+        self.wrapper = list(wrapper)
         self.proc = None
 
     def start(self, wait_online=None):
         self.logf = open(self.log, "ab", buffering=0)
-        self.proc = subprocess.Popen([CITYGATE, "run", "-c", self.config],
-                                     stdout=self.logf, stderr=self.logf)
+        argv = self.wrapper + [CITYGATE, "run", "-c", self.config] + self.args
+        self.proc = subprocess.Popen(argv, stdout=self.logf, stderr=self.logf,
+                                     env=self.env)
         if wait_online:
             wait_online()
         return self
@@ -234,10 +241,10 @@ class IntegrationTest(unittest.TestCase):
         self.cleanups.append(b.stop)
         return b
 
-    def gateway(self, text, **kw):
-        g = Gateway(self.workdir, text)
+    def gateway(self, text, wait_online=None, **kw):
+        g = Gateway(self.workdir, text, **kw)
         self.cleanups.append(g.kill)
-        return g.start(**kw)
+        return g.start(wait_online=wait_online)
 
     def sub(self, broker, topic, **kw):
         s = Sub(broker, topic, **kw)

@@ -60,7 +60,7 @@ class DeliveryTest(IntegrationTest):
         text = CONFIG.format(pfx=self.pfx, port=self.b.port, http=self.http.port,
                              spool=spool, policy=policy)
         self.g = self.gateway(text)
-        wait_until(lambda: "connected to" in self.g.log_text(), 20,
+        wait_until(lambda: "intake: connected to" in self.g.log_text(), 20,
                    what="the gateway to connect")
 
     def send(self, seqs, level="info"):

@@ -114,7 +114,7 @@ class FaultTest(IntegrationTest):
 
     def start_gateway(self):
         self.g = self.gateway(self.text)
-        wait_until(lambda: "connected to" in self.g.log_text().rsplit("citygate ", 1)[-1],
+        wait_until(lambda: "intake: connected to" in self.g.log_text().rsplit("citygate ", 1)[-1],
                    30, what="the gateway to connect")
 
     def publish(self, count):

@@ -238,7 +238,7 @@ rules: [""" % (ministry.port, self.pfx), 1)
         time.sleep(1.0)
         self.b = self.broker(port=port)
         self.all = self.sub(self.b, self.pfx + "/#")
-        wait_until(lambda: "connected" in self.g.log_text().split("lost the broker")[-1],
+        wait_until(lambda: "intake: connected" in self.g.log_text().split("intake: lost the connection")[-1],
                    40, what="the gateway to reconnect")
         time.sleep(0.5)
         self.reading()

@@ -97,7 +97,7 @@ class HostileTest(IntegrationTest):
         with open(os.path.join(self.workdir, "rules.yaml"), "w") as f:
             f.write(RULES)
         self.g = self.gateway(CONFIG.format(pfx=pfx, port=b.port, mport=self.mport))
-        wait_until(lambda: "connected to" in self.g.log_text(), 20, what="connect")
+        wait_until(lambda: "intake: connected to" in self.g.log_text(), 20, what="connect")
         pub = Publisher(b.port)
         rnd = random.Random(11)
         big = b'{"a": "' + b"x" * 70000 + b'"}'

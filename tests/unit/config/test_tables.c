@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -141,19 +142,28 @@ static void test_typed_cells(void **state)
     cg_config_free(cfg);
 }
 
-static void test_fingerprint_follows_table(void **state)
+static void test_snapshot_follows_table(void **state)
 {
     struct cg_config *cfg;
+    struct cg_config_files *before, *same, *after;
+    char why[256];
     int rc;
     write_file("citygate.yaml", TABLE("bins.csv", "bin_id", ""));
     write_file("rules/env.yaml", RULES_OK);
     write_file("bins.csv", "bin_id\nb-1\n");
     load_dir(&rc, &cfg);
     assert_int_equal(rc, CG_OK);
-    uint64_t before = cg_config_fingerprint(cfg);
-    assert_int_equal(cg_config_fingerprint(cfg), before);
+    assert_int_equal(cg_config_files_snapshot(cfg, &before), CG_OK);
+    assert_int_equal(cg_config_files_snapshot(cfg, &same), CG_OK);
+    assert_int_equal(cg_config_files_diff(before, same, why, sizeof(why)), 0);
     write_file("bins.csv", "bin_id\nb-1\nb-2\n");
-    assert_int_not_equal(cg_config_fingerprint(cfg), before);
+    assert_int_equal(cg_config_files_snapshot(cfg, &after), CG_OK);
+    assert_int_equal(cg_config_files_diff(before, after, why, sizeof(why)), 1);
+    assert_non_null(strstr(why, "table file"));
+    assert_non_null(strstr(why, "bins.csv"));
+    cg_config_files_free(before);
+    cg_config_files_free(same);
+    cg_config_files_free(after);
     cg_config_free(cfg);
 }
 
@@ -162,7 +172,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table_cases),
         cmocka_unit_test(test_typed_cells),
-        cmocka_unit_test(test_fingerprint_follows_table),
+        cmocka_unit_test(test_snapshot_follows_table),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

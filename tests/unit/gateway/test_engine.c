@@ -65,6 +65,7 @@ struct out {
     int n;
     char dead_reason[32];
     char dead[6000];
+    char dead_topic[128], dead_detail[256]; /* for the log line */
 };
 
 static int on_deliver(void *user, const struct cg_delivery *d)
@@ -82,6 +83,9 @@ static int on_dead(void *user, const struct cg_dead *d)
     snprintf(o->dead_reason, sizeof(o->dead_reason), "%s",
              cg_dead_reason_name(d->reason));
     snprintf(o->dead, sizeof(o->dead), "%.*s", (int)d->len, d->json);
+    snprintf(o->dead_topic, sizeof(o->dead_topic), "%.*s", (int)d->topic_len,
+             d->topic);
+    snprintf(o->dead_detail, sizeof(o->dead_detail), "%s", d->detail);
     return CG_OK;
 }
 
@@ -302,10 +306,48 @@ static void test_dead_letters(void **state)
         assert_int_equal(process(cases[i].topic, cases[i].payload, &o), 0);
         assert_string_equal(o.dead_reason, cases[i].reason);
         HAS(o.dead, "\"encoding\":\"utf8\"");
+        /* The topic and the detail on their own, for the log line. */
+        assert_string_equal(o.dead_topic, cases[i].topic);
+        assert_true(o.dead_detail[0]);
     }
     process("v/acme/aq-7/t", big, &o);
     assert_string_equal(o.dead_reason, "too_large");
     HAS(o.dead, "\"reason\":\"too_large\",\"detail\":\"payload of 1199 bytes");
+}
+
+/* Per domain: a message that fires rules of the domain counts once, its
+ * events once per delivery; a message that fires nothing, or dies, does
+ * not count. */
+static void test_domain_counters(void **state)
+{
+    static const struct {
+        const char *topic, *payload;
+        bool fires;
+    } cases[] = {
+        {"v/acme/aq-7/t",
+         "{\"pm2_5\": 80, \"zone\": \"z\", "
+         "\"owner\": \"o\"}",
+         true},
+        {"v/band/b1", "{\"id\": \"b1\", \"hr\": 80}", true},
+        {"v/acme/aq-7/t", "{\"pm2_5\": 3}", false},
+        {"v/acme/aq-7/t", "{bad", false},
+    };
+    struct out o;
+    const char *name;
+    uint64_t m0, e0, m1, e1;
+    assert_int_equal(cg_pipeline_domain_stats(engine, 0, &name, &m0, &e0), 1);
+    assert_string_equal(name, "env");
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int n = process(cases[i].topic, cases[i].payload, &o);
+        assert_true(n >= 0);
+        cg_pipeline_domain_stats(engine, 0, &name, &m1, &e1);
+        assert_int_equal(m1 - m0, cases[i].fires ? 1 : 0);
+        assert_int_equal(e1 - e0, (uint64_t)n);
+        assert_true(!cases[i].fires || n > 0);
+        m0 = m1;
+        e0 = e1;
+    }
+    assert_int_equal(cg_pipeline_domain_stats(engine, 1, &name, &m1, &e1), 1);
 }
 
 static void test_binary_dead_letter_is_base64(void **state)
@@ -328,6 +370,7 @@ int main(void)
         cmocka_unit_test(test_ids_stable_and_distinct),
         cmocka_unit_test(test_dead_letters),
         cmocka_unit_test(test_binary_dead_letter_is_base64),
+        cmocka_unit_test(test_domain_counters),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
