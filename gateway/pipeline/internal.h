@@ -156,6 +156,8 @@ struct cg_pipeline {
     struct cg_strref *levels;
     size_t cap_levels;
     struct cg_buf json, topic, text;
+    struct cg_buf envelope; /* with keep_envelopes */
+    bool keep_envelopes;
 };
 
 /* build_formats.c: the rules' ngsi_type and cap: settings (SPEC §15),

@@ -63,6 +63,7 @@ void cg_pipeline_free(struct cg_pipeline *p)
     cg_buf_free(&p->json);
     cg_buf_free(&p->topic);
     cg_buf_free(&p->text);
+    cg_buf_free(&p->envelope);
     cg_free(p);
 }
 
@@ -220,4 +221,9 @@ void cg_pipeline_inherit_stats(struct cg_pipeline *p,
                 atomic_store(&p->rule_rt[i].events,
                              atomic_load(&old->rule_rt[j].events));
     inherit_domains(p, old);
+}
+
+void cg_pipeline_keep_envelopes(struct cg_pipeline *p, bool on)
+{
+    p->keep_envelopes = on;
 }

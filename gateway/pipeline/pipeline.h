@@ -64,6 +64,11 @@ struct cg_delivery {
     const char *target; /* rendered topic, url, or file path */
     const struct cg_rule *rule;
     struct cg_event event; /* json, id, topic, severity, qos */
+    /* With cg_pipeline_keep_envelopes: for a consumer whose format is not
+     * `event`, the event as it sees it (SPEC §5, after privacy), which
+     * `citygate test` compares with `expect`; else NULL. */
+    const char *envelope;
+    size_t envelope_len;
 };
 
 /* A dead letter: reason, the consumer it concerns (undeliverable and
@@ -98,6 +103,10 @@ int cg_pipeline_new(const struct cg_config *cfg,
                     const struct cg_plugin_reg *reg, struct cg_pipeline **out,
                     struct cg_diags *d);
 void cg_pipeline_free(struct cg_pipeline *p);
+/* Deliveries to consumers with another format also carry the event
+ * itself (cg_delivery.envelope): `citygate test` checks events, whatever
+ * shape their payload takes. Off by default: it costs a second build. */
+void cg_pipeline_keep_envelopes(struct cg_pipeline *p, bool on);
 
 /* Runs one message through every stage and calls emit for each delivery
  * and dead letter. Returns the number of deliveries (0 or more), or a

@@ -389,6 +389,12 @@ static int route_one(struct cg_pipeline *p, const struct msg_ctx *mc,
     int made = put_payload(p, mc, f, c, id);
     if (made <= 0)
         return made; /* not for this format, or out of memory */
+    bool envelope = p->keep_envelopes && c->conf->format != CG_CONSUMER_EVENT;
+    if (envelope) {
+        put_envelope(&p->envelope, p, mc, f, c, id);
+        if (p->envelope.oom)
+            return CG_ENOMEM;
+    }
     struct cg_delivery d = {
         .consumer = ci,
         .consumer_name = c->conf->name.s,
@@ -396,6 +402,8 @@ static int route_one(struct cg_pipeline *p, const struct msg_ctx *mc,
         .rule = f->rule,
         .event = {id, topic, p->json.data, p->json.len, f->severity,
                   c->sink.qos},
+        .envelope = envelope ? p->envelope.data : NULL,
+        .envelope_len = envelope ? p->envelope.len : 0,
     };
     int rc = emit->deliver(emit->user, &d);
     if (rc == CG_EINVAL) { /* no spool can hold it: it never will */

@@ -13,17 +13,24 @@ citygate.yaml(5) is loaded by the real binary.
   it names (password, TLS, rule globs) made there.
 
 A block of another kind fails the test: documentation shows only YAML
-that loads. A rule file whose only errors are keys of stateful rules that
+that loads.
+
+The NGSI-LD entity and the CAP alert that README.md shows under "Output
+formats" are compared with what its `citygate eval` command prints for
+them (issue 13: generated, not written by hand). A rule file whose only errors are keys of stateful rules that
 this build does not have yet is reported as pending, not failed.
 """
 
+import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
 import unittest
+import xml.etree.ElementTree as ET
 
 CITYGATE = os.environ.get("CITYGATE", "citygate")
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -190,6 +197,43 @@ class DocSnippets(unittest.TestCase):
         print("%d passed, 0 failed, %d skipped: YAML examples loaded: %s"
               % (len(seen["loaded"]), len(seen["pending"]),
                  " ".join(seen["loaded"])))
+
+
+def formats_section():
+    text = read(os.path.join(ROOT, "README.md"))
+    start = text.index("### Output formats")
+    end = text.index("\n## ", start)
+    blocks = dict((m.group(1), m.group(2)) for m in re.finditer(
+        r"^```(sh|json|xml)\n(.*?)^```", text[start:end], re.M | re.S))
+    return blocks["sh"], blocks["json"], blocks["xml"]
+
+
+def xml_tree(text):
+    """An element as (tag, stripped text, children), for comparing
+    documents whatever their indentation."""
+    def walk(e):
+        return (e.tag, (e.text or "").strip(), [walk(c) for c in e])
+    return walk(ET.fromstring(text.encode("utf-8")))
+
+
+class ReadmeFormats(unittest.TestCase):
+    def test_entity_and_alert_are_what_eval_prints(self):
+        command, entity, alert = formats_section()
+        args = shlex.split(command.replace("\\\n", " "))
+        self.assertEqual(args[:2], ["citygate", "eval"])
+        p = subprocess.run([CITYGATE] + args[1:], capture_output=True,
+                           text=True, timeout=60, cwd=ROOT)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        got = {}
+        for line in p.stdout.splitlines():
+            consumer, _, payload = line.split(" ", 2)
+            got.setdefault(consumer, []).append(payload)
+        self.assertEqual(len(got.get("ministry", [])), 1, p.stdout)
+        self.assertEqual(len(got.get("civil-protection", [])), 1, p.stdout)
+        self.assertEqual(json.loads(got["ministry"][0]), json.loads(entity))
+        cap = got["civil-protection"][0]
+        self.assertNotIn("\n", cap)
+        self.assertEqual(xml_tree(cap), xml_tree(alert))
 
 
 if __name__ == "__main__":

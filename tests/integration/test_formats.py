@@ -187,5 +187,96 @@ class Formats(IntegrationTest):
                          "haidian")
 
 
+    # ---- CAP lifecycle: Alert, then a Cancel that references it ----------
+
+    EPISODE = """
+domain: environment
+rules:
+  - name: pm25-episode
+    description: PM2.5 held above the national limit
+    match: { vendors: [aircheck] }
+    when: pm25 > 75
+    for: 1s
+    stale_after: 1h
+    severity: critical
+    data: { pm25: pm25, district: district }
+    cap:
+      event: Smog episode
+      headline: "PM2.5 {data.pm25} in {data.district}"
+      area: "{data.district} district"
+      expires: 30m
+    to: [civil-protection]
+"""
+
+    def start_episode(self):
+        self.start("""
+  - { name: civil-protection, role: government, format: cap,
+      topic: "{pfx}/cap/{type}", cap: { sender: civil@city.example } }
+""".replace("{pfx}", "fmt%d" % os.getpid()), "civil-protection")
+        self.g.stop()
+        with open(os.path.join(self.workdir, "rules.yaml"), "w") as f:
+            f.write(self.EPISODE)
+        self.restart()
+
+    def restart(self):
+        """Starts the stopped gateway again; returns once intake is up."""
+        before = self.g.log_text().count("intake: connected")
+        self.g.logf.close()
+        self.g.start()
+        wait_until(lambda: self.g.log_text().count("intake: connected")
+                   > before, 20, what="the gateway to connect again")
+
+    def alerts(self):
+        return [ET.fromstring(p)
+                for _, p in self.all.received(self.pfx + "/cap/")]
+
+    def fire_episode(self):
+        self.reading(80.0)
+        time.sleep(1.3)
+        self.reading(90.0)
+        docs = self.all.wait_count(1, self.pfx + "/cap/")
+        alert = ET.fromstring(docs[0][1])
+        self.assertEqual(alert.find(CAP + "msgType").text, "Alert")
+        info = alert.find(CAP + "info")
+        self.assertEqual(info.find(CAP + "event").text, "Smog episode")
+        self.assertEqual(info.find(CAP + "headline").text,
+                         "PM2.5 90 in haidian")
+        self.assertEqual(info.find(CAP + "area/" + CAP + "areaDesc").text,
+                         "haidian district")
+        return alert
+
+    def resolve_and_check_cancel(self, alert):
+        self.reading(20.0)  # below: resolves it
+        docs = self.all.wait_count(2, self.pfx + "/cap/")
+        time.sleep(0.5)
+        self.assertEqual(len(self.alerts()), 2, "one Alert, one Cancel")
+        cancel = ET.fromstring(docs[1][1])
+        self.assertEqual(cancel.find(CAP + "msgType").text, "Cancel")
+        ref = ",".join(alert.find(CAP + k).text
+                       for k in ("sender", "identifier", "sent"))
+        self.assertEqual(cancel.find(CAP + "references").text, ref)
+        names = [c.tag.replace(CAP, "") for c in cancel]
+        self.assertEqual(names, ["identifier", "sender", "sent", "status",
+                                 "msgType", "scope", "references", "info"])
+        self.assertNotEqual(cancel.find(CAP + "identifier").text,
+                            alert.find(CAP + "identifier").text)
+
+    def test_cap_alert_then_cancel_for_a_for_rule(self):
+        self.start_episode()
+        alert = self.fire_episode()
+        self.reading(95.0)  # still firing: no second Alert
+        time.sleep(0.5)
+        self.assertEqual(len(self.alerts()), 1)
+        self.resolve_and_check_cancel(alert)
+
+    def test_cap_cancel_after_a_restart_references_the_alert(self):
+        self.start_episode()
+        alert = self.fire_episode()
+        self.assertEqual(self.g.stop(), 0)  # the alert's state is saved
+        self.restart()
+        self.assertIn("state restored", self.g.log_text())
+        self.resolve_and_check_cancel(alert)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
