@@ -131,11 +131,14 @@ static void check_gateway(struct loader *L, yaml_node_t *n,
         loader_error(L, id, "id must not hold '/', '+' or '#'");
     check_topic(L, n, "dead_letter_topic", g->dead_letter_topic);
     check_topic(L, n, "status_topic", g->status_topic);
-    if (g->timezone && !zone_known(g->timezone))
+    if (g->timezone && !zone_known(g->timezone)) {
+        size_t mark = where_push(L, ".timezone");
         loader_error(L, map_get(L, n, "timezone"),
                      "unknown time zone '%s' (an IANA name such as "
                      "Europe/Berlin, from the system's tzdata)",
                      g->timezone);
+        where_pop(L, mark);
+    }
     if (g->metrics_listen && !valid_listen(g->metrics_listen)) {
         size_t mark = where_push(L, ".metrics_listen");
         loader_error(L, map_get(L, n, "metrics_listen"),

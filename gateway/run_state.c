@@ -8,14 +8,17 @@
  * The pipeline's state is shared with the MQTT receive thread, so every
  * call into it takes g->pipeline_lock. A snapshot is serialized under the
  * lock (memory only) and written to disk after it is released, so intake
- * waits for the serialization alone. The periodic work only tries the
- * lock: a pipeline stuck on one message must not stop the loop thread,
- * which still has /healthz to answer and the watchdog to withhold.
+ * waits for the serialization alone. The periodic work waits for the
+ * lock a bounded time (LOCK_WAIT_S): long enough to get its turn between
+ * two messages under full traffic, short enough that a pipeline stuck on
+ * one message cannot stop the loop thread, which still has /healthz to
+ * answer and the watchdog to withhold.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "log.h"
 #include "run.h"
@@ -24,7 +27,8 @@
 #define EVICT_LOG_S   60.0 /* at most one eviction line a minute */
 #define RETRY_S       1.0  /* a timer whose events could not be spooled */
 #define TIMER_CHECK_S 1.0  /* messages plan new timers: look again soon */
-#define BUSY_RETRY_S  0.05 /* the pipeline holds the lock: look again */
+#define BUSY_RETRY_S  0.05 /* the pipeline held the lock: look again */
+#define LOCK_WAIT_S   0.25 /* the longest the loop waits for the pipeline */
 
 struct gw_state {
     char dir[4096];
@@ -44,21 +48,36 @@ static struct cg_emit deliver_emit(struct gw *g)
     return (struct cg_emit){cg_deliver_event, cg_deliver_dead, g->deliver};
 }
 
+/* Takes the pipeline lock, waiting at most LOCK_WAIT_S (or for ever with
+ * wait_always, at shutdown). Returns false when the pipeline kept it. */
+static bool lock_pipeline(struct gw *g, bool wait_always)
+{
+    if (wait_always)
+        return pthread_mutex_lock(&g->pipeline_lock) == 0;
+    if (pthread_mutex_trylock(&g->pipeline_lock) == 0)
+        return true;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    long ns = until.tv_nsec + (long)(LOCK_WAIT_S * 1e9);
+    until.tv_sec += ns / 1000000000L;
+    until.tv_nsec = ns % 1000000000L;
+    return pthread_mutex_timedlock(&g->pipeline_lock, &until) == 0;
+}
+
 /* ---- snapshots -------------------------------------------------------------
  */
 
-/* wait: false when the periodic save may skip a busy pipeline. */
-static void save(struct gw *g, bool wait)
+/* wait_always: at shutdown; else a pipeline that keeps the lock is
+ * skipped until the next tick. */
+static void save(struct gw *g, bool wait_always)
 {
     struct gw_state *s = g->state;
     struct cg_buf *b = &s->text;
     char err[256];
     double t0 = cg_time_mono();
     cg_buf_reset(b);
-    if (!wait && pthread_mutex_trylock(&g->pipeline_lock) != 0)
+    if (!lock_pipeline(g, wait_always))
         return; /* the next tick tries again */
-    if (wait)
-        pthread_mutex_lock(&g->pipeline_lock);
     s->last_save = t0;
     const struct cg_pipeline *p = g->gen.pipeline;
     uint64_t version = cg_pipeline_state_version(p);
@@ -171,7 +190,7 @@ double gw__state_timers(void *user, double now)
     double next = 0, wall = cg_time_now();
     if (!g->state)
         return 0;
-    if (pthread_mutex_trylock(&g->pipeline_lock) != 0)
+    if (!lock_pipeline(g, false))
         return now + BUSY_RETRY_S;
     int rc = cg_pipeline_timers(g->gen.pipeline, wall, &emit, &next);
     pthread_mutex_unlock(&g->pipeline_lock);

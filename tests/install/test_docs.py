@@ -21,7 +21,8 @@ INTERNAL_KEYS = {}
 
 FIELD_ROW = re.compile(r'FIELD\(\s*[^,()]+,\s*[^,()]+,\s*"([^"]+)"')
 KEY_ROW = re.compile(r'\.key\s*=\s*"([^"]+)"')
-CLI_ROW = re.compile(r"\{\s*'[A-Za-z0-9]'\s*,\s*\"([a-z][a-z0-9-]*)\"")
+# {'c', "config", ...} or, for a long option without a letter, {0, "strict", ...}
+CLI_ROW = re.compile(r"\{\s*(?:'[A-Za-z0-9]'|0)\s*,\s*\"([a-z][a-z0-9-]*)\"")
 GETOPT_ROW = re.compile(
     r'\{\s*"([a-z][a-z0-9-]*)"\s*,\s*(?:no|required|optional)_argument')
 
@@ -48,7 +49,8 @@ def long_options():
     for path in sorted(glob.glob(pattern, recursive=True)):
         for name in CLI_ROW.findall(read(path)):
             opts.setdefault(name, os.path.relpath(path, SOURCE_DIR))
-    check("config" in opts, "no {'c', \"config\", ...} row in gateway/: "
+    check("config" in opts and "strict" in opts,
+          "no {'c', \"config\", ...} or {0, \"strict\", ...} row in gateway/: "
           "has the option table syntax changed?")
     sim = os.path.join(SOURCE_DIR, "sim", "options.c")
     for name in GETOPT_ROW.findall(read(sim)):

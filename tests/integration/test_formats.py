@@ -79,7 +79,7 @@ class Formats(IntegrationTest):
         text = CONFIG.format(pfx=self.pfx, port=self.b.port,
                              consumers=consumers)
         self.g = self.gateway(text)
-        wait_until(lambda: "connected to" in self.g.log_text(), 20,
+        wait_until(lambda: "intake: connected" in self.g.log_text(), 20,
                    what="the gateway to connect")
 
     def reading(self, pm25, device="aq-7"):

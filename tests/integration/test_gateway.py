@@ -256,13 +256,19 @@ rules: [""" % (ministry.port, self.pfx), 1)
         events = self.all.events(self.pfx + "/city/")
         self.assertTrue(all(e["data"]["pm25"] == 120 for _, e in events))
         with open(os.path.join(self.workdir, "rules", "env.yaml"), "a") as f:
-            f.write("  - name: broken\n    when: pm25 >\n    to: [city-ops]\n")
+            f.write("  - name: broken\n    when: pm25 >\n    to: [city-ops]\n"
+                    "  - name: misspelt\n    whn: pm25 > 1\n"
+                    "    to: [city-ops]\n"
+                    "  - name: nowhere\n    to: [no-such-consumer]\n")
         wait_until(lambda: "reload failed" in self.g.log_text(), 10,
                    what="the failed reload (file watch)")
-        # One line at level error naming the place (SPEC §16: no "error:"
-        # twice on a line).
-        self.assertRegex(self.g.log_text(),
-                         r" error: \S*env\.yaml:\d+:\d+: when: ")
+        # Every error of the reload at once (SPEC §14), one line each at
+        # level error naming the place (SPEC §16: no "error:" twice on a
+        # line).
+        log = self.g.log_text()
+        self.assertRegex(log, r" error: \S*env\.yaml:\d+:\d+: when: ")
+        self.assertRegex(log, r" error: \S*env\.yaml:\d+:\d+: .*'whn'")
+        self.assertRegex(log, r" error: \S*env\.yaml:\d+:\d+: .*no-such-consumer")
         self.reading(pm25=130)
         self.all.wait_count(8, self.pfx + "/city/")
         self.assertEqual(self.g.stop(), 0)

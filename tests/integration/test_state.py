@@ -16,7 +16,8 @@ import unittest
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Gateway, IntegrationTest, free_port, publish, wait_until  # noqa: E402
+from harness import (Gateway, IntegrationTest, free_port, publish,  # noqa: E402
+                     publish_many, wait_until)
 from mqttpub import Publisher  # noqa: E402
 
 # What a key of a throttled rule costs, with the allocator's overhead: the
@@ -123,6 +124,14 @@ class StateTest(IntegrationTest):
                     return int(line.split()[-1])
         return None
 
+    def metric_line(self, prefix):
+        url = "http://127.0.0.1:%d/metrics" % self.mport
+        with urllib.request.urlopen(url, timeout=5) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith(prefix + " "):
+                    return int(line.split()[-1])
+        return None
+
     # ---- windows -------------------------------------------------------------
 
     def test_window_closes_on_time_without_traffic(self):
@@ -199,6 +208,25 @@ class StateTest(IntegrationTest):
         time.sleep(1)
         self.restart_and_resolve(fired, 2)
 
+    def test_snapshots_go_on_under_full_traffic(self):
+        """The loop thread saves while the pipeline is busy with a flood of
+        messages that change the state (each one counts in a window), so a
+        SIGKILL in the middle of it loses no more than the promise."""
+        self.start(rules())
+        fired = self.fire()
+        state = os.path.join(self.workdir, "spool", "state", "state.jsonl")
+        lines = ['{"level": 0, "zone": "z%d"}' % (i % 50) for i in range(20000)]
+        start = time.time()
+        saved_during = []
+        while time.time() - start < 8:
+            publish_many(self.b, self.pfx + "/gauge/busy", lines, qos=0)
+            if os.path.exists(state) and os.stat(state).st_mtime > start + 1:
+                saved_during.append(os.stat(state).st_mtime)
+        self.assertTrue(saved_during, "no snapshot while the traffic flowed")
+        self.g.kill()
+        time.sleep(1)
+        self.restart_and_resolve(fired, 2)
+
     # ---- reload --------------------------------------------------------------
 
     def test_reload_keeps_pending_timers_of_unchanged_rules(self):
@@ -220,6 +248,21 @@ class StateTest(IntegrationTest):
         fired = wait_until(lambda: self.events("high"), 10,
                            what="the alert pending since before the reload")
         self.assertLess(epoch(fired[0]["data"]["active_since"]) - began, 1.0)
+        self.assertEqual(self.g.stop(), 0)
+
+    def test_suppressed_events_counted_by_why(self):
+        text = ("domain: lights\nrules:\n  - name: fault\n"
+                "    match: { vendors: [lamp] }\n    throttle: 1h\n"
+                "    to: [ops]\n")
+        self.start(text)
+        topic = "%s/lamp" % self.pfx
+        publish_many(self.b, topic, ['{"id": "lamp-1"}'] * 5)
+        name = 'citygate_rule_suppressed_total{rule="lights/fault",why="%s"}'
+        self.assertEqual(
+            wait_until(lambda: self.metric_line(name % "throttle") == 4, 10,
+                       what="four throttled events counted"), True)
+        self.assertEqual(self.metric_line(name % "on_change"), 0)
+        self.assertEqual(len(self.events("fault")), 1)
         self.assertEqual(self.g.stop(), 0)
 
     # ---- bounded state -------------------------------------------------------

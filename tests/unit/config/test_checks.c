@@ -110,6 +110,12 @@ static const struct check_case check_cases[] = {
     {VENDOR RULES "consumers:\n  - name: ops/gov\n  - name: ops_gov\n"
                   "  - name: ops%2Fgov\n",
      NULL},
+    /* A time zone the system's tzdata does not know: glibc would fall back
+     * to UTC without a word, and every hour() would be off. */
+    {VENDOR RULES CONSUMER "gateway:\n  timezone: Mars/Olympus\n",
+     "citygate.yaml:9:13: error: gateway.timezone: unknown time zone "
+     "'Mars/Olympus'"},
+    {VENDOR RULES CONSUMER "gateway:\n  timezone: Asia/Shanghai\n", NULL},
 };
 
 /* Every case runs; each mismatch is printed, then the test fails. */

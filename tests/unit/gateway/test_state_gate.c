@@ -136,7 +136,10 @@ static void test_counters(void **state)
                 "  - name: t\n    throttle: 1h\n    max_keys: 2\n"
                 "    to: [gov]\n"
                 "  - name: c\n    on_change: [band]\n    to: [gov]\n"
-                "  - name: plain\n    to: [gov]\n");
+                "  - name: plain\n    to: [gov]\n"
+                "  - name: w\n    window: { every: 1h, group_by: [zone], "
+                "aggregate: { n: count() }, min_count: 2 }\n"
+                "    to: [gov, pub]\n");
     const char *devices[] = {G1, G1, G2, G1, G3, G3};
     for (size_t i = 0; i < N_ROWS(devices); i++)
         assert_true(sh_run(&h, (int64_t)i * SEC, devices[i], "{}") >= 0);
@@ -149,8 +152,15 @@ static void test_counters(void **state)
     assert_int_equal(s.keys, 3);
     assert_int_equal(s.suppressed[CG_WHY_ON_CHANGE], 3);
     assert_int_equal(s.suppressed[CG_WHY_THROTTLE], 0);
+    /* The window's groups (zone null: one group of three devices, and
+     * zone "a" of one device): only the thin one is held from citizens. */
+    assert_true(sh_run(&h, 10 * SEC, G1, "{\"zone\": \"a\"}") >= 0);
+    assert_true(sh_run(&h, 1 * HOUR, NULL, NULL) >= 0);
+    stats_of(h.p, "d/w", &s);
+    assert_int_equal(s.suppressed[CG_WHY_MIN_COUNT], 1);
+    assert_int_equal(s.suppressed[CG_WHY_THROTTLE], 0);
     const char *name = "x";
-    assert_int_equal(cg_pipeline_state_stats(h.p, 2, &name, &s), 3);
+    assert_int_equal(cg_pipeline_state_stats(h.p, 2, &name, &s), 4);
     assert_null(name); /* a stateless rule */
     sh_free(&h);
 }
