@@ -2,7 +2,7 @@
  * citygate: the command line (SPEC §7). Everything happens in cg_core;
  * main only hands over.
  */
-#include "cli/cli.h"
+#include "cli.h"
 
 int main(int argc, char **argv)
 {

@@ -1,6 +1,9 @@
 /*
- * Logging: the only place citygate writes log lines. Libraries report
- * through return codes and diagnostics; the gateway decides what to log.
+ * Logging: the only place citygate writes log lines. It sits in base/ so
+ * that every folder of gateway/ can log without depending on the
+ * process's root folder; the libraries (rules/, config/, plugins/) still
+ * report through return codes and diagnostics, and the gateway decides
+ * what to log.
  *
  * A line is "<time> <gateway> <level>: <message>", or with JSON chosen
  * (gateway.log_format: json) one object per line,
