@@ -179,6 +179,8 @@ struct cg_delivery_result {
  *                    config file's folder. It names the consumer's
  *                    destination (`citygate eval`).
  *   CG_OPT_TARGET    a string naming the consumer's destination (a URL).
+ *                    create() gets it as written; `check`, `eval` and
+ *                    `test` show it with a userinfo password as "***".
  *   CG_OPT_TEMPLATE  a topic template ("city/{domain}/{type}"); the host
  *                    renders it for every event into cg_event.topic, with
  *                    the privacy rules and topic-safe values of SPEC §5.

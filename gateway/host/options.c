@@ -285,6 +285,20 @@ static int resolve_batch(struct resolve *r, const struct cg_member *m)
     return CG_OK;
 }
 
+/* The destination as people see it (check, eval, test): a password in
+ * the URL's userinfo is shown as "***". The sink's own option keeps the
+ * URL as written, since only the connection itself needs it. */
+static int redacted_target(struct resolve *r, const char *url)
+{
+    char buf[4096];
+    struct cg_value shown;
+    cg_uri_redacted(url, buf, sizeof(buf));
+    if (arena_str(r, buf, &shown) != CG_OK)
+        return CG_ENOMEM;
+    r->out->target = shown.as.str;
+    return CG_OK;
+}
+
 /* One option whose type the host handles; v is the copy create() gets. */
 static int resolve_one(struct resolve *r, const struct cg_option *o,
                        const struct cg_member *m, struct cg_value *v)
@@ -307,8 +321,7 @@ static int resolve_one(struct resolve *r, const struct cg_option *o,
         r->out->target = v->as.str;
         return CG_OK;
     case CG_OPT_TARGET:
-        r->out->target = v->as.str;
-        return CG_OK;
+        return redacted_target(r, v->as.str);
     case CG_OPT_TEMPLATE:
         r->out->topic = v->as.str;
         r->out->topic_pos = r->c->pos;

@@ -517,6 +517,28 @@ static uint32_t retry_after_ms(const struct http_sink *s)
     return (uint32_t)(secs * 1000.0);
 }
 
+/* Writes the URL with any userinfo password as "***" to out, or "" when
+ * it cannot be parsed. libcurl resolves a relative Location against the
+ * configured URL, credentials included, and the detail ends up in log
+ * lines and dead letters. */
+static void redact_url(const char *url, char *out, size_t size)
+{
+    CURLU *u = curl_url();
+    char *pass = NULL, *shown = NULL;
+    out[0] = '\0';
+    if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
+        curl_url_cleanup(u);
+        return;
+    }
+    if (curl_url_get(u, CURLUPART_PASSWORD, &pass, 0) == CURLUE_OK)
+        curl_url_set(u, CURLUPART_PASSWORD, "***", 0);
+    if (curl_url_get(u, CURLUPART_URL, &shown, 0) == CURLUE_OK)
+        sanitize(out, size, shown, strlen(shown));
+    curl_free(pass);
+    curl_free(shown);
+    curl_url_cleanup(u);
+}
+
 /* The detail for an HTTP status: "HTTP 400: <start of the body>". */
 static void status_detail(struct http_sink *s, long code,
                           struct cg_delivery_result *res)
@@ -527,9 +549,10 @@ static void status_detail(struct http_sink *s, long code,
         curl_easy_getinfo(s->curl, CURLINFO_REDIRECT_URL, &location) ==
             CURLE_OK &&
         location) {
-        sanitize(text, sizeof(text), location, strlen(location));
+        redact_url(location, text, sizeof(text));
         snprintf(res->detail, sizeof(res->detail),
-                 "HTTP %ld: redirect to %s not followed", code, text);
+                 "HTTP %ld: redirect to %s not followed", code,
+                 text[0] ? text : "an unreadable URL");
         return;
     }
     sanitize(text, sizeof(text), s->reply, s->reply_len);

@@ -63,6 +63,13 @@ static const struct check_case check_cases[] = {
      "consumers:\n  - name: a\n    broker: { client_id: x }\n"
      "  - name: b\n    broker: { client_id: x, uri: 'tcp://other:1883' }\n",
      NULL},
+    /* The error names the broker without the password of its URI. */
+    {VENDOR RULES
+     "broker: { uri: 'tcp://gw:hunter2@b:1883', client_id: x }\n"
+     "consumers:\n  - name: ops\n"
+     "    broker: { uri: 'tcp://gw:hunter2@b:1883', client_id: x }\n",
+     "client_id 'x' is already used on tcp://gw:***@b:1883 by the "
+     "gateway's intake connection"},
     /* metrics_listen: what the metrics server can bind. */
     {VENDOR RULES CONSUMER "gateway:\n  metrics_listen: nonsense\n",
      "citygate.yaml:9:19: error: gateway.metrics_listen: expected IPV4:PORT "
