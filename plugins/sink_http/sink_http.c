@@ -649,6 +649,11 @@ static const struct cg_option http_options[] = {
     {NULL, 0, 0, NULL},
 };
 
+/* Files whose contents are secrets: the host warns when others can read
+ * them. The CA and certificate files are public. */
+static const char *const http_secret_files[] = {
+    "auth.password_file", "bearer_token_file", "tls.key_file", NULL};
+
 const struct cg_plugin cg_builtin_sink_http = {
     .abi_version = CG_PLUGIN_ABI,
     .struct_size = sizeof(struct cg_plugin),
@@ -660,4 +665,5 @@ const struct cg_plugin cg_builtin_sink_http = {
     .decode = NULL,
     .deliver = http_deliver,
     .check = http_check,
+    .secret_files = http_secret_files,
 };

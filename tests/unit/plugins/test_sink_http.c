@@ -101,6 +101,11 @@ static void test_descriptor(void **state)
         assert_int_equal(p->options[i].required, i == 0);
     }
     assert_null(p->options[9].name);
+    static const char *const secrets[] = {"auth.password_file",
+                                          "bearer_token_file", "tls.key_file"};
+    for (int i = 0; i < 3; i++)
+        assert_string_equal(p->secret_files[i], secrets[i]);
+    assert_null(p->secret_files[3]);
 }
 
 static void test_bad_options(void **state)
