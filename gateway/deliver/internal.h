@@ -207,6 +207,9 @@ void spool__batch_free(struct spool_batch *b);
 /* Tests only: the size at which a log starts a new segment file (0: sized
  * to the bound, the default). */
 void spool__set_segment_max(uint64_t bytes);
+/* The segment size spool__open picks for a bound: max_bytes / 8, between
+ * 64 KiB and 8 MiB. Pure (exposed for its test). */
+uint64_t spool__segment_size(uint64_t max_bytes);
 
 /* ---- one segment log (spool_log.c) ----------------------------------------
  *
