@@ -196,6 +196,37 @@ static void test_many_globs(void **state)
     }
 }
 
+/* More plugin globs than the old fixed array of 64: every one counts
+ * (the config lists the files; loading them is the host's job). */
+static void test_many_plugin_globs(void **state)
+{
+    struct cg_buf b = {0};
+    char name[64], path[512];
+    cg_buf_puts(&b, MINIMAL "plugins:\n");
+    for (int i = 0; i < 100; i++) {
+        snprintf(name, sizeof(name), "p%03d.so", i);
+        cg_buf_printf(&b, "  - %s\n", name);
+        write_file(name, "");
+    }
+    write_file("citygate.yaml", b.data);
+    write_file("rules/env.yaml", RULES_OK);
+    cg_buf_free(&b);
+    struct cg_config *cfg = NULL;
+    int rc;
+    assert_string_equal(load_dir(&rc, &cfg), "");
+    assert_int_equal(rc, CG_OK);
+    assert_int_equal(cfg->n_plugin_paths, 100); /* 36 were dropped */
+    for (int i = 0; i < 100; i++) {
+        snprintf(name, sizeof(name), "/p%03d.so", i);
+        assert_string_equal(cfg->plugin_paths[i] + strlen(dir), name);
+    }
+    cg_config_free(cfg);
+    for (int i = 0; i < 100; i++) {
+        snprintf(name, sizeof(name), "p%03d.so", i);
+        unlink(in_dir(name, path, sizeof(path)));
+    }
+}
+
 /* A folder and a FIFO matched by the rules glob: each is refused by
  * name, and the FIFO never blocks the loader. */
 static void test_not_regular_files(void **state)
@@ -346,6 +377,7 @@ int main(void)
         cmocka_unit_test(test_checks),
         cmocka_unit_test(test_long_consumer_name),
         cmocka_unit_test(test_many_globs),
+        cmocka_unit_test(test_many_plugin_globs),
         cmocka_unit_test(test_not_regular_files),
         cmocka_unit_test(test_secret_file_warnings),
         cmocka_unit_test(test_unreadable_files),
