@@ -49,6 +49,7 @@ struct cg_deliver {
     struct consumer_set cur, pending, retired;
     _Atomic uint64_t events, dead_count[CG_DEAD_N_REASONS];
     _Atomic bool disk_low;
+    _Atomic bool no_space; /* an append met ENOSPC: held until there is room */
     /* Bytes the spools may still take before the disk reaches the
      * reserve, as of the last check, less what was appended since: the
      * pipeline holds intake the moment it runs out, not a second later. */
