@@ -281,6 +281,57 @@ class Promises(Base):
         wait_until(lambda: "citygate_messages_dead_total" in self.metrics(), 15,
                    what="/metrics after the flood")
 
+    def test_idle_metrics_connection_times_out(self):
+        """An idle /metrics connection is closed by the gateway after its
+        10 s timeout, not kept for ever."""
+        self.start()
+        s = socket.create_connection(("127.0.0.1", self.mport), timeout=5)
+        self.cleanups.append(s.close)
+        s.settimeout(20)
+        t0 = time.monotonic()
+        try:
+            closed = s.recv(1) == b""
+        except ConnectionResetError:
+            closed = True
+        waited = time.monotonic() - t0
+        self.assertTrue(closed, "the server sent data to an idle client")
+        self.assertGreater(waited, 8.0, "closed before the idle timeout")
+        self.assertLess(waited, 13.0, "the idle connection outlived 10 s")
+
+    def test_metrics_connections_are_capped_in_all(self):
+        """64 connections in all, whatever their addresses: 10 each from 8
+        loopback addresses (below the cap of 16 per address) take at most
+        64 descriptors; the rest wait in the kernel's accept queue, and so
+        does a request from a ninth address, answered once they close."""
+        self.start()
+        fds = lambda: len(os.listdir("/proc/%d/fd" % self.g.proc.pid))
+        before = fds()
+        socks = []
+        self.cleanups.append(lambda: [s.close() for s in socks])
+        for a in range(2, 10):
+            for _ in range(10):
+                s = socket.socket()
+                socks.append(s)
+                s.settimeout(2)
+                s.bind(("127.0.0.%d" % a, 0))
+                s.connect(("127.0.0.1", self.mport))
+        late = socket.socket()
+        self.cleanups.append(late.close)
+        late.settimeout(1)
+        late.bind(("127.0.0.10", 0))
+        late.connect(("127.0.0.1", self.mport))
+        late.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
+        time.sleep(1.0)
+        taken = fds() - before
+        self.assertLessEqual(taken, 64, "metrics clients took descriptors")
+        self.assertGreaterEqual(taken, 60, "the cap held below 64")
+        self.assertRaises(socket.timeout, late.recv, 100)  # not served yet
+        for s in socks:
+            s.close()
+        late.settimeout(10)
+        self.assertTrue(late.recv(100).startswith(b"HTTP/1."),
+                        "the waiting request was never answered")
+
     # ---- 11. shutdown is bounded whatever a consumer does -------------------------
 
     def test_shutdown_with_a_consumer_that_never_answers(self):
