@@ -48,7 +48,7 @@ vendors:
     fields: {{ free: free, unit: "topic[2]" }}
 consumers:
 {consumers}
-rules: ["rules.yaml"]
+rules: [{rule_files}]
 """
 
 GOV_AND_PUBLIC = """
@@ -75,7 +75,8 @@ rules:
 
 class Base(IntegrationTest):
     def start(self, consumers=GOV_AND_PUBLIC, rules=RULES, spool=None,
-              reserve="0", extra_brokers=(), wait=True):
+              reserve="0", extra_brokers=(), wait=True,
+              rule_files='"rules.yaml"'):
         self.pfx = "pr%d" % os.getpid()
         self.b = self.broker(persistence=True)
         self.mport = free_port()
@@ -84,7 +85,7 @@ class Base(IntegrationTest):
         self.all = self.sub(self.b, self.pfx + "/#")
         fmt = dict(pfx=self.pfx, port=self.b.port, mport=self.mport,
                    spool=spool or os.path.join(self.workdir, "spool"),
-                   reserve=reserve)
+                   reserve=reserve, rule_files=rule_files)
         for i, eb in enumerate(extra_brokers):
             fmt["port%d" % i] = eb.port
         self.text = BASE.format(consumers=consumers.format(**fmt), **fmt)
@@ -144,6 +145,39 @@ class Promises(Base):
         publish(self.b, self.pfx + "/air/a1", '{"zone": "z1"}')
         self.all.wait_count(1, self.pfx + "/out/gov/", timeout=30)
         at_other.wait_count(1, self.pfx + "/out/min/", timeout=30)
+        self.assertEqual(self.g.stop(), 0)
+
+    # ---- 2. a recursive alias never takes the gateway down ------------------
+
+    def test_recursive_alias_dropped_into_rules_while_running(self):
+        """A rule file with a self-referencing alias, dropped into the
+        rules folder of a running gateway: the file watcher reloads, the
+        reload fails at file:line:col, and the gateway keeps forwarding
+        with the rules it had."""
+        os.makedirs(os.path.join(self.workdir, "rules.d"))
+        with open(os.path.join(self.workdir, "rules.d", "a.yaml"), "w") as f:
+            f.write("domain: extra\nrules:\n  - name: huge-bays\n"
+                    "    match: { vendors: [bays] }\n"
+                    "    when: free > 1000000\n    to: [gov]\n")
+        self.start(rule_files='"rules.yaml", "rules.d/*.yaml"')
+        publish(self.b, self.pfx + "/air/a1", '{"zone": "before"}')
+        self.all.wait_count(1, self.pfx + "/out/gov/")
+        bad = os.path.join(self.workdir, "rules.d", "bad.yaml")
+        with open(bad + ".tmp", "w") as f:
+            f.write("domain: bad\nrules: &a [ { name: r, to: [gov], "
+                    "tests: [ { payload: *a } ] } ]\n")
+        os.rename(bad + ".tmp", bad)  # the watcher sees it whole
+        wait_until(lambda: "reload failed" in self.g.log_text(), 15,
+                   what="the failed reload (file watch)")
+        log = self.g.log_text()
+        self.assertIn("bad.yaml was added", log)
+        self.assertRegex(log, r"rules\.d/bad\.yaml:2:\d+: YAML: alias '\*a' "
+                              r"is inside the node it names")
+        self.assertIsNone(self.g.proc.poll(), "the gateway died")
+        publish(self.b, self.pfx + "/air/a2", '{"zone": "after"}')
+        gov = self.all.wait_count(2, self.pfx + "/out/gov/")
+        self.assertEqual(len(gov), 2)
+        self.assertIn('citygate_reloads_total{result="failed"} 1', self.metrics())
         self.assertEqual(self.g.stop(), 0)
 
     # ---- 3. one message must never stall intake ------------------------------
