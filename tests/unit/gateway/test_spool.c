@@ -256,6 +256,21 @@ static void test_segments_sized_to_bound(void **state)
     }
 }
 
+/* Appends records of about 1 KiB until they reach 64 KiB (or stay just
+ * below it); returns how many. */
+static uint64_t fill_to_64k(struct spool *s, bool reach)
+{
+    char body[1001];
+    memset(body, 'z', sizeof(body) - 1);
+    body[sizeof(body) - 1] = '\0';
+    put(s, 0, CG_SEV_INFO, body);
+    uint64_t rec = spool__bytes(s);
+    uint64_t n = reach ? (64 * KIB + rec - 1) / rec : (64 * KIB - 1) / rec;
+    for (uint64_t k = 1; k < n; k++)
+        put(s, (int)k, CG_SEV_INFO, body);
+    return n;
+}
+
 /* How many of this process's descriptors hold a deleted file of the
  * test folder (whose blocks the disk cannot get back). */
 static int deleted_files_held(void)
@@ -294,17 +309,9 @@ static void test_early_rotation(void **state)
         {"early-at", true, false, true},
         {"early-half", true, true, false},
     };
-    char body[1001];
-    memset(body, 'z', sizeof(body) - 1);
-    body[sizeof(body) - 1] = '\0';
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct spool *s = open_bounded(cases[i].name, 1ULL << 30);
-        put(s, 0, CG_SEV_INFO, body);
-        uint64_t rec = spool__bytes(s);
-        uint64_t n = cases[i].reach_64k ? (64 * KIB + rec - 1) / rec
-                                        : (64 * KIB - 1) / rec;
-        for (uint64_t k = 1; k < n; k++)
-            put(s, (int)k, CG_SEV_INFO, body);
+        uint64_t n = fill_to_64k(s, cases[i].reach_64k);
         struct spool_batch b = {0};
         assert_int_equal(spool__peek(s, cases[i].drain_half ? n / 2 : n, &b),
                          CG_OK);
