@@ -243,11 +243,12 @@ static void connection_id(struct loader *L, struct name_map *ids,
         return;
     snprintf(key, sizeof(key), "%s\n%s%s", b->uri, b->client_id, suffix);
     if (name_map_get(ids, key, &first)) {
-        char owner[200];
+        char owner[200], shown[512];
         connection_owner(L->cfg, first, owner, sizeof(owner));
         cg_diags_add(L->d, b->pos.file, b->pos.line, b->pos.col,
                      "client_id '%s%s' is already used on %s by %s",
-                     b->client_id, suffix, b->uri, owner);
+                     b->client_id, suffix,
+                     cg_uri_redacted(b->uri, shown, sizeof(shown)), owner);
         L->errors++;
         return;
     }

@@ -179,6 +179,8 @@ struct cg_delivery_result {
  *                    config file's folder. It names the consumer's
  *                    destination (`citygate eval`).
  *   CG_OPT_TARGET    a string naming the consumer's destination (a URL).
+ *                    create() gets it as written; `check`, `eval` and
+ *                    `test` show it with a userinfo password as "***".
  *   CG_OPT_TEMPLATE  a topic template ("city/{domain}/{type}"); the host
  *                    renders it for every event into cg_event.topic, with
  *                    the privacy rules and topic-safe values of SPEC §5.
@@ -193,6 +195,7 @@ struct cg_delivery_result {
  *                    without it gets up to 100 events with no wait.
  *   CG_OPT_FILE      a file the sink reads (a secret, a certificate);
  *                    resolved like a path and checked readable at load.
+ *                    One that holds a secret belongs in secret_files.
  *   CG_OPT_RETAIN    true: the host publishes the consumer's events
  *                    retained (the broker keeps each topic's last one for
  *                    subscribers that connect later).
@@ -263,6 +266,14 @@ struct cg_plugin {
      * or CG_EINVAL with a reason in err ("NAME: ..." to point at an
      * option). */
     int (*check)(const struct cg_value *opts, char *err, size_t errlen);
+    /* Optional (added within ABI 1: read only when struct_size covers it):
+     * the options that name a file holding a secret (a password, a token,
+     * a private key), as a NULL-terminated list: "bearer_token_file" for a
+     * CG_OPT_FILE option, "auth.password_file" for a *_file member of a
+     * CG_OPT_MAP option. The host warns, at the option, when such a file
+     * is readable by its group or by others (as it does for the broker's
+     * password and key files); the sink still gets it. */
+    const char *const *secret_files;
 };
 
 /* The single symbol a plugin exports. */

@@ -91,10 +91,12 @@ int cg_deliver_event(void *d, const struct cg_delivery *dv);
 int cg_deliver_dead(void *d, const struct cg_dead *dead);
 
 /* True while intake must be held: a consumer with spool_full: block is at
- * its bound, or the spool's disk is below the reserve. */
+ * its bound, the spool's disk is below the reserve, or an append found
+ * the disk full and no check since found room. */
 bool cg_deliver_blocked(struct cg_deliver *d);
 /* Looks at the free space of the spool's file system (loop thread, about
- * once a second). Returns true while it is below the reserve. */
+ * once a second). Returns true while it is below the reserve. Also ends
+ * the hold after a full disk once there is room again. */
 bool cg_deliver_check_disk(struct cg_deliver *d);
 /* What the last check found (any thread). */
 bool cg_deliver_disk_low(const struct cg_deliver *d);

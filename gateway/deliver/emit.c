@@ -12,6 +12,7 @@
 #include "mqtt/mqtt.h"
 
 #define DEAD_MAX_BYTES (64ULL << 20)
+#define NO_SPACE_ROOM  (256ULL << 10)
 
 /* A QoS 0 consumer promises no more than MQTT QoS 0 does: its events go
  * straight out on our connection, skipping the spool, unless a backlog
@@ -43,6 +44,17 @@ static void log_spool_error(struct cg_deliver *d, const char *consumer, int rc)
            rc == CG_ENOSPC ? " (intake is held until there is room)" : "");
 }
 
+/* A failed append is logged; one that met a full disk also holds intake
+ * at the broker until the tick finds room again (check_no_space), since
+ * the MQTT client would otherwise keep taking messages that it can only
+ * park, in memory and in its own persistence on the same full disk. */
+static void spool_failed(struct cg_deliver *d, const char *who, int rc)
+{
+    if (rc == CG_ENOSPC)
+        atomic_store(&d->no_space, true);
+    log_spool_error(d, who, rc);
+}
+
 /* What an append took from the disk's headroom. */
 static void spend(struct cg_deliver *d, const struct cg_event *e)
 {
@@ -62,7 +74,7 @@ int cg_deliver_event(void *user, const struct cg_delivery *dv)
     if (rc == CG_OK)
         spend(d, &dv->event);
     else if (rc != CG_EINVAL)
-        log_spool_error(d, dv->consumer_name, rc);
+        spool_failed(d, dv->consumer_name, rc);
     return rc;
 }
 
@@ -85,7 +97,7 @@ int deliver__dead_letter(struct cg_deliver *d, int reason, const char *json,
         atomic_fetch_add_explicit(&d->dead_count[reason], 1,
                                   memory_order_relaxed);
     else if (rc != CG_OK)
-        log_spool_error(d, "dead-letters", rc);
+        spool_failed(d, "dead-letters", rc);
     return rc;
 }
 
@@ -140,6 +152,7 @@ void cg_deliver_log_held(struct cg_deliver *d)
 bool cg_deliver_blocked(struct cg_deliver *d)
 {
     if (atomic_load_explicit(&d->disk_low, memory_order_relaxed) ||
+        atomic_load_explicit(&d->no_space, memory_order_relaxed) ||
         (d->reserve_bytes &&
          atomic_load_explicit(&d->headroom, memory_order_relaxed) <= 0))
         return true;
@@ -149,9 +162,25 @@ bool cg_deliver_blocked(struct cg_deliver *d)
     return false;
 }
 
+/* After an append met a full disk, intake stays held until the spool's
+ * file system has NO_SPACE_ROOM free again (a drained segment gives back
+ * 64 KiB or more), rather than flapping on every page the spools free.
+ * Whatever the reserve: it may be 0, or the disk filled between ticks. */
+static void check_no_space(struct cg_deliver *d)
+{
+    struct statvfs st;
+    if (!atomic_load(&d->no_space) ||
+        (statvfs(d->spool_dir, &st) == 0 &&
+         (uint64_t)st.f_bavail * st.f_frsize < NO_SPACE_ROOM))
+        return;
+    atomic_store(&d->no_space, false);
+    cg_log(CG_LOG_INFO, "spool disk: room again after running out of space");
+}
+
 bool cg_deliver_check_disk(struct cg_deliver *d)
 {
     struct statvfs st;
+    check_no_space(d);
     if (d->reserve_bytes == 0 || statvfs(d->spool_dir, &st) < 0) {
         atomic_store(&d->disk_low, false); /* unknown: do not hold */
         atomic_store(&d->headroom, INT64_MAX);

@@ -49,6 +49,7 @@ struct cg_deliver {
     struct consumer_set cur, pending, retired;
     _Atomic uint64_t events, dead_count[CG_DEAD_N_REASONS];
     _Atomic bool disk_low;
+    _Atomic bool no_space; /* an append met ENOSPC: held until there is room */
     /* Bytes the spools may still take before the disk reaches the
      * reserve, as of the last check, less what was appended since: the
      * pipeline holds intake the moment it runs out, not a second later. */
@@ -207,6 +208,9 @@ void spool__batch_free(struct spool_batch *b);
 /* Tests only: the size at which a log starts a new segment file (0: sized
  * to the bound, the default). */
 void spool__set_segment_max(uint64_t bytes);
+/* The segment size spool__open picks for a bound: max_bytes / 8, between
+ * 64 KiB and 8 MiB. Pure (exposed for its test). */
+uint64_t spool__segment_size(uint64_t max_bytes);
 
 /* ---- one segment log (spool_log.c) ----------------------------------------
  *

@@ -31,12 +31,12 @@ void spool__set_segment_max(uint64_t bytes)
     seg_override = bytes;
 }
 
-/* A tenth of the bound per segment keeps what a drained spool still holds
- * on disk small next to its bound. */
-static uint64_t segment_size(uint64_t max_bytes)
+/* An eighth of the bound per segment keeps what a drained spool still
+ * holds on disk small next to its bound (a segment is freed only when the
+ * cursor leaves it); the floor keeps small spools from churning files, the
+ * ceiling keeps one segment's worth of a big spool modest. */
+uint64_t spool__segment_size(uint64_t max_bytes)
 {
-    if (seg_override)
-        return seg_override;
     uint64_t s = max_bytes / 8;
     return s < SEG_MIN ? SEG_MIN : s > SEG_MAX ? SEG_MAX : s;
 }
@@ -51,7 +51,8 @@ int spool__open(const char *dir, const char *folder, uint64_t max_bytes,
         return CG_ENOMEM;
     pthread_mutex_init(&s->lock, NULL);
     snprintf(root, sizeof(root), "%s/%s", dir, folder);
-    uint64_t max_seq = 0, seg = segment_size(max_bytes);
+    uint64_t max_seq = 0,
+             seg = seg_override ? seg_override : spool__segment_size(max_bytes);
     for (int i = 0; i < N_SEV; i++)
         s->logs[i].wfd = s->logs[i].rfd = s->logs[i].cfd = -1;
     for (int i = 0; i < N_SEV; i++) {

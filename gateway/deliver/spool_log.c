@@ -359,6 +359,13 @@ static uint64_t scan(struct log *l)
 
 static void delete_before(struct log *l, uint64_t seg)
 {
+    /* A deleted file keeps its blocks while a descriptor holds it, and the
+     * reader's stays on its segment until the next read, which a drained
+     * spool never does: close it, or a full disk never gets room back. */
+    if (l->rfd >= 0 && l->rseg < seg) {
+        close(l->rfd);
+        l->rfd = -1;
+    }
     for (; l->first_seg < seg; l->first_seg++) {
         char path[PATH_MAX + 64];
         seg_path(l, l->first_seg, path, sizeof(path));
@@ -388,6 +395,10 @@ int log__open(struct log *l, const char *root, const char *name,
         (l->cfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640)) < 0)
         return CG_EIO;
     load_cursor(l);
+    /* Writing the cursor now takes its disk block while there is room, so
+     * that a commit on a full disk overwrites it in place and records the
+     * delivery. Should even this fail, the commits say so. */
+    (void)save_cursor(l);
     uint64_t first = l->cursor.seg, last = l->cursor.seg;
     list_segments(l, &first, &last);
     if (l->cursor.seg < first) /* its segment is gone: start at the next */

@@ -76,7 +76,8 @@ struct cg_sink_conf {
     struct cg_value options; /* sizes as integers, paths absolute, env: read */
     const char *topic;       /* its topic template, or NULL: no topics */
     struct cg_pos topic_pos;
-    const char *target; /* where it delivers (url, path), or NULL */
+    const char *target; /* where it delivers, for people (a url with its
+                           password as ***, a path), or NULL */
     int qos;            /* of its events */
     int batch_max, batch_wait_ms;
     bool mqtt;   /* publishes through the host's MQTT connection */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "host.h"
@@ -200,9 +201,38 @@ static int arena_str(struct resolve *r, const char *s, struct cg_value *out)
     return CG_OK;
 }
 
+/* Whether the plugin lists name ("bearer_token_file", "auth.password_file")
+ * among the options that hold a secret. */
+static bool is_secret(const struct cg_plugin *p, const char *name)
+{
+    for (const char *const *s = p->secret_files; s && *s; s++)
+        if (!strcmp(*s, name))
+            return true;
+    return false;
+}
+
+/* A secret file others can read still works, so it is a warning, not an
+ * error (as for the broker's files): but it is a leak waiting to happen. */
+static void warn_if_readable(struct resolve *r, const char *option,
+                             const char *name, const char *path)
+{
+    struct stat st;
+    if (!is_secret(r->out->plugin, name) || stat(path, &st) != 0 ||
+        !(st.st_mode & 077))
+        return;
+    const struct cg_pos *at =
+        where_is(option, &r->c->pos, r->c->sink_options, r->c->n_sink_options);
+    cg_diags_warn(r->d, at->file, at->line, at->col,
+                  "consumer %s: %s '%.80s' is readable by others (mode %04o): "
+                  "chmod 600",
+                  r->c->name.s, name, path, (unsigned)(st.st_mode & 07777));
+}
+
 /* A file the sink will read: resolved against the config's folder and
- * readable now, so a typo is a load error rather than a failing sink. */
-static int resolve_file(struct resolve *r, const char *option,
+ * readable now, so a typo is a load error rather than a failing sink.
+ * name is the option ("bearer_token_file") or map member
+ * ("auth.password_file") it came from. */
+static int resolve_file(struct resolve *r, const char *option, const char *name,
                         struct cg_value *v)
 {
     char buf[4096];
@@ -214,6 +244,7 @@ static int resolve_file(struct resolve *r, const char *option,
         error_at(r, option, "%s", msg);
         return CG_EINVAL;
     }
+    warn_if_readable(r, option, name, buf);
     return arena_str(r, buf, v);
 }
 
@@ -229,8 +260,11 @@ static int resolve_member(struct resolve *r, const struct cg_member *m,
                           struct cg_member *x)
 {
     const struct cg_value *s = &x->value;
-    if (s->type == CG_STR && ends_with(x->key, "_file"))
-        return resolve_file(r, m->key, &x->value);
+    if (s->type == CG_STR && ends_with(x->key, "_file")) {
+        char name[160];
+        snprintf(name, sizeof(name), "%s.%s", m->key, x->key);
+        return resolve_file(r, m->key, name, &x->value);
+    }
     if (s->type != CG_STR || strncmp(s->as.str, "env:", 4))
         return CG_OK;
     const char *env = getenv(s->as.str + 4);
@@ -285,6 +319,20 @@ static int resolve_batch(struct resolve *r, const struct cg_member *m)
     return CG_OK;
 }
 
+/* The destination as people see it (check, eval, test): a password in
+ * the URL's userinfo is shown as "***". The sink's own option keeps the
+ * URL as written, since only the connection itself needs it. */
+static int redacted_target(struct resolve *r, const char *url)
+{
+    char buf[4096];
+    struct cg_value shown;
+    cg_uri_redacted(url, buf, sizeof(buf));
+    if (arena_str(r, buf, &shown) != CG_OK)
+        return CG_ENOMEM;
+    r->out->target = shown.as.str;
+    return CG_OK;
+}
+
 /* One option whose type the host handles; v is the copy create() gets. */
 static int resolve_one(struct resolve *r, const struct cg_option *o,
                        const struct cg_member *m, struct cg_value *v)
@@ -307,8 +355,7 @@ static int resolve_one(struct resolve *r, const struct cg_option *o,
         r->out->target = v->as.str;
         return CG_OK;
     case CG_OPT_TARGET:
-        r->out->target = v->as.str;
-        return CG_OK;
+        return redacted_target(r, v->as.str);
     case CG_OPT_TEMPLATE:
         r->out->topic = v->as.str;
         r->out->topic_pos = r->c->pos;
@@ -327,7 +374,7 @@ static int resolve_one(struct resolve *r, const struct cg_option *o,
     case CG_OPT_MAP:
         return resolve_map(r, m, v);
     case CG_OPT_FILE:
-        return resolve_file(r, m->key, v);
+        return resolve_file(r, m->key, m->key, v);
     case CG_OPT_FORMAT:
         error_at(r, m->key,
                  "'%s' is set by the gateway (the consumer's "

@@ -517,6 +517,28 @@ static uint32_t retry_after_ms(const struct http_sink *s)
     return (uint32_t)(secs * 1000.0);
 }
 
+/* Writes the URL with any userinfo password as "***" to out, or "" when
+ * it cannot be parsed. libcurl resolves a relative Location against the
+ * configured URL, credentials included, and the detail ends up in log
+ * lines and dead letters. */
+static void redact_url(const char *url, char *out, size_t size)
+{
+    CURLU *u = curl_url();
+    char *pass = NULL, *shown = NULL;
+    out[0] = '\0';
+    if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
+        curl_url_cleanup(u);
+        return;
+    }
+    if (curl_url_get(u, CURLUPART_PASSWORD, &pass, 0) == CURLUE_OK)
+        curl_url_set(u, CURLUPART_PASSWORD, "***", 0);
+    if (curl_url_get(u, CURLUPART_URL, &shown, 0) == CURLUE_OK)
+        sanitize(out, size, shown, strlen(shown));
+    curl_free(pass);
+    curl_free(shown);
+    curl_url_cleanup(u);
+}
+
 /* The detail for an HTTP status: "HTTP 400: <start of the body>". */
 static void status_detail(struct http_sink *s, long code,
                           struct cg_delivery_result *res)
@@ -527,9 +549,10 @@ static void status_detail(struct http_sink *s, long code,
         curl_easy_getinfo(s->curl, CURLINFO_REDIRECT_URL, &location) ==
             CURLE_OK &&
         location) {
-        sanitize(text, sizeof(text), location, strlen(location));
+        redact_url(location, text, sizeof(text));
         snprintf(res->detail, sizeof(res->detail),
-                 "HTTP %ld: redirect to %s not followed", code, text);
+                 "HTTP %ld: redirect to %s not followed", code,
+                 text[0] ? text : "an unreadable URL");
         return;
     }
     sanitize(text, sizeof(text), s->reply, s->reply_len);
@@ -626,6 +649,11 @@ static const struct cg_option http_options[] = {
     {NULL, 0, 0, NULL},
 };
 
+/* Files whose contents are secrets: the host warns when others can read
+ * them. The CA and certificate files are public. */
+static const char *const http_secret_files[] = {
+    "auth.password_file", "bearer_token_file", "tls.key_file", NULL};
+
 const struct cg_plugin cg_builtin_sink_http = {
     .abi_version = CG_PLUGIN_ABI,
     .struct_size = sizeof(struct cg_plugin),
@@ -637,4 +665,5 @@ const struct cg_plugin cg_builtin_sink_http = {
     .decode = NULL,
     .deliver = http_deliver,
     .check = http_check,
+    .secret_files = http_secret_files,
 };

@@ -200,6 +200,42 @@ class CliTest(unittest.TestCase):
         self.assertEqual(code, 1)
         self.assertEqual(err2, err)
 
+    def test_no_url_password_in_output(self):
+        """Issue 9 item 9: a password in broker.uri or in an HTTP
+        consumer's url reaches the connection only; check, eval and test
+        show it as ***."""
+        config = CONFIG.replace(
+            "consumers:\n",
+            "broker: {uri: \"tcp://gw:hunter2@127.0.0.1:1883\", client_id: cg}\n"
+            "consumers:\n").replace(
+            "http://127.0.0.1:9/events", "http://u:s3cret@127.0.0.1:9/events")
+        self.write("citygate.yaml", config)
+        # A failing case prints what each consumer got, with its target.
+        self.write("rules/env.yaml", RULES.replace("owner: o1}", "owner: o2}"))
+        outputs = [
+            run("check", "-c", self.config),
+            run("eval", "-c", self.config, "-t",
+                "vendors/acme/air/aq-7/telemetry", "-p",
+                '{"pm2_5": 80, "zone": "x", "owner": "o1"}'),
+            run("test", "-c", self.config),
+        ]
+        for code, out, err in outputs:
+            self.assertNotIn("hunter2", out + err)
+            self.assertNotIn("s3cret", out + err)
+            self.assertIn("http://u:***@127.0.0.1:9/events", out, err)
+        self.assertEqual([code for code, _, _ in outputs], [0, 0, 1])
+        # The duplicate client id error names the broker, not its password.
+        self.write("citygate.yaml", config.replace(
+            "{name: city-ops, role: government,",
+            "{name: city-ops, role: government, broker: "
+            "{uri: \"tcp://gw:hunter2@127.0.0.1:1883\", client_id: cg},"))
+        code, out, err = run("check", "-c", self.config)
+        self.assertEqual(code, 1)
+        self.assertIn("client_id 'cg' is already used on "
+                      "tcp://gw:***@127.0.0.1:1883 by the gateway's intake "
+                      "connection", err)
+        self.assertNotIn("hunter2", out + err)
+
     def test_warnings_and_strict(self):
         self.write("rules/env.yaml", RULES.replace(
             "when: pm25 > 35", "when: pm2 > 35\n    severity: \"pm25 > 75 ? critical : 'warning'\""))

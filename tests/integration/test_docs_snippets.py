@@ -24,11 +24,13 @@ this build does not have yet is reported as pending, not failed.
 import json
 import os
 import re
+import select
 import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 import xml.etree.ElementTree as ET
 
@@ -234,6 +236,77 @@ class ReadmeFormats(unittest.TestCase):
         cap = got["civil-protection"][0]
         self.assertNotIn("\n", cap)
         self.assertEqual(xml_tree(cap), xml_tree(alert))
+
+
+
+def dead_letter_acl():
+    """The ```text block of README.md that grants the dead-letter topic."""
+    text = read(os.path.join(ROOT, "README.md"))
+    for m in re.finditer(r"^ *```text\n(.*?)^ *```", text, re.M | re.S):
+        if "citygate/+/dead" in m.group(1):
+            return "\n".join(l.strip() for l in m.group(1).splitlines()) + "\n"
+    raise AssertionError("README.md shows no ACL for the dead-letter topic")
+
+
+class ReadmeDeadLetterAcl(unittest.TestCase):
+    """Issue 9 item 13: dead letters carry private fields, so README's ACL
+    must let citygate write them and only a government user read them. It
+    is loaded into a real mosquitto as written."""
+
+    def setUp(self):
+        sys.path.insert(0, os.path.dirname(__file__))
+        import harness  # noqa: E402 (needs mosquitto only in this test)
+        self.harness = harness
+        self.dir = tempfile.mkdtemp(prefix="cg-acl-")
+        self.procs = []
+        acl = os.path.join(self.dir, "acl")
+        with open(acl, "w") as f:
+            f.write(dead_letter_acl())
+        passwd = os.path.join(self.dir, "passwd")
+        for user in ("citygate", "city-ops", "citizen"):
+            subprocess.run(["mosquitto_passwd", "-b"] +
+                           (["-c"] if user == "citygate" else []) +
+                           [passwd, user, "pw-" + user], check=True)
+        for path in (acl, passwd):
+            os.chmod(path, 0o644)  # mosquitto drops to its own user
+        self.b = harness.Broker(self.dir, extra="allow_anonymous false\n"
+                                "password_file %s\nacl_file %s\n" % (passwd, acl))
+        self.b.start()
+
+    def tearDown(self):
+        for p in self.procs:
+            p.kill()
+            p.communicate(timeout=5)
+        self.b.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def client(self, tool, user, *args):
+        return [tool, "-h", "127.0.0.1", "-p", str(self.b.port), "-q", "1",
+                "-u", user, "-P", "pw-" + user] + list(args)
+
+    def subscribe(self, user, topic):
+        p = subprocess.Popen(self.client("mosquitto_sub", user, "-t", topic,
+                                         "-v"),
+                             stdout=subprocess.PIPE, text=True)
+        self.procs.append(p)
+        return p
+
+    def test_only_government_reads_dead_letters(self):
+        ops = self.subscribe("city-ops", "citygate/+/dead")
+        citizen = self.subscribe("citizen", "citygate/#")
+        time.sleep(0.5)  # both subscriptions reach the broker
+        for user, payload in (("citizen", "forged"), ("citygate", "dead-1")):
+            subprocess.run(self.client("mosquitto_pub", user, "-t",
+                                       "citygate/box/dead", "-m", payload),
+                           check=True, timeout=10)
+        ready, _, _ = select.select([ops.stdout], [], [], 10)
+        self.assertTrue(ready, "city-ops got no dead letter")
+        self.assertEqual(ops.stdout.readline(), "citygate/box/dead dead-1\n")
+        time.sleep(0.5)
+        for p in (ops, citizen):
+            p.kill()
+        self.assertEqual(citizen.communicate(timeout=5)[0], "")
+        self.assertEqual(ops.communicate(timeout=5)[0], "")  # not the forgery
 
 
 if __name__ == "__main__":

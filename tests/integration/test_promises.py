@@ -48,7 +48,7 @@ vendors:
     fields: {{ free: free, unit: "topic[2]" }}
 consumers:
 {consumers}
-rules: ["rules.yaml"]
+rules: [{rule_files}]
 """
 
 GOV_AND_PUBLIC = """
@@ -75,7 +75,8 @@ rules:
 
 class Base(IntegrationTest):
     def start(self, consumers=GOV_AND_PUBLIC, rules=RULES, spool=None,
-              reserve="0", extra_brokers=(), wait=True):
+              reserve="0", extra_brokers=(), wait=True,
+              rule_files='"rules.yaml"'):
         self.pfx = "pr%d" % os.getpid()
         self.b = self.broker(persistence=True)
         self.mport = free_port()
@@ -84,7 +85,7 @@ class Base(IntegrationTest):
         self.all = self.sub(self.b, self.pfx + "/#")
         fmt = dict(pfx=self.pfx, port=self.b.port, mport=self.mport,
                    spool=spool or os.path.join(self.workdir, "spool"),
-                   reserve=reserve)
+                   reserve=reserve, rule_files=rule_files)
         for i, eb in enumerate(extra_brokers):
             fmt["port%d" % i] = eb.port
         self.text = BASE.format(consumers=consumers.format(**fmt), **fmt)
@@ -144,6 +145,39 @@ class Promises(Base):
         publish(self.b, self.pfx + "/air/a1", '{"zone": "z1"}')
         self.all.wait_count(1, self.pfx + "/out/gov/", timeout=30)
         at_other.wait_count(1, self.pfx + "/out/min/", timeout=30)
+        self.assertEqual(self.g.stop(), 0)
+
+    # ---- 2. a recursive alias never takes the gateway down ------------------
+
+    def test_recursive_alias_dropped_into_rules_while_running(self):
+        """A rule file with a self-referencing alias, dropped into the
+        rules folder of a running gateway: the file watcher reloads, the
+        reload fails at file:line:col, and the gateway keeps forwarding
+        with the rules it had."""
+        os.makedirs(os.path.join(self.workdir, "rules.d"))
+        with open(os.path.join(self.workdir, "rules.d", "a.yaml"), "w") as f:
+            f.write("domain: extra\nrules:\n  - name: huge-bays\n"
+                    "    match: { vendors: [bays] }\n"
+                    "    when: free > 1000000\n    to: [gov]\n")
+        self.start(rule_files='"rules.yaml", "rules.d/*.yaml"')
+        publish(self.b, self.pfx + "/air/a1", '{"zone": "before"}')
+        self.all.wait_count(1, self.pfx + "/out/gov/")
+        bad = os.path.join(self.workdir, "rules.d", "bad.yaml")
+        with open(bad + ".tmp", "w") as f:
+            f.write("domain: bad\nrules: &a [ { name: r, to: [gov], "
+                    "tests: [ { payload: *a } ] } ]\n")
+        os.rename(bad + ".tmp", bad)  # the watcher sees it whole
+        wait_until(lambda: "reload failed" in self.g.log_text(), 15,
+                   what="the failed reload (file watch)")
+        log = self.g.log_text()
+        self.assertIn("bad.yaml was added", log)
+        self.assertRegex(log, r"rules\.d/bad\.yaml:2:\d+: YAML: alias '\*a' "
+                              r"is inside the node it names")
+        self.assertIsNone(self.g.proc.poll(), "the gateway died")
+        publish(self.b, self.pfx + "/air/a2", '{"zone": "after"}')
+        gov = self.all.wait_count(2, self.pfx + "/out/gov/")
+        self.assertEqual(len(gov), 2)
+        self.assertIn('citygate_reloads_total{result="failed"} 1', self.metrics())
         self.assertEqual(self.g.stop(), 0)
 
     # ---- 3. one message must never stall intake ------------------------------
@@ -281,6 +315,57 @@ class Promises(Base):
         wait_until(lambda: "citygate_messages_dead_total" in self.metrics(), 15,
                    what="/metrics after the flood")
 
+    def test_idle_metrics_connection_times_out(self):
+        """An idle /metrics connection is closed by the gateway after its
+        10 s timeout, not kept for ever."""
+        self.start()
+        s = socket.create_connection(("127.0.0.1", self.mport), timeout=5)
+        self.cleanups.append(s.close)
+        s.settimeout(20)
+        t0 = time.monotonic()
+        try:
+            closed = s.recv(1) == b""
+        except ConnectionResetError:
+            closed = True
+        waited = time.monotonic() - t0
+        self.assertTrue(closed, "the server sent data to an idle client")
+        self.assertGreater(waited, 8.0, "closed before the idle timeout")
+        self.assertLess(waited, 13.0, "the idle connection outlived 10 s")
+
+    def test_metrics_connections_are_capped_in_all(self):
+        """64 connections in all, whatever their addresses: 10 each from 8
+        loopback addresses (below the cap of 16 per address) take at most
+        64 descriptors; the rest wait in the kernel's accept queue, and so
+        does a request from a ninth address, answered once they close."""
+        self.start()
+        fds = lambda: len(os.listdir("/proc/%d/fd" % self.g.proc.pid))
+        before = fds()
+        socks = []
+        self.cleanups.append(lambda: [s.close() for s in socks])
+        for a in range(2, 10):
+            for _ in range(10):
+                s = socket.socket()
+                socks.append(s)
+                s.settimeout(2)
+                s.bind(("127.0.0.%d" % a, 0))
+                s.connect(("127.0.0.1", self.mport))
+        late = socket.socket()
+        self.cleanups.append(late.close)
+        late.settimeout(1)
+        late.bind(("127.0.0.10", 0))
+        late.connect(("127.0.0.1", self.mport))
+        late.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
+        time.sleep(1.0)
+        taken = fds() - before
+        self.assertLessEqual(taken, 64, "metrics clients took descriptors")
+        self.assertGreaterEqual(taken, 60, "the cap held below 64")
+        self.assertRaises(socket.timeout, late.recv, 100)  # not served yet
+        for s in socks:
+            s.close()
+        late.settimeout(10)
+        self.assertTrue(late.recv(100).startswith(b"HTTP/1."),
+                        "the waiting request was never answered")
+
     # ---- 11. shutdown is bounded whatever a consumer does -------------------------
 
     def test_shutdown_with_a_consumer_that_never_answers(self):
@@ -411,6 +496,50 @@ class FullDisk(Base):
         wait_until(lambda: len({e["data"].get("seq") for e in http.snapshot()})
                    >= n, 120, what="all %d events after the restart" % n)
         self.assertNotIn("input/output error", self.g.log_text())
+
+    def test_no_space_is_reported_as_such_and_holds_intake(self):
+        """With no reserve the spool's appends meet a real ENOSPC: the log
+        says so (not "input/output error"), intake is held at the broker
+        (not parked in the MQTT client's memory and persistence), drained
+        segments give their space back although the spool stays open, and
+        once the consumer is back every message arrives, in the same run."""
+        self.mount_small_disk("1m")
+        http = Receiver(free_port())
+        http.status = 503  # its spool fills the disk
+        http.start()
+        self.cleanups.append(http.stop)
+        consumers = FULL_DISK.replace("{http}", str(http.port))
+        self.start(consumers=consumers, spool=os.path.join(self.disk, "spool"),
+                   reserve="0",
+                   rules=RULES.replace("to: [gov, pub]", "to: [grid]"))
+        n, pad = 3000, "p" * 300
+        threading.Thread(target=publish_many, daemon=True, args=(
+            self.b, self.pfx + "/air/a1",
+            ['{"zone": "z", "seq": %d, "pad": "%s"}' % (i, pad)
+             for i in range(n)])).start()
+        wait_until(lambda: "intake is held until there is room" in
+                   self.g.log_text(), 60, what="the spool to meet a full disk")
+        log = self.g.log_text()
+        self.assertIn("consumer grid: cannot spool events: no space left on "
+                      "the device (intake is held until there is room)", log)
+        time.sleep(3)  # the consumer still fails: the disk stays full
+        held = os.statvfs(self.disk)
+        self.assertLess(held.f_bavail * held.f_frsize, 256 << 10)
+        log = self.g.log_text()
+        self.assertIn("holding intake at the broker", log)
+        self.assertNotIn("resuming intake", log)
+        http.status = 200
+        # The few messages Paho took between the first ENOSPC and the hold
+        # come back one per socket event once the broker's backlog is in
+        # (a keepalive, 5 s, apart): a generous bound.
+        wait_until(lambda: len({e["data"].get("seq") for e in http.snapshot()})
+                   >= n, 300, what="all %d events once the disk drains" % n)
+        self.assertEqual({e["data"]["seq"] for e in http.snapshot()}, set(range(n)))
+        log = self.g.log_text()
+        self.assertNotIn("input/output error", log.lower())
+        self.assertIn("spool disk: room again", log)
+        # The cursor's block was taken at open: deliveries are recorded.
+        self.assertNotIn("cannot record a delivery", log)
 
 
 if __name__ == "__main__":

@@ -63,6 +63,13 @@ static const struct check_case check_cases[] = {
      "consumers:\n  - name: a\n    broker: { client_id: x }\n"
      "  - name: b\n    broker: { client_id: x, uri: 'tcp://other:1883' }\n",
      NULL},
+    /* The error names the broker without the password of its URI. */
+    {VENDOR RULES
+     "broker: { uri: 'tcp://gw:hunter2@b:1883', client_id: x }\n"
+     "consumers:\n  - name: ops\n"
+     "    broker: { uri: 'tcp://gw:hunter2@b:1883', client_id: x }\n",
+     "client_id 'x' is already used on tcp://gw:***@b:1883 by the "
+     "gateway's intake connection"},
     /* metrics_listen: what the metrics server can bind. */
     {VENDOR RULES CONSUMER "gateway:\n  metrics_listen: nonsense\n",
      "citygate.yaml:9:19: error: gateway.metrics_listen: expected IPV4:PORT "
@@ -191,6 +198,37 @@ static void test_many_globs(void **state)
     for (int i = 0; i < 100; i++) {
         char path[512];
         snprintf(name, sizeof(name), "rules/r%03d.yaml", i);
+        unlink(in_dir(name, path, sizeof(path)));
+    }
+}
+
+/* More plugin globs than the old fixed array of 64: every one counts
+ * (the config lists the files; loading them is the host's job). */
+static void test_many_plugin_globs(void **state)
+{
+    struct cg_buf b = {0};
+    char name[64], path[512];
+    cg_buf_puts(&b, MINIMAL "plugins:\n");
+    for (int i = 0; i < 100; i++) {
+        snprintf(name, sizeof(name), "p%03d.so", i);
+        cg_buf_printf(&b, "  - %s\n", name);
+        write_file(name, "");
+    }
+    write_file("citygate.yaml", b.data);
+    write_file("rules/env.yaml", RULES_OK);
+    cg_buf_free(&b);
+    struct cg_config *cfg = NULL;
+    int rc;
+    assert_string_equal(load_dir(&rc, &cfg), "");
+    assert_int_equal(rc, CG_OK);
+    assert_int_equal(cfg->n_plugin_paths, 100); /* 36 were dropped */
+    for (int i = 0; i < 100; i++) {
+        snprintf(name, sizeof(name), "/p%03d.so", i);
+        assert_string_equal(cfg->plugin_paths[i] + strlen(dir), name);
+    }
+    cg_config_free(cfg);
+    for (int i = 0; i < 100; i++) {
+        snprintf(name, sizeof(name), "p%03d.so", i);
         unlink(in_dir(name, path, sizeof(path)));
     }
 }
@@ -345,6 +383,7 @@ int main(void)
         cmocka_unit_test(test_checks),
         cmocka_unit_test(test_long_consumer_name),
         cmocka_unit_test(test_many_globs),
+        cmocka_unit_test(test_many_plugin_globs),
         cmocka_unit_test(test_not_regular_files),
         cmocka_unit_test(test_secret_file_warnings),
         cmocka_unit_test(test_unreadable_files),

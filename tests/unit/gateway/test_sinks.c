@@ -178,11 +178,73 @@ static void test_resolved(void **state)
     unbuild(&b);
 }
 
+struct secret_case {
+    const char *options; /* the http consumer's keys after url */
+    const char *file;    /* chmod'ed to mode before the load */
+    int mode;
+    const char *warning; /* a substring of the diagnostics; NULL: none */
+};
+
+static const struct secret_case secret_cases[] = {
+    {"    auth: { basic_user: u, password_file: pass }\n", "pass", 0644,
+     "citygate.yaml:9:5: warning: consumer h: auth.password_file '"},
+    {"    auth: { basic_user: u, password_file: pass }\n", "pass", 0600, NULL},
+    {"    bearer_token_file: token\n", "token", 0640,
+     "citygate.yaml:9:5: warning: consumer h: bearer_token_file '"},
+    {"    bearer_token_file: token\n", "token", 0400, NULL},
+    {"    tls: { cert_file: cert.pem, key_file: key.pem }\n", "key.pem", 0604,
+     "citygate.yaml:9:5: warning: consumer h: tls.key_file '"},
+    /* A certificate or a CA is public: no warning. */
+    {"    tls: { cert_file: cert.pem, key_file: key.pem }\n", "key.pem", 0600,
+     NULL},
+    {"    tls: { ca_file: cert.pem }\n", "cert.pem", 0644, NULL},
+};
+
+/* Sets a test file's mode; path gets its full name. */
+static void set_mode(const char *name, int mode, char *path, size_t size)
+{
+    snprintf(path, size, "%s/%s", dir, name);
+    assert_int_equal(chmod(path, (mode_t)mode), 0);
+}
+
+/* Issue 9 item 9: a password, token or key file of an http consumer that
+ * its group or others can read is a warning naming the file (the load
+ * still succeeds); mode 0600 is quiet. */
+static void test_secret_files_readable_by_others(void **state)
+{
+    char path[512];
+    write_file("pass", "pw\n");
+    write_file("token", "t0k\n");
+    write_file("key.pem", "key\n");
+    write_file("cert.pem", "cert\n");
+    for (size_t i = 0; i < sizeof(secret_cases) / sizeof(secret_cases[0]);
+         i++) {
+        const struct secret_case *c = &secret_cases[i];
+        char config[1024];
+        snprintf(config, sizeof(config),
+                 HEAD "  - name: h\n    sink: http\n    url: http://x/e\n%s",
+                 c->options);
+        set_mode("cert.pem", 0644, path, sizeof(path));
+        set_mode(c->file, c->mode, path, sizeof(path));
+        struct built b;
+        build(config, &b);
+        const char *out = b.diags.data ? b.diags.data : "";
+        bool ok = c->warning ? strstr(out, c->warning) && strstr(out, path) &&
+                                   strstr(out, "is readable by others")
+                             : !*out;
+        if (!ok || b.rc != CG_OK)
+            fail_msg("case %zu: want \"%s\" (rc 0)\ngot %d:\n%s", i,
+                     c->warning ? c->warning : "", b.rc, out);
+        unbuild(&b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_option_errors),
         cmocka_unit_test(test_resolved),
+        cmocka_unit_test(test_secret_files_readable_by_others),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

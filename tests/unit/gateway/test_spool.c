@@ -1,12 +1,14 @@
 /*
  * The durable spool: order by severity then arrival, survival across
- * close and reopen, wrap-around of segment files, a write torn by a crash
- * or a damaged record cut off at open, and the drop-oldest policy.
+ * close and reopen, wrap-around of segment files, segments sized to the
+ * bound, a drained segment freed early, a write torn by a crash or a
+ * damaged record cut off at open, and the drop-oldest policy.
  */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,6 +156,181 @@ static void test_wraps_around(void **state)
     s = open_spool("wrap"); /* nothing left after 2000 events */
     assert_int_equal(spool__count(s), 0);
     spool__close(s);
+}
+
+#define KIB 1024ULL
+#define MIB (1024ULL * 1024ULL)
+
+/* A segment is an eighth of the spool's bound, kept between 64 KiB and
+ * 8 MiB. */
+static void test_segment_size_table(void **state)
+{
+    static const struct {
+        uint64_t bound, segment;
+    } cases[] = {
+        {0, 64 * KIB},
+        {1, 64 * KIB},
+        {512 * KIB - 1, 64 * KIB},
+        {512 * KIB, 64 * KIB},
+        {512 * KIB + 8, 64 * KIB + 1},
+        {1 * MIB, 128 * KIB},
+        {10 * MIB, 1280 * KIB},
+        {64 * MIB, 8 * MIB},
+        {64 * MIB + 8, 8 * MIB},
+        {1ULL << 40, 8 * MIB},
+        {UINT64_MAX, 8 * MIB},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        if (spool__segment_size(cases[i].bound) != cases[i].segment)
+            fail_msg("bound %llu: want %llu, got %llu",
+                     (unsigned long long)cases[i].bound,
+                     (unsigned long long)cases[i].segment,
+                     (unsigned long long)spool__segment_size(cases[i].bound));
+}
+
+/* The size and count of a log's segment files; *first is the lowest
+ * segment number and *first_size its size. */
+static int list_segments(const char *name, const char *sev,
+                         unsigned long long *first, long long *first_size)
+{
+    char path[512], file[800];
+    snprintf(path, sizeof(path), "%s/%s/%s", dir, name, sev);
+    DIR *d = opendir(path);
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        unsigned long long seg;
+        if (sscanf(e->d_name, "%16llx.seg", &seg) != 1)
+            continue;
+        if (n++ == 0 || seg < *first) {
+            struct stat st;
+            snprintf(file, sizeof(file), "%s/%s", path, e->d_name);
+            assert_int_equal(stat(file, &st), 0);
+            *first = seg;
+            *first_size = (long long)st.st_size;
+        }
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* A spool sized to its bound (whatever an earlier test forced). */
+static struct spool *open_bounded(const char *name, uint64_t bound)
+{
+    struct spool *s;
+    char err[160];
+    spool__set_segment_max(0);
+    assert_int_equal(spool__open(dir, name, bound, &s, err, sizeof(err)),
+                     CG_OK);
+    return s;
+}
+
+/* The spool starts a new segment file where its bound says: the first
+ * file ends within one record of bound / 8. */
+static void test_segments_sized_to_bound(void **state)
+{
+    static const struct {
+        uint64_t bound, segment;
+    } cases[] = {
+        {256 * KIB, 64 * KIB}, {1 * MIB, 128 * KIB}, {2 * MIB, 256 * KIB}};
+    char body[1001], name[32];
+    memset(body, 'z', sizeof(body) - 1);
+    body[sizeof(body) - 1] = '\0';
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(name, sizeof(name), "sized%zu", i);
+        struct spool *s = open_bounded(name, cases[i].bound);
+        put(s, 0, CG_SEV_INFO, body);
+        long long rec = (long long)spool__bytes(s), first_size = 0;
+        unsigned long long first = 0;
+        for (int n = 1; list_segments(name, "info", &first, &first_size) < 2;
+             n++)
+            put(s, n, CG_SEV_INFO, body);
+        long long seg = (long long)cases[i].segment;
+        if (first != 0 || first_size > seg || first_size <= seg - rec)
+            fail_msg("bound %llu: first segment %llu of %lld bytes, want "
+                     "(%lld, %lld]",
+                     (unsigned long long)cases[i].bound, first, first_size,
+                     seg - rec, seg);
+        spool__close(s);
+    }
+}
+
+/* Appends records of about 1 KiB until they reach 64 KiB (or stay just
+ * below it); returns how many. */
+static uint64_t fill_to_64k(struct spool *s, bool reach)
+{
+    char body[1001];
+    memset(body, 'z', sizeof(body) - 1);
+    body[sizeof(body) - 1] = '\0';
+    put(s, 0, CG_SEV_INFO, body);
+    uint64_t rec = spool__bytes(s);
+    uint64_t n = reach ? (64 * KIB + rec - 1) / rec : (64 * KIB - 1) / rec;
+    for (uint64_t k = 1; k < n; k++)
+        put(s, (int)k, CG_SEV_INFO, body);
+    return n;
+}
+
+/* How many of this process's descriptors hold a deleted file of the
+ * test folder (whose blocks the disk cannot get back). */
+static int deleted_files_held(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        char link[300], target[1024];
+        snprintf(link, sizeof(link), "/proc/self/fd/%s", e->d_name);
+        ssize_t len = readlink(link, target, sizeof(target) - 1);
+        if (len <= 0)
+            continue;
+        target[len] = '\0';
+        n += !strncmp(target, dir, strlen(dir)) &&
+             strstr(target, " (deleted)") != NULL;
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* A drained segment of 64 KiB or more is closed at once and its file
+ * deleted, so a full disk gets its space back without waiting for the
+ * segment (up to 8 MiB) to fill, nor for a next read to let go of it; a
+ * smaller one, or one not yet drained, stays. */
+static void test_early_rotation(void **state)
+{
+    static const struct {
+        const char *name;
+        bool reach_64k;  /* else: just below it */
+        bool drain_half; /* else: everything */
+        bool rotated;
+    } cases[] = {
+        {"early-below", false, false, false},
+        {"early-at", true, false, true},
+        {"early-half", true, true, false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct spool *s = open_bounded(cases[i].name, 1ULL << 30);
+        uint64_t n = fill_to_64k(s, cases[i].reach_64k);
+        struct spool_batch b = {0};
+        assert_int_equal(spool__peek(s, cases[i].drain_half ? n / 2 : n, &b),
+                         CG_OK);
+        assert_int_equal(spool__commit(s), CG_OK);
+        spool__batch_free(&b);
+        unsigned long long first = 0;
+        long long size = 0;
+        assert_int_equal(list_segments(cases[i].name, "info", &first, &size),
+                         1);
+        if ((first == 1) != cases[i].rotated || (size == 0) != cases[i].rotated)
+            fail_msg("%s: segment %llu of %lld bytes left after %llu records",
+                     cases[i].name, first, size, (unsigned long long)n);
+        assert_int_equal(deleted_files_held(), 0);
+        put(s, (int)n, CG_SEV_INFO, "after"); /* the log goes on */
+        int got[64];
+        assert_int_equal(drain(s, 100, got, 64, true),
+                         cases[i].drain_half ? (int)(n - n / 2) + 1 : 1);
+        spool__close(s);
+    }
 }
 
 static void segment_path(const char *name, char *out, size_t size)
@@ -304,6 +481,9 @@ int main(void)
         cmocka_unit_test(test_order_and_commit),
         cmocka_unit_test(test_survives_reopen),
         cmocka_unit_test(test_wraps_around),
+        cmocka_unit_test(test_segment_size_table),
+        cmocka_unit_test(test_segments_sized_to_bound),
+        cmocka_unit_test(test_early_rotation),
         cmocka_unit_test(test_torn_write_is_cut),
         cmocka_unit_test(test_damaged_record_is_cut),
         cmocka_unit_test(test_garbage_length_is_cut),

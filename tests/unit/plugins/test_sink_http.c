@@ -101,6 +101,11 @@ static void test_descriptor(void **state)
         assert_int_equal(p->options[i].required, i == 0);
     }
     assert_null(p->options[9].name);
+    static const char *const secrets[] = {"auth.password_file",
+                                          "bearer_token_file", "tls.key_file"};
+    for (int i = 0; i < 3; i++)
+        assert_string_equal(p->secret_files[i], secrets[i]);
+    assert_null(p->secret_files[3]);
 }
 
 static void test_bad_options(void **state)
@@ -395,6 +400,37 @@ static void test_redirect_not_followed(void **state)
     cg_builtin_sink_http.destroy(s);
 }
 
+/* A redirect's target is named in the detail (a log line, a dead
+ * letter) without the password of the configured URL, which libcurl
+ * copies into a relative Location, or of the Location itself. */
+static void test_redirect_hides_passwords(void **state)
+{
+    struct env *e = *state;
+    static const struct {
+        const char *location, *shown;
+    } cases[] = {
+        {"/elsewhere", "redirect to http://u:***@127.0.0.1:"},
+        {"http://v:other@127.0.0.1:1/x",
+         "redirect to http://v:***@127.0.0.1:1/x"},
+        {"http://w@127.0.0.1:1/y", "redirect to http://w@127.0.0.1:1/y not"},
+    };
+    char url[512], header[256];
+    snprintf(url, sizeof(url), "{\"url\":\"http://u:s3cret@127.0.0.1:%u/e\"}",
+             e->srv.port);
+    void *s = sink_create(&cg_builtin_sink_http, url);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct cg_delivery_result res;
+        snprintf(header, sizeof(header), "Location: %s\r\n", cases[i].location);
+        http_server_reply(&e->srv, 302, header, NULL);
+        assert_int_equal(deliver(s, abc, 1, &res), CG_EREJECTED);
+        if (!strstr(res.detail, cases[i].shown) ||
+            strstr(res.detail, "s3cret") || strstr(res.detail, "other"))
+            fail_msg("case %zu: want \"%s\", got \"%s\"", i, cases[i].shown,
+                     res.detail);
+    }
+    cg_builtin_sink_http.destroy(s);
+}
+
 static void http_date(double epoch, char *out, size_t size)
 {
     time_t t = (time_t)epoch;
@@ -596,6 +632,7 @@ int main(void)
         T(test_rejected_statuses),
         T(test_long_body_is_cut),
         T(test_redirect_not_followed),
+        T(test_redirect_hides_passwords),
         T(test_retry_after_forms),
         T(test_retry_then_ok),
         T(test_timeout),
