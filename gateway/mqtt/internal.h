@@ -30,7 +30,10 @@ struct mqtt_ops {
     bool inline_publish_ok; /* see cg_mqtt_inline_publish_ok() */
 };
 
-#define MQTT_RING 65536u /* publishes in flight at most, per client */
+/* Publishes in flight at most, per client: a client's window is at most
+ * MQTT_WINDOW_MAX, and a ticket that outlives MQTT_RING later ones is
+ * long given up (its waiter timed out). */
+#define MQTT_RING 8192u
 
 /* Publish completion by ticket: a ring of states and one condition
  * variable, so waiters sleep instead of polling. */
@@ -38,6 +41,7 @@ struct mqtt_tickets {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     unsigned next, oldest; /* oldest: the first ticket not yet completed */
+    unsigned long completions; /* counts every completion, for wait_any */
     uint8_t state[MQTT_RING];
 };
 
@@ -76,6 +80,75 @@ bool mqtt__filters_has(const struct mqtt_filters *fl, const char *f);
 /* The next reconnect wait: backoff seconds times 0.5 to 1.5, then the
  * backoff doubles up to 30 s. */
 double mqtt__next_wait(double *backoff);
+
+/* ---- the Paho backend (paho.c, paho_driver.c, journal.c) ---------------
+ *
+ * Paho's synchronous client in single-threaded mode: MQTTClient_cycle
+ * serves every client's socket in the process, so exactly one thread, the
+ * driver (paho_driver.c), cycles them all: it connects, reconnects,
+ * receives and runs the arrival callback, while any thread may publish
+ * (paho.c). See paho_driver.c for the whole picture.
+ */
+struct paho;
+
+/* The driver's part of a client (paho_driver.c owns it). */
+struct paho_conn {
+    struct paho *next; /* in the driver's list, under its lock */
+    unsigned req;      /* requests from other threads, under its lock */
+    unsigned acked;    /* requests done, for callers that wait */
+    int state;         /* driver thread only from here on */
+    double next_try, backoff;
+    bool registered, ever_up;
+    struct paho_probe *probe;
+    void *held, *held_topic; /* a message the callback asked for again */
+    int held_tlen;
+    double held_since;
+};
+
+/* paho.c, for the driver (driver thread only unless said otherwise). */
+struct paho_conn *paho__conn(struct paho *p);
+const struct cg_mqtt_callbacks *paho__callbacks(const struct paho *p);
+const char *paho__host(const struct paho *p, int *port);
+/* Connects and subscribes (blocking, up to the connect timeout). CG_OK,
+ * CG_ECONN (logged) or CG_ENOMEM; *session_present as the broker said. */
+int paho__connect(struct paho *p, bool *session_present);
+bool paho__is_connected(struct paho *p);
+/* Marks the client down: fails what waits for an acknowledgement. */
+void paho__went_down(struct paho *p);
+void paho__disconnect(struct paho *p, int timeout_ms);
+/* Applies a changed filter list to a connected client. */
+void paho__resubscribe(struct paho *p);
+/* Cycles every client for up to timeout_ms and returns a message for p,
+ * if one came; *rc is Paho's return code. */
+void *paho__receive(struct paho *p, int timeout_ms, char **topic, int *tlen,
+                    int *rc);
+/* Hands a received message to the callback. CG_OK (done and freed) or
+ * CG_RETRY (kept: offer it again). */
+int paho__dispatch(struct paho *p, void *msg, char *topic, int tlen);
+void paho__free_message(void *msg, char *topic);
+/* Completes publishes on connections that do not report them (MQTT
+ * 3.1.1): what Paho no longer has pending was acknowledged. */
+void paho__poll_completions(struct paho *p);
+
+/* paho_driver.c: any thread. */
+void paho__driver_add(struct paho *p);
+/* Sends requests (PAHO_REQ_*) and, with wait_ms, waits for them. */
+void paho__driver_request(struct paho *p, unsigned req, int wait_ms);
+#define PAHO_REQ_START   1u
+#define PAHO_REQ_SUSPEND 2u
+#define PAHO_REQ_RESUME  4u
+#define PAHO_REQ_RESUB   8u
+#define PAHO_REQ_STOP    16u
+
+/* journal.c: the intake client's persistence, see there. */
+struct mqtt_journal;
+int mqtt__journal_new(const char *dir, struct mqtt_journal **out);
+/* The MQTTClient_persistence to give MQTTClient_createWithOptions. */
+void *mqtt__journal_persistence(struct mqtt_journal *j);
+/* The message receive() handed over last is done: forget it. */
+void mqtt__journal_done(struct mqtt_journal *j);
+size_t mqtt__journal_live(struct mqtt_journal *j);
+void mqtt__journal_free(struct mqtt_journal *j);
 
 int mqtt__paho_new(const struct cg_broker_conf *b,
                    const struct cg_mqtt_will *will, const char *persist_dir,

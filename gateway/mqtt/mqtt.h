@@ -82,6 +82,11 @@ int cg_mqtt_publish(struct cg_mqtt *m, const char *topic, const void *payload,
  * own receive loop (Paho). */
 bool cg_mqtt_inline_publish_ok(const struct cg_mqtt *m);
 
+/* Waits until any publish of this client completes or timeout_ms passes:
+ * after CG_EFULL, room in the window comes back with a completion. Any
+ * thread. */
+void cg_mqtt_wait_any(struct cg_mqtt *m, int timeout_ms);
+
 /* Waits until the publish of ticket has completed (QoS 0: written; QoS 1:
  * acknowledged). Wait for each ticket of a batch in turn: they complete
  * concurrently. Returns CG_OK, CG_RETRY (it failed: publish again) or

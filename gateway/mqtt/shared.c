@@ -83,6 +83,7 @@ void mqtt__tickets_complete(struct mqtt_tickets *t, unsigned ticket, bool ok)
     t->state[ticket % MQTT_RING] = ok ? SLOT_OK : SLOT_FAILED;
     while (t->oldest != t->next && t->state[t->oldest % MQTT_RING] >= SLOT_OK)
         t->oldest++;
+    t->completions++;
     pthread_cond_broadcast(&t->cond);
     pthread_mutex_unlock(&t->lock);
 }
@@ -116,6 +117,19 @@ int cg_mqtt_wait(struct cg_mqtt *m, unsigned ticket, int timeout_ms)
         result = CG_RETRY;
     pthread_mutex_unlock(&t->lock);
     return result;
+}
+
+void cg_mqtt_wait_any(struct cg_mqtt *m, int timeout_ms)
+{
+    struct mqtt_tickets *t = &m->tickets;
+    struct timespec until;
+    deadline_after(&until, timeout_ms);
+    pthread_mutex_lock(&t->lock);
+    unsigned long seen = t->completions;
+    while (t->completions == seen &&
+           pthread_cond_timedwait(&t->cond, &t->lock, &until) == 0)
+        ;
+    pthread_mutex_unlock(&t->lock);
 }
 
 /* ---- filters and backoff ---------------------------------------------- */
