@@ -99,6 +99,8 @@ struct paho_conn {
     int state;         /* driver thread only from here on */
     double next_try, backoff;
     bool registered, ever_up;
+    bool self_held; /* suspended by the driver while it holds a message */
+    bool resub_due; /* the filter list changed or the session resumed */
     struct paho_probe *probe;
     void *held, *held_topic; /* a message the callback asked for again */
     int held_tlen;
@@ -109,8 +111,10 @@ struct paho_conn {
 struct paho_conn *paho__conn(struct paho *p);
 const struct cg_mqtt_callbacks *paho__callbacks(const struct paho *p);
 const char *paho__host(const struct paho *p, int *port);
-/* Connects and subscribes (blocking, up to the connect timeout). CG_OK,
- * CG_ECONN (logged) or CG_ENOMEM; *session_present as the broker said. */
+/* Connects, and subscribes when the session is new (blocking, up to the
+ * connect timeout). CG_OK, CG_ECONN (logged) or CG_ENOMEM;
+ * *session_present as the broker said (then call paho__resubscribe at a
+ * quiet moment). */
 int paho__connect(struct paho *p, bool *session_present);
 bool paho__is_connected(struct paho *p);
 /* Marks the client down: fails what waits for an acknowledgement. */
@@ -118,6 +122,8 @@ void paho__went_down(struct paho *p);
 void paho__disconnect(struct paho *p, int timeout_ms);
 /* Applies a changed filter list to a connected client. */
 void paho__resubscribe(struct paho *p);
+/* True when the filter list differs from what the broker has. */
+bool paho__filters_changed(struct paho *p);
 /* Cycles every client for up to timeout_ms and returns a message for p,
  * if one came; *rc is Paho's return code. */
 void *paho__receive(struct paho *p, int timeout_ms, char **topic, int *tlen,
@@ -148,6 +154,13 @@ void *mqtt__journal_persistence(struct mqtt_journal *j);
 /* The message receive() handed over last is done: forget it. */
 void mqtt__journal_done(struct mqtt_journal *j);
 size_t mqtt__journal_live(struct mqtt_journal *j);
+/* The filters a persistent session has at the broker, kept beside the
+ * journal (<client>.filters) so a new process knows them. NULL-safe;
+ * a list that cannot be saved or read is treated as empty. */
+void mqtt__journal_save_filters(struct mqtt_journal *j,
+                                const struct mqtt_filters *fl);
+void mqtt__journal_load_filters(struct mqtt_journal *j,
+                                struct mqtt_filters *fl);
 void mqtt__journal_free(struct mqtt_journal *j);
 
 int mqtt__paho_new(const struct cg_broker_conf *b,

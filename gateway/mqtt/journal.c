@@ -41,8 +41,8 @@
 #define KEY_MAX      64
 #define OP_PUT       1
 #define OP_DEL       2
-#define TRUNCATE_AT  (64u << 10) /* truncate an empty journal past this */
-#define REWRITE_AT   (8u << 20)  /* rewrite a mostly dead journal past this */
+#define TRUNCATE_AT  (16u << 10)  /* truncate an empty journal past this */
+#define REWRITE_AT   (256u << 10) /* rewrite a mostly dead journal past this */
 #define Q_KEY_PREFIX "q-"
 
 struct entry {
@@ -451,6 +451,9 @@ void *mqtt__journal_persistence(struct mqtt_journal *j)
     return &j->api;
 }
 
+/* A delete that cannot be written (a full disk) still leaves the index:
+ * after a crash the message comes back once more (a duplicate, never a
+ * loss), and an index with nothing live truncates the file anyway. */
 void mqtt__journal_done(struct mqtt_journal *j)
 {
     if (!j)
@@ -459,12 +462,11 @@ void mqtt__journal_done(struct mqtt_journal *j)
     if (j->handed >= 0 && j->fd >= 0) {
         size_t i = (size_t)j->handed;
         uint64_t off;
-        if (append(j, OP_DEL, j->v[i].key, 0, NULL, NULL, &off) == 0) {
-            index_drop(j, i);
-            maybe_shrink(j);
-        }
-        j->handed = -1;
+        append(j, OP_DEL, j->v[i].key, 0, NULL, NULL, &off);
+        index_drop(j, i);
+        maybe_shrink(j);
     }
+    j->handed = -1;
     pthread_mutex_unlock(&j->lock);
 }
 
@@ -474,6 +476,65 @@ size_t mqtt__journal_live(struct mqtt_journal *j)
     size_t n = j->live;
     pthread_mutex_unlock(&j->lock);
     return n;
+}
+
+/* <journal path minus ".journal">.filters: one filter per line, with its
+ * QoS first ("1 vendors/#"). */
+static void filters_path(const struct mqtt_journal *j, char *out, size_t n)
+{
+    size_t len = strlen(j->path);
+    size_t stem = len > 8 ? len - 8 : len; /* without ".journal" */
+    snprintf(out, n, "%.*s.filters", (int)stem, j->path);
+}
+
+void mqtt__journal_save_filters(struct mqtt_journal *j,
+                                const struct mqtt_filters *fl)
+{
+    char path[sizeof(j->path) + 8], tmp[sizeof(path) + 4];
+    if (!j || !j->path[0] || j->fd < 0)
+        return;
+    filters_path(j, path, sizeof(path));
+    snprintf(tmp, sizeof(tmp), "%s.new", path);
+    FILE *f = fopen(tmp, "we");
+    if (!f)
+        return;
+    for (size_t i = 0; i < fl->n; i++)
+        fprintf(f, "%d %s\n", fl->qos[i], fl->f[i]);
+    if (fclose(f) == 0 && rename(tmp, path) == 0)
+        return;
+    unlink(tmp);
+}
+
+void mqtt__journal_load_filters(struct mqtt_journal *j,
+                                struct mqtt_filters *fl)
+{
+    char path[sizeof(j->path) + 8], line[4096];
+    if (!j || !j->path[0])
+        return;
+    filters_path(j, path, sizeof(path));
+    FILE *f = fopen(path, "re");
+    char **v = NULL;
+    size_t n = 0, cap = 0;
+    int qos = 0;
+    while (f && fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (n == cap) {
+            char **nv = cg_realloc(v, (cap = cap ? cap * 2 : 8) * sizeof(*v));
+            if (!nv)
+                break;
+            v = nv;
+        }
+        char *sp = strchr(line, ' ');
+        qos = atoi(line);
+        if (sp && (v[n] = cg_strdup(sp + 1)))
+            n++;
+    }
+    if (f)
+        fclose(f);
+    mqtt__filters_set(fl, (const char *const *)v, n, qos);
+    for (size_t i = 0; i < n; i++)
+        cg_free(v[i]);
+    cg_free(v);
 }
 
 void mqtt__journal_free(struct mqtt_journal *j)

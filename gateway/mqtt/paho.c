@@ -252,11 +252,14 @@ static int paho_resubscribe(struct cg_mqtt *m, const char *const *filters,
     return rc;
 }
 
-/* Subscribes what the list has and the broker does not, unsubscribes what
- * went away; the driver thread calls it, so the lists are stable. */
+/* Subscribes the filters the broker does not have yet (all of them in
+ * one SUBSCRIBE) and unsubscribes those that went away; the driver thread
+ * calls it, at a quiet moment: Paho waits for the SUBACK, which the broker
+ * sends after whatever it had queued for us, and Paho reads (and
+ * acknowledges) all of that into its queue meanwhile. */
 void paho__resubscribe(struct paho *p)
 {
-    struct mqtt_filters want = {0};
+    struct mqtt_filters want = {0}, add = {0};
     pthread_mutex_lock(&p->lock);
     int rc = mqtt__filters_set(&want, (const char *const *)p->filters.f,
                                p->filters.n,
@@ -265,20 +268,41 @@ void paho__resubscribe(struct paho *p)
     for (size_t i = 0; rc == CG_OK && i < p->subscribed.n; i++)
         if (!mqtt__filters_has(&want, p->subscribed.f[i]))
             MQTTClient_unsubscribe(p->client, p->subscribed.f[i]);
-    if (rc == CG_OK && want.n) {
-        int *granted = cg_calloc(want.n, sizeof(int));
-        if (granted)
-            memcpy(granted, want.qos, want.n * sizeof(int));
-        int r = granted ? MQTTClient_subscribeMany(p->client, (int)want.n,
-                                                   want.f, granted)
-                        : PAHO_MEMORY_ERROR;
+    char **fresh = cg_calloc(want.n ? want.n : 1, sizeof(char *));
+    size_t n = 0;
+    for (size_t i = 0; fresh && rc == CG_OK && i < want.n; i++)
+        if (!mqtt__filters_has(&p->subscribed, want.f[i]))
+            fresh[n++] = want.f[i];
+    if (rc == CG_OK && fresh)
+        rc = mqtt__filters_set(&add, (const char *const *)fresh, n,
+                               want.n ? want.qos[0] : 0);
+    cg_free(fresh);
+    if (rc == CG_OK && add.n) {
+        int r = MQTTClient_subscribeMany(p->client, (int)add.n, add.f, add.qos);
         if (r != MQTTCLIENT_SUCCESS)
             cg_log(CG_LOG_ERROR, "mqtt: subscribe on %s failed: %s",
                    p->base.shown, MQTTClient_strerror(r));
-        cg_free(granted);
     }
+    mqtt__filters_free(&add);
     mqtt__filters_free(&p->subscribed);
     p->subscribed = want;
+    mqtt__journal_save_filters(p->journal, &p->subscribed);
+}
+
+/* After a resumed session: does the broker lack a filter or have one too
+ * many? A new process learns what it has from the journal's list. */
+bool paho__filters_changed(struct paho *p)
+{
+    if (p->subscribed.n == 0)
+        mqtt__journal_load_filters(p->journal, &p->subscribed);
+    bool changed = false;
+    pthread_mutex_lock(&p->lock);
+    for (size_t i = 0; i < p->filters.n && !changed; i++)
+        changed = !mqtt__filters_has(&p->subscribed, p->filters.f[i]);
+    for (size_t i = 0; i < p->subscribed.n && !changed; i++)
+        changed = !mqtt__filters_has(&p->filters, p->subscribed.f[i]);
+    pthread_mutex_unlock(&p->lock);
+    return changed;
 }
 
 /* ---- connecting (driver thread) ----------------------------------------- */
@@ -367,8 +391,13 @@ int paho__connect(struct paho *p, bool *session_present)
     }
     set_nodelay(p->port);
     atomic_store(&p->inflight, 0);
-    mqtt__filters_free(&p->subscribed); /* a new session, or resumed */
-    paho__resubscribe(p);
+    /* A new session has no subscriptions and no backlog: subscribe now.
+     * A resumed one keeps its subscriptions and may have a long backlog
+     * queued: the driver brings the list up to date once it is quiet. */
+    if (!*session_present) {
+        mqtt__filters_free(&p->subscribed);
+        paho__resubscribe(p);
+    }
     atomic_store(&p->connected, true);
     return CG_OK;
 }

@@ -47,9 +47,11 @@
 
 #define PUMP_MS       50 /* the longest a request waits for this thread */
 #define HOLD_MS       5  /* offer a refused message again this often */
+#define HOLD_SUSPEND  0.2 /* s: then disconnect the intake while it holds */
 #define PROBE_MS      5000
 #define PROBE_STACK   (128u << 10)
 #define BACKOFF_FIRST 0.5
+#define QUIET_S       0.002 /* a receive that waited this long: no backlog */
 
 
 enum { ST_IDLE = 0, ST_DOWN, ST_PROBING, ST_UP, ST_SUSPENDED, ST_STOPPED };
@@ -247,9 +249,13 @@ static void connect_now(struct paho *p)
     c->state = ST_UP;
     c->backoff = BACKOFF_FIRST;
     c->ever_up = true;
+    c->resub_due = session && paho__filters_changed(p);
     const struct cg_mqtt_callbacks *cb = paho__callbacks(p);
     if (cb->connected)
         cb->connected(cb->user, session);
+    else
+        cg_log(CG_LOG_INFO, "mqtt: connected to %s",
+               cg_mqtt_uri((struct cg_mqtt *)p));
 }
 
 /* Moves a client that is down or probing one step on. */
@@ -309,6 +315,7 @@ static void apply(struct paho *p, unsigned todo)
     if (todo & PAHO_REQ_START && c->state == ST_IDLE)
         retry_later(p, false);
     if (todo & PAHO_REQ_SUSPEND) {
+        c->self_held = false; /* the caller decides when to resume */
         if (c->state == ST_UP)
             paho__disconnect(p, 0);
         probe_release(c->probe);
@@ -317,8 +324,8 @@ static void apply(struct paho *p, unsigned todo)
     }
     if (todo & PAHO_REQ_RESUME && c->state == ST_SUSPENDED)
         retry_later(p, false);
-    if (todo & PAHO_REQ_RESUB && c->state == ST_UP)
-        paho__resubscribe(p);
+    if (todo & PAHO_REQ_RESUB)
+        c->resub_due = true;
 }
 
 /* Takes the requests of every client, applies them, and drops stopped
@@ -398,6 +405,38 @@ static void handle(struct paho *p, void *msg, char *topic, int tlen)
     c->held = msg;
     c->held_topic = topic;
     c->held_tlen = tlen;
+    c->held_since = cg_time_mono();
+}
+
+/* Offers held messages again. While the intake holds one, no socket is
+ * read (reading would pile the broker's messages up in Paho's queue and
+ * journal); after HOLD_SUSPEND the intake disconnects, so the other
+ * connections can be served, and it reconnects once the message is
+ * done. Returns false when this pass must not cycle. */
+static bool retry_held(int *ms)
+{
+    for (struct paho *p = head(); p; p = paho__conn(p)->next) {
+        struct paho_conn *c = paho__conn(p);
+        if (!c->held)
+            continue;
+        if (offer_held(p)) {
+            if (c->self_held && c->state == ST_SUSPENDED)
+                retry_later(p, false);
+            c->self_held = false;
+            continue;
+        }
+        *ms = *ms > HOLD_MS ? HOLD_MS : *ms;
+        if (c->state != ST_UP)
+            continue;
+        if (cg_time_mono() - c->held_since < HOLD_SUSPEND)
+            return false;
+        cg_log(CG_LOG_WARN, "intake: a message cannot be processed yet; "
+                            "holding intake at the broker");
+        paho__disconnect(p, 0);
+        c->state = ST_SUSPENDED;
+        c->self_held = true;
+    }
+    return true;
 }
 
 /* Waits for a request or a probe result, up to ms. */
@@ -418,17 +457,22 @@ static void idle(int ms)
  * receive failed, or NULL. */
 static struct paho *pump(int ms)
 {
-    for (struct paho *p = head(); p; p = paho__conn(p)->next)
-        if (paho__conn(p)->held && !offer_held(p) && ms > HOLD_MS)
-            ms = HOLD_MS;
-    struct paho *any = pick();
+    bool cycle = retry_held(&ms);
+    struct paho *any = cycle ? pick() : NULL;
     if (!any) {
         idle(ms);
         return NULL;
     }
     char *topic;
     int tlen, rc;
+    double t0 = cg_time_mono();
     void *msg = paho__receive(any, ms, &topic, &tlen, &rc);
+    struct paho_conn *c = paho__conn(any);
+    if (c->resub_due && rc == MQTTCLIENT_SUCCESS &&
+        (!msg || cg_time_mono() - t0 >= QUIET_S)) {
+        c->resub_due = false; /* quiet: no backlog waits at the broker */
+        paho__resubscribe(any);
+    }
     if (msg)
         handle(any, msg, topic, tlen);
     return rc == MQTTCLIENT_FAILURE ? any : NULL;

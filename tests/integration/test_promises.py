@@ -141,6 +141,11 @@ class Promises(Base):
         self.b.start()
         other.start()
         self.wait_connected(2)
+        # The subscriber on the other broker (no persistence there) must
+        # have resubscribed, or a quick citygate delivers into the void.
+        wait_until(lambda: publish(other, self.pfx + "/ping", "x", qos=0)
+                   or at_other.received(self.pfx + "/ping"), 20,
+                   step=0.2, what="the other broker's subscriber to be back")
         publish(self.b, self.pfx + "/air/a1", '{"zone": "z1"}')
         self.all.wait_count(1, self.pfx + "/out/gov/", timeout=30)
         at_other.wait_count(1, self.pfx + "/out/min/", timeout=30)
