@@ -132,6 +132,9 @@ void *paho__receive(struct paho *p, int timeout_ms, char **topic, int *tlen,
  * CG_RETRY (kept: offer it again). */
 int paho__dispatch(struct paho *p, void *msg, char *topic, int tlen);
 void paho__free_message(void *msg, char *topic);
+/* Messages Paho has read for p and not yet handed over (0 without a
+ * journal). */
+long paho__queued(struct paho *p);
 /* Completes publishes on connections that do not report them (MQTT
  * 3.1.1): what Paho no longer has pending was acknowledged. */
 void paho__poll_completions(struct paho *p);
@@ -154,6 +157,8 @@ void *mqtt__journal_persistence(struct mqtt_journal *j);
 /* The message receive() handed over last is done: forget it. */
 void mqtt__journal_done(struct mqtt_journal *j);
 size_t mqtt__journal_live(struct mqtt_journal *j);
+/* Messages Paho has read and not yet handed over (any QoS). Any thread. */
+long mqtt__journal_queued(struct mqtt_journal *j);
 /* The filters a persistent session has at the broker, kept beside the
  * journal (<client>.filters) so a new process knows them. NULL-safe;
  * a list that cannot be saved or read is treated as empty. */

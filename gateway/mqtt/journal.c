@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,9 @@ struct mqtt_journal {
     size_t n, cap, head; /* head: no live entry before it */
     size_t live;
     long handed; /* the entry receive() handed over last, or -1 */
+    /* Messages Paho holds in its queue (put, not yet handed over), QoS 0
+     * included: how far reading runs ahead of the arrival callback. */
+    _Atomic long queued;
     bool failed; /* a write failed since open (logged once) */
 };
 
@@ -293,6 +297,10 @@ static int p_open(void **handle, const char *client_id, const char *uri,
     journal_path(j, j->dir, client_id);
     j->fd = open(j->path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
     int rc = j->fd >= 0 ? replay(j) : CG_EIO;
+    size_t restored = 0;
+    for (size_t i = j->head; rc == CG_OK && i < j->n; i++)
+        restored += j->v[i].live && !strncmp(j->v[i].key, Q_KEY_PREFIX, 2);
+    atomic_store(&j->queued, (long)restored);
     if (rc != CG_OK)
         cg_log(CG_LOG_ERROR, "mqtt: cannot open the intake journal %s: %s",
                j->path, j->fd < 0 ? strerror(errno) : cg_strerror(rc));
@@ -329,6 +337,8 @@ static int p_put(void *handle, char *key, int n, char *parts[], int lens[])
     struct mqtt_journal *j = handle;
     if (strlen(key) >= KEY_MAX || n > 14)
         return MQTTCLIENT_PERSISTENCE_ERROR;
+    if (!strncmp(key, Q_KEY_PREFIX, 2))
+        atomic_fetch_add(&j->queued, 1);
     if (qos0_entry(key, n, parts, lens))
         return 0;
     pthread_mutex_lock(&j->lock);
@@ -368,6 +378,8 @@ static int p_get(void *handle, char *key, char **buffer, int *buflen)
 static int p_remove(void *handle, char *key)
 {
     struct mqtt_journal *j = handle;
+    if (!strncmp(key, Q_KEY_PREFIX, 2) && atomic_load(&j->queued) > 0)
+        atomic_fetch_sub(&j->queued, 1);
     pthread_mutex_lock(&j->lock);
     long i = find(j, key);
     if (i >= 0 && !strncmp(key, Q_KEY_PREFIX, 2)) {
@@ -409,6 +421,7 @@ static int p_clear(void *handle)
     j->n = j->head = j->live = 0;
     j->live_bytes = 0;
     j->handed = -1;
+    atomic_store(&j->queued, 0);
     pthread_mutex_unlock(&j->lock);
     return rc;
 }
@@ -468,6 +481,11 @@ void mqtt__journal_done(struct mqtt_journal *j)
     }
     j->handed = -1;
     pthread_mutex_unlock(&j->lock);
+}
+
+long mqtt__journal_queued(struct mqtt_journal *j)
+{
+    return j ? atomic_load(&j->queued) : 0;
 }
 
 size_t mqtt__journal_live(struct mqtt_journal *j)

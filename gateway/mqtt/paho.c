@@ -443,6 +443,11 @@ int paho__dispatch(struct paho *p, void *m, char *topic, int tlen)
     return CG_OK;
 }
 
+long paho__queued(struct paho *p)
+{
+    return mqtt__journal_queued(p->journal);
+}
+
 void paho__free_message(void *m, char *topic)
 {
     MQTTClient_message *msg = m;

@@ -52,6 +52,8 @@
 #define PROBE_STACK   (128u << 10)
 #define BACKOFF_FIRST 0.5
 #define QUIET_S       0.002 /* a receive that waited this long: no backlog */
+#define DRAIN_CYCLES  3     /* extra cycles per message, for the acks */
+#define QUEUE_SOFT    16    /* read ahead of the callback at most this */
 
 
 enum { ST_IDLE = 0, ST_DOWN, ST_PROBING, ST_UP, ST_SUSPENDED, ST_STOPPED };
@@ -438,6 +440,29 @@ static bool retry_held(int *ms)
     return true;
 }
 
+/* One MQTTClient_receive cycle reads one packet from one ready socket,
+ * taking the ready sockets in turn, and a receive on the intake returns
+ * after one cycle while Paho holds a message. With QoS 1 events each
+ * message brings several PUBACKs on the output connections: without extra
+ * cycles they are read more slowly than they come, the window fills and
+ * delivery stalls. Extra cycles may also read intake messages ahead, so
+ * they stop while Paho holds QUEUE_SOFT of those. */
+static void drain_acks(struct paho *in)
+{
+    struct paho *out = NULL;
+    for (struct paho *p = head(); p && !out; p = paho__conn(p)->next)
+        if (p != in && paho__conn(p)->state == ST_UP)
+            out = p;
+    for (int k = 0; out && k < DRAIN_CYCLES && paho__queued(in) < QUEUE_SOFT;
+         k++) {
+        char *topic;
+        int tlen, rc;
+        paho__receive(out, 0, &topic, &tlen, &rc); /* frees any message */
+        if (rc != MQTTCLIENT_SUCCESS)
+            break;
+    }
+}
+
 /* Waits for a request or a probe result, up to ms. */
 static void idle(int ms)
 {
@@ -472,8 +497,10 @@ static struct paho *pump(int ms)
         c->resub_due = false; /* quiet: no backlog waits at the broker */
         paho__resubscribe(any);
     }
-    if (msg)
+    if (msg) {
         handle(any, msg, topic, tlen);
+        drain_acks(any);
+    }
     return rc == MQTTCLIENT_FAILURE ? any : NULL;
 }
 
