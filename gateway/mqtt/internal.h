@@ -135,6 +135,8 @@ void paho__free_message(void *msg, char *topic);
 /* Messages Paho has read for p and not yet handed over (0 without a
  * journal). */
 long paho__queued(struct paho *p);
+/* True while publishes of p wait for their acknowledgement. Any thread. */
+bool paho__awaiting(struct paho *p);
 /* Completes publishes on connections that do not report them (MQTT
  * 3.1.1): what Paho no longer has pending was acknowledged. */
 void paho__poll_completions(struct paho *p);

@@ -30,7 +30,7 @@
 #include "internal.h"
 
 #define WINDOW          1000 /* QoS 1 publishes in flight per connection */
-#define MID_SLOTS       4096 /* > WINDOW: msgids in flight never collide */
+#define MID_SLOTS       2048 /* > WINDOW: msgids in flight never collide */
 #define CONNECT_TIMEOUT 5    /* seconds, after the probe found the port */
 #define PAHO_MEMORY_ERROR (-99) /* Paho's, from its private Heap.h */
 
@@ -441,6 +441,11 @@ int paho__dispatch(struct paho *p, void *m, char *topic, int tlen)
     mqtt__journal_done(p->journal);
     paho__free_message(msg, topic);
     return CG_OK;
+}
+
+bool paho__awaiting(struct paho *p)
+{
+    return atomic_load(&p->inflight) > 0;
 }
 
 long paho__queued(struct paho *p)

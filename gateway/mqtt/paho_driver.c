@@ -52,8 +52,8 @@
 #define PROBE_STACK   (128u << 10)
 #define BACKOFF_FIRST 0.5
 #define QUIET_S       0.002 /* a receive that waited this long: no backlog */
-#define DRAIN_CYCLES  3     /* extra cycles per message, for the acks */
-#define QUEUE_SOFT    16    /* read ahead of the callback at most this */
+#define DRAIN_CYCLES  4     /* extra cycles per message, for the acks */
+#define QUEUE_SOFT    64    /* read ahead of the callback at most this */
 
 
 enum { ST_IDLE = 0, ST_DOWN, ST_PROBING, ST_UP, ST_SUSPENDED, ST_STOPPED };
@@ -448,10 +448,10 @@ static bool retry_held(int *ms)
  * delivery stalls. Extra cycles may also read intake messages ahead, so
  * they stop while Paho holds QUEUE_SOFT of those. */
 static void drain_acks(struct paho *in)
-{
+{ /* only connections with acknowledgements to come: none for QoS 0 */
     struct paho *out = NULL;
     for (struct paho *p = head(); p && !out; p = paho__conn(p)->next)
-        if (p != in && paho__conn(p)->state == ST_UP)
+        if (p != in && paho__conn(p)->state == ST_UP && paho__awaiting(p))
             out = p;
     for (int k = 0; out && k < DRAIN_CYCLES && paho__queued(in) < QUEUE_SOFT;
          k++) {
