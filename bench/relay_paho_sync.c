@@ -123,8 +123,7 @@ static int connect_and_subscribe(struct relay *r)
     if (MQTTClient_connect(r->client, &o) != MQTTCLIENT_SUCCESS)
         return -1;
     set_nodelay();
-    return MQTTClient_subscribe(r->client, r->sub, r->qos) ==
-                   MQTTCLIENT_SUCCESS
+    return MQTTClient_subscribe(r->client, r->sub, r->qos) == MQTTCLIENT_SUCCESS
                ? 0
                : -1;
 }
@@ -173,11 +172,11 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     char uri[300];
     snprintf(uri, sizeof(uri), "tcp://%s:%d", r.host, r.port);
-    int rc = MQTTClient_create(&r.client, uri, r.id,
-                               MQTTCLIENT_PERSISTENCE_NONE,
-                               NULL) == MQTTCLIENT_SUCCESS
-                 ? 0
-                 : 1;
+    int rc =
+        MQTTClient_create(&r.client, uri, r.id, MQTTCLIENT_PERSISTENCE_NONE,
+                          NULL) == MQTTCLIENT_SUCCESS
+            ? 0
+            : 1;
     if (rc == 0)
         rc = connect_and_subscribe(&r) == 0 ? 0 : 1;
     if (rc == 0) {

@@ -40,7 +40,7 @@ struct mqtt_ops {
 struct mqtt_tickets {
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    unsigned next, oldest; /* oldest: the first ticket not yet completed */
+    unsigned next, oldest;     /* oldest: the first ticket not yet completed */
     unsigned long completions; /* counts every completion, for wait_any */
     uint8_t state[MQTT_RING];
 };

@@ -188,8 +188,8 @@ static void rewrite(struct mqtt_journal *j)
     for (size_t i = j->head; ok && i < j->n; i++) {
         struct entry *e = &j->v[i];
         char *buf = e->live ? cg_malloc(e->len ? e->len : 1) : NULL;
-        ok = !e->live || (buf && pread(old, buf, e->len, (off_t)e->off) ==
-                                     (ssize_t)e->len);
+        ok = !e->live ||
+             (buf && pread(old, buf, e->len, (off_t)e->off) == (ssize_t)e->len);
         uint64_t off;
         int len = (int)e->len;
         if (ok && e->live)
@@ -452,9 +452,9 @@ int mqtt__journal_new(const char *dir, struct mqtt_journal **out)
     j->fd = -1;
     j->handed = -1;
     pthread_mutex_init(&j->lock, NULL);
-    j->api = (MQTTClient_persistence){j,     p_open,   p_close,
-                                      p_put, p_get,    p_remove,
-                                      p_keys, p_clear, p_containskey};
+    j->api =
+        (MQTTClient_persistence){j,        p_open, p_close, p_put,        p_get,
+                                 p_remove, p_keys, p_clear, p_containskey};
     *out = j;
     return CG_OK;
 }
@@ -523,8 +523,7 @@ void mqtt__journal_save_filters(struct mqtt_journal *j,
     unlink(tmp);
 }
 
-void mqtt__journal_load_filters(struct mqtt_journal *j,
-                                struct mqtt_filters *fl)
+void mqtt__journal_load_filters(struct mqtt_journal *j, struct mqtt_filters *fl)
 {
     char path[sizeof(j->path) + 8], line[4096];
     if (!j || !j->path[0])

@@ -29,9 +29,9 @@
 
 #include "internal.h"
 
-#define WINDOW          1000 /* QoS 1 publishes in flight per connection */
-#define MID_SLOTS       2048 /* > WINDOW: msgids in flight never collide */
-#define CONNECT_TIMEOUT 5    /* seconds, after the probe found the port */
+#define WINDOW            1000  /* QoS 1 publishes in flight per connection */
+#define MID_SLOTS         2048  /* > WINDOW: msgids in flight never collide */
+#define CONNECT_TIMEOUT   5     /* seconds, after the probe found the port */
 #define PAHO_MEMORY_ERROR (-99) /* Paho's, from its private Heap.h */
 
 enum { MID_FREE = 0, MID_WAIT, MID_EARLY_OK, MID_EARLY_FAIL };
@@ -261,9 +261,9 @@ void paho__resubscribe(struct paho *p)
 {
     struct mqtt_filters want = {0}, add = {0};
     pthread_mutex_lock(&p->lock);
-    int rc = mqtt__filters_set(&want, (const char *const *)p->filters.f,
-                               p->filters.n,
-                               p->filters.n ? p->filters.qos[0] : 0);
+    int rc =
+        mqtt__filters_set(&want, (const char *const *)p->filters.f,
+                          p->filters.n, p->filters.n ? p->filters.qos[0] : 0);
     pthread_mutex_unlock(&p->lock);
     for (size_t i = 0; rc == CG_OK && i < p->subscribed.n; i++)
         if (!mqtt__filters_has(&want, p->subscribed.f[i]))

@@ -45,8 +45,8 @@
 
 #include "internal.h"
 
-#define PUMP_MS       50 /* the longest a request waits for this thread */
-#define HOLD_MS       5  /* offer a refused message again this often */
+#define PUMP_MS       50  /* the longest a request waits for this thread */
+#define HOLD_MS       5   /* offer a refused message again this often */
 #define HOLD_SUSPEND  0.2 /* s: then disconnect the intake while it holds */
 #define PROBE_MS      5000
 #define PROBE_STACK   (128u << 10)
@@ -54,7 +54,6 @@
 #define QUIET_S       0.002 /* a receive that waited this long: no backlog */
 #define DRAIN_CYCLES  4     /* extra cycles per message, for the acks */
 #define QUEUE_SOFT    64    /* read ahead of the callback at most this */
-
 
 enum { ST_IDLE = 0, ST_DOWN, ST_PROBING, ST_UP, ST_SUSPENDED, ST_STOPPED };
 
@@ -72,8 +71,12 @@ static struct {
     pthread_cond_t done; /* requests done, for their senders */
     struct paho *list;
     bool running, poked;
-} drv = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-         PTHREAD_COND_INITIALIZER, NULL, false, false};
+} drv = {PTHREAD_MUTEX_INITIALIZER,
+         PTHREAD_COND_INITIALIZER,
+         PTHREAD_COND_INITIALIZER,
+         NULL,
+         false,
+         false};
 
 static void *drive(void *arg);
 
@@ -160,8 +163,9 @@ static void probe_release(struct paho_probe *pr)
 
 static int try_connect(const struct addrinfo *ai, char *err, size_t errlen)
 {
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    ai->ai_protocol);
+    int fd =
+        socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+               ai->ai_protocol);
     if (fd < 0)
         return -1;
     int rc = connect(fd, ai->ai_addr, ai->ai_addrlen), soerr = 0;
@@ -222,8 +226,8 @@ static void probe_start(struct paho *p)
     c->probe = pr;
     pthread_t t;
     pthread_attr_t a;
-    if (!host || pthread_create(&t, small_stack(&a, PROBE_STACK), probe_run,
-                                pr) != 0) {
+    if (!host ||
+        pthread_create(&t, small_stack(&a, PROBE_STACK), probe_run, pr) != 0) {
         atomic_store(&pr->result, 1);
         probe_release(pr);
     }

@@ -49,8 +49,8 @@ static struct jr jopen(void)
     struct jr r;
     assert_int_equal(mqtt__journal_new(dir, &r.j), CG_OK);
     r.api = mqtt__journal_persistence(r.j);
-    assert_int_equal(r.api->popen(&r.h, "cg-test/in", "tcp://x:1", r.api->context),
-                     0);
+    assert_int_equal(
+        r.api->popen(&r.h, "cg-test/in", "tcp://x:1", r.api->context), 0);
     return r;
 }
 
@@ -66,8 +66,8 @@ static void put_q(struct jr *r, const char *key, const char *payload, int qos)
 {
     int plen = (int)strlen(payload), zero = 0, id = 7, tlen = 5;
     char *parts[8] = {(char *)&plen, (char *)payload, (char *)&qos,
-                      (char *)&zero,  (char *)&zero,   (char *)&id,
-                      "a/b/c",        (char *)&tlen};
+                      (char *)&zero, (char *)&zero,   (char *)&id,
+                      "a/b/c",       (char *)&tlen};
     int lens[8] = {4, plen, 4, 4, 4, 4, 6, 4};
     assert_int_equal(r->api->pput(r->h, (char *)key, 8, parts, lens), 0);
 }
