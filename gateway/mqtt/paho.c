@@ -33,6 +33,7 @@
 #define MID_SLOTS         2048  /* > WINDOW: msgids in flight never collide */
 #define CONNECT_TIMEOUT   5     /* seconds, after the probe found the port */
 #define PAHO_MEMORY_ERROR (-99) /* Paho's, from its private Heap.h */
+#define POLL_S            0.001 /* MQTT 3.1.1 completions, at most this often */
 
 enum { MID_FREE = 0, MID_WAIT, MID_EARLY_OK, MID_EARLY_FAIL };
 
@@ -59,6 +60,7 @@ struct paho {
     atomic_bool connected;
     atomic_int inflight; /* QoS > 0 publishes not yet completed */
     int window;
+    double next_poll; /* driver thread: MQTT 3.1.1 completions */
     struct mid_slot mids[MID_SLOTS];
     struct paho_conn conn;
 };
@@ -166,8 +168,10 @@ static bool is_pending(const MQTTClient_deliveryToken *pending, int mid)
 void paho__poll_completions(struct paho *p)
 {
     int mids[64];
-    if (p->v5 || atomic_load(&p->inflight) == 0)
+    double now = cg_time_mono();
+    if (p->v5 || atomic_load(&p->inflight) == 0 || now < p->next_poll)
         return;
+    p->next_poll = now + POLL_S; /* a pass per message would cost much */
     MQTTClient_deliveryToken *pending = NULL;
     if (MQTTClient_getPendingDeliveryTokens(p->client, &pending) !=
         MQTTCLIENT_SUCCESS)
@@ -379,9 +383,34 @@ static int connect_now(struct paho *p, bool *session_present)
     return rc;
 }
 
+static int create_client(struct paho *p, const char *persist_dir, char *err,
+                         size_t errlen);
+
+/* A broker that speaks only MQTT 3.1.1 refuses an MQTT 5 CONNECT (return
+ * code 1, reason 0x84) or drops it: the output connection then goes on
+ * in MQTT 3.1.1, on a new client handle (Paho fixes the version at
+ * create), with completions found by polling. */
+static int connect_downgraded(struct paho *p, bool *session_present)
+{
+    char err[160];
+    cg_log(CG_LOG_WARN, "mqtt: %s refused MQTT 5; trying MQTT 3.1.1",
+           p->base.shown);
+    MQTTClient_destroy(&p->client);
+    p->v5 = false;
+    if (create_client(p, NULL, err, sizeof(err)) != CG_OK) {
+        cg_log(CG_LOG_ERROR, "mqtt: %s", err);
+        return MQTTCLIENT_FAILURE;
+    }
+    return connect_now(p, session_present);
+}
+
 int paho__connect(struct paho *p, bool *session_present)
 {
     int rc = connect_now(p, session_present);
+    if (p->v5 &&
+        (rc == 1 || rc == MQTTREASONCODE_UNSUPPORTED_PROTOCOL_VERSION ||
+         rc == MQTTCLIENT_FAILURE))
+        rc = connect_downgraded(p, session_present);
     if (rc != MQTTCLIENT_SUCCESS) {
         cg_log(CG_LOG_WARN, "mqtt: cannot connect to %s: %s", p->base.shown,
                rc > 0 ? (p->v5 ? MQTTReasonCode_toString(rc)
