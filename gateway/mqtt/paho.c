@@ -59,7 +59,7 @@ struct paho {
     struct mqtt_filters filters, subscribed;
     atomic_bool connected;
     atomic_int inflight; /* QoS > 0 publishes not yet completed */
-    int window;
+    atomic_int window; /* written at connect, read by publishers */
     double next_poll; /* driver thread: MQTT 3.1.1 completions */
     struct mid_slot mids[MID_SLOTS];
     struct paho_conn conn;
@@ -214,7 +214,7 @@ static int paho_publish(struct cg_mqtt *m, const char *topic,
     struct paho *p = of(m);
     if (!atomic_load(&p->connected))
         return CG_RETRY;
-    if (atomic_fetch_add(&p->inflight, 1) >= p->window) {
+    if (atomic_fetch_add(&p->inflight, 1) >= atomic_load(&p->window)) {
         atomic_fetch_sub(&p->inflight, 1);
         return CG_EFULL; /* Paho would block in yield(): wait_any */
     }
@@ -363,8 +363,7 @@ static int connect_now(struct paho *p, bool *session_present)
 {
     MQTTClient_connectOptions o;
     fill_options(p, &o);
-    int rc;
-    p->window = WINDOW;
+    int rc, window = WINDOW;
     if (p->v5) {
         MQTTResponse r = MQTTClient_connect5(p->client, &o, NULL, NULL);
         rc = r.reasonCode;
@@ -373,12 +372,13 @@ static int connect_now(struct paho *p, bool *session_present)
                                        MQTTPROPERTY_CODE_RECEIVE_MAXIMUM)) {
             int max = MQTTProperties_getNumericValue(
                 r.properties, MQTTPROPERTY_CODE_RECEIVE_MAXIMUM);
-            p->window = max > 0 && max < WINDOW ? max : WINDOW;
+            window = max > 0 && max < WINDOW ? max : WINDOW;
         }
         MQTTResponse_free(r);
     } else {
         rc = MQTTClient_connect(p->client, &o);
     }
+    atomic_store(&p->window, window);
     *session_present = o.returned.sessionPresent;
     return rc;
 }
@@ -651,7 +651,7 @@ int mqtt__paho_new(const struct cg_broker_conf *b,
     pthread_mutex_init(&p->lock, NULL);
     p->cb = *cb;
     p->v5 = !cb->message; /* see the top of this file */
-    p->window = WINDOW;
+    atomic_store(&p->window, WINDOW);
     int rc = mqtt__conf_copy(b, &p->base);
     if (rc == CG_OK) {
         set_tls(p);
