@@ -323,7 +323,7 @@ static int p_close(void *handle)
 /* A queue entry's third part is its QoS (Paho's queue entry layout:
  * payload length, payload, qos, retained, dup, msgid, topic, topic
  * length). */
-static bool qos0_entry(const char *key, int n, char *parts[], int lens[])
+static bool qos0_entry(const char *key, int n, char *parts[], const int lens[])
 {
     int qos = 1;
     if (strncmp(key, Q_KEY_PREFIX, 2) || n < 3 || lens[2] != sizeof(int))

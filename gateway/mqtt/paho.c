@@ -59,8 +59,8 @@ struct paho {
     struct mqtt_filters filters, subscribed;
     atomic_bool connected;
     atomic_int inflight; /* QoS > 0 publishes not yet completed */
-    atomic_int window; /* written at connect, read by publishers */
-    double next_poll; /* driver thread: MQTT 3.1.1 completions */
+    atomic_int window;   /* written at connect, read by publishers */
+    double next_poll;    /* driver thread: MQTT 3.1.1 completions */
     struct mid_slot mids[MID_SLOTS];
     struct paho_conn conn;
 };
@@ -590,7 +590,7 @@ static void parse_host(struct paho *p, const char *uri)
                !strncmp(uri, "wss://", 6);
     rest = rest ? rest + 3 : uri;
     const char *end = rest + strcspn(rest, "/");
-    const char *hend = end, *colon = NULL;
+    const char *hend, *colon = NULL;
     if (*rest == '[') {
         const char *br = memchr(rest, ']', (size_t)(end - rest));
         if (!br)
