@@ -161,6 +161,9 @@ void mqtt__journal_done(struct mqtt_journal *j);
 size_t mqtt__journal_live(struct mqtt_journal *j);
 /* Messages Paho has read and not yet handed over (any QoS). Any thread. */
 long mqtt__journal_queued(struct mqtt_journal *j);
+/* After MQTTClient_createWithOptions: frees what the restore was handed,
+ * when Paho's own free() would not (its heap tracking). NULL-safe. */
+void mqtt__journal_forget_handouts(struct mqtt_journal *j);
 /* The filters a persistent session has at the broker, kept beside the
  * journal (<client>.filters) so a new process knows them. NULL-safe;
  * a list that cannot be saved or read is treated as empty. */

@@ -24,6 +24,7 @@
  * serializes the calls.
  */
 #include <MQTTClientPersistence.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -68,7 +69,26 @@ struct mqtt_journal {
      * included: how far reading runs ahead of the arrival callback. */
     _Atomic long queued;
     bool failed; /* a write failed since open (logged once) */
+    /* What pkeys and pget handed to Paho, see forget_handouts(). */
+    void **handouts;
+    size_t n_handouts, cap_handouts;
 };
+
+/* Remembers a block given to Paho. Lock held. */
+static void handout(struct mqtt_journal *j, void *p)
+{
+    if (!p)
+        return;
+    if (j->n_handouts == j->cap_handouts) {
+        size_t cap = j->cap_handouts ? j->cap_handouts * 2 : 16;
+        void **v = cg_realloc(j->handouts, cap * sizeof(*v));
+        if (!v)
+            return; /* not freed later: a small leak, never a double free */
+        j->handouts = v;
+        j->cap_handouts = cap;
+    }
+    j->handouts[j->n_handouts++] = p;
+}
 
 /* ---- the index ----------------------------------------------------------- */
 
@@ -363,6 +383,7 @@ static int p_get(void *handle, char *key, char **buffer, int *buflen)
     char *buf = i >= 0 ? malloc(j->v[i].len ? j->v[i].len : 1) : NULL;
     if (buf && pread(j->fd, buf, j->v[i].len, (off_t)j->v[i].off) ==
                    (ssize_t)j->v[i].len) {
+        handout(j, buf);
         *buffer = buf;
         *buflen = (int)j->v[i].len;
         rc = 0;
@@ -401,15 +422,18 @@ static int p_keys(void *handle, char ***keys, int *nkeys)
 {
     struct mqtt_journal *j = handle;
     pthread_mutex_lock(&j->lock);
-    char **k = malloc((j->live ? j->live : 1) * sizeof(char *));
+    /* Paho frees the array only when it holds keys: none, no array. */
+    char **k = j->live ? malloc(j->live * sizeof(char *)) : NULL;
     int n = 0;
     for (size_t i = j->head; k && i < j->n; i++)
         if (j->v[i].live && !j->v[i].handed && (k[n] = strdup(j->v[i].key)))
-            n++;
+            handout(j, k[n++]);
+    handout(j, k);
     *keys = k;
     *nkeys = n;
+    bool ok = k || !j->live;
     pthread_mutex_unlock(&j->lock);
-    return k ? 0 : MQTTCLIENT_PERSISTENCE_ERROR;
+    return ok ? 0 : MQTTCLIENT_PERSISTENCE_ERROR;
 }
 
 static int p_clear(void *handle)
@@ -554,10 +578,32 @@ void mqtt__journal_load_filters(struct mqtt_journal *j, struct mqtt_filters *fl)
     cg_free(v);
 }
 
+/* Paho's Debian build tracks its own heap: its free() releases only what
+ * its malloc() gave, and leaves a block from us alone. So what pkeys and
+ * pget handed over during the restore (Paho copies what it keeps) is
+ * freed here, once the restore is over, in such a build; a build without
+ * the tracking frees them itself, and then they are only forgotten. */
+void mqtt__journal_forget_handouts(struct mqtt_journal *j)
+{
+    if (!j)
+        return;
+    void *self = dlopen(NULL, RTLD_NOW);
+    bool tracked = self && dlsym(self, "Heap_get_info");
+    if (self)
+        dlclose(self);
+    pthread_mutex_lock(&j->lock);
+    for (size_t i = 0; tracked && i < j->n_handouts; i++)
+        free(j->handouts[i]);
+    j->n_handouts = 0;
+    pthread_mutex_unlock(&j->lock);
+}
+
 void mqtt__journal_free(struct mqtt_journal *j)
 {
     if (!j)
         return;
+    mqtt__journal_forget_handouts(j);
+    cg_free(j->handouts);
     if (j->fd >= 0)
         close(j->fd);
     pthread_mutex_destroy(&j->lock);

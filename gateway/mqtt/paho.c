@@ -627,6 +627,7 @@ static int create_client(struct paho *p, const char *persist_dir, char *err,
     const struct cg_broker_conf *b = &p->base.conf;
     rc = MQTTClient_createWithOptions(&p->client, b->uri, b->client_id, type,
                                       ctx, &co);
+    mqtt__journal_forget_handouts(p->journal); /* the restore is over */
     if (rc == MQTTCLIENT_SUCCESS && p->v5)
         rc = MQTTClient_setPublished(p->client, p, on_published);
     if (rc != MQTTCLIENT_SUCCESS) {
