@@ -59,6 +59,16 @@ cpu_ticks() {
     awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0
 }
 
+# Private memory (USS) of a process in KiB: Private_Clean + Private_Dirty
+# from smaps_rollup, what it alone holds (RSS also counts the pages of
+# shared libraries that other processes map too).
+uss_kib() {
+    awk '$1 == "Private_Clean:" || $1 == "Private_Dirty:" { s += $2 }
+         END { print s + 0 }' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0
+}
+
+max_of() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { print (a > b ? a : b) }'; }
+
 status_kib() {
     awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0
 }
@@ -222,6 +232,8 @@ start_sut() {
     paho) "$bin/relay_paho" "${relay_args[@]}" --fanout 1 --inflight 10000 >>"$logf" 2>&1 & ;;
     mosqF) "$bin/relay_mosq" "${relay_args[@]}" --fanout "$fanout_city" >>"$logf" 2>&1 & ;;
     pahoF) "$bin/relay_paho" "${relay_args[@]}" --fanout "$fanout_city" --inflight 10000 >>"$logf" 2>&1 & ;;
+    pahos) "$bin/relay_paho_sync" "${relay_args[@]}" --fanout 1 --inflight 1000 >>"$logf" 2>&1 & ;;
+    pahosF) "$bin/relay_paho_sync" "${relay_args[@]}" --fanout "$fanout_city" --inflight 1000 >>"$logf" 2>&1 & ;;
     *)
         local cfg
         cfg=$(sut_config "$sys" "$q")
@@ -246,8 +258,8 @@ loadgen_for() {
     shift 3
     local subs=(--sub 'city/#' --sub 'citygate/+/dead') fan=1
     case $sys in
-    mosq | paho) subs=(--sub 'bench/out/#') ;;
-    mosqF | pahoF) subs=(--sub 'bench/out/#') fan=$fanout_city ;;
+    mosq | paho | pahos) subs=(--sub 'bench/out/#') ;;
+    mosqF | pahoF | pahosF) subs=(--sub 'bench/out/#') fan=$fanout_city ;;
     city) fan=$fanout_city ;;
     esac
     local out
@@ -262,7 +274,8 @@ loadgen_for() {
 
 # ---- memory over time ------------------------------------------------------------
 
-# sample_rss FILE MAX_SECONDS PID...: VmRSS of each PID every 0.5 s.
+# sample_rss FILE MAX_SECONDS PID...: VmRSS of each PID every 0.5 s, then
+# the first PID's private memory (USS).
 sample_rss() {
     local file=$1 max=$2
     shift 2
@@ -271,7 +284,7 @@ sample_rss() {
         while [ "$SECONDS" -lt "$end" ]; do
             line=""
             for p in "$@"; do line="$line $(status_kib "$p" VmRSS)"; done
-            echo "$line"
+            echo "$line $(uss_kib "$1")"
             sleep 0.5
         done
     ) >"$file" &
@@ -286,9 +299,10 @@ stop_sampler() {
 
 rss_summary() {
     awk 'NF >= 2 { if (!n++) first = $1; last = $1
-                   if ($1 > max) max = $1; if ($2 > bmax) bmax = $2 }
-         END { printf "rss_start_kib=%d rss_max_kib=%d rss_end_kib=%d broker_rss_max_kib=%d",
-                      first, max, last, bmax }' "$1"
+                   if ($1 > max) max = $1; if ($2 > bmax) bmax = $2
+                   if ($3 > umax) umax = $3 }
+         END { printf "rss_start_kib=%d rss_max_kib=%d rss_end_kib=%d broker_rss_max_kib=%d uss_max_kib=%d",
+                      first, max, last, bmax, umax }' "$1"
 }
 
 # ---- profiles --------------------------------------------------------------------

@@ -69,13 +69,13 @@ function row(s, q, mref, pref,    thr, cpu, t1, c1, t2, c2) {
     c2 = pref == "" ? "" : ratio("cpu", s, pref, q)
     printf "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", name[s], q,
         f0(thr), loss(s, q), lat("lat1k", s, q), lat("lathalf", s, q),
-        mb(hwm[s, q]) " (" mb(anon[s, q]) ")", f1(cpu),
+        mb(hwm[s, q]) " / " mb(uss[s, q]), f1(cpu),
         (mref == "" ? "—" : f2(t1) " / " f2(c1)),
         (pref == "" ? "—" : f2(t2) " / " f2(c2))
 }
 
 function header() {
-    print "| System | QoS | msg/s | lost/dup/wrong | p50 / p99 ms at 1,000/s | p50 / p99 ms at ½ sustained | peak RSS MB (heap at end) | CPU µs/msg | × relay_mosq: msg/s / CPU | × relay_paho: msg/s / CPU |"
+    print "| System | QoS | msg/s | lost/dup/wrong | p50 / p99 ms at 1,000/s | p50 / p99 ms at ½ sustained | peak RSS / private (USS) MB | CPU µs/msg | × relay_mosq: msg/s / CPU | × relay_paho_sync: msg/s / CPU |"
     print "|---|---|---|---|---|---|---|---|---|---|"
 }
 
@@ -127,6 +127,7 @@ function verdict(m, t, op,    d) {
     } else if (kind == "rss") {
         if (f["hwm_kib"] > hwm[k]) hwm[k] = f["hwm_kib"]
         if (f["anon_kib"] > anon[k]) anon[k] = f["anon_kib"]
+        if (f["uss_kib"] > uss[k]) uss[k] = f["uss_kib"]
     } else if (kind == "overload" || kind == "filter") {
         for (x in f) rec[kind, x] = f[x]
         have[kind] = 1
@@ -140,6 +141,7 @@ function verdict(m, t, op,    d) {
 
 END {
     name["mosq"] = "relay_mosq"; name["paho"] = "relay_paho"
+    name["pahos"] = "relay_paho_sync"; name["pahosF"] = "relay_paho_sync ×" fanout
     name["cg1"] = "citygate, 1 rule"
     name["cg1shm"] = "citygate, 1 rule, spool on tmpfs"
     name["mosqF"] = "relay_mosq ×" fanout; name["pahoF"] = "relay_paho ×" fanout
@@ -162,8 +164,9 @@ END {
     for (q = 0; q <= 1; q++) {
         row("mosq", q, "", "")
         row("paho", q, "mosq", "")
-        row("cg1", q, "mosq", "paho")
-        if (q == 1) row("cg1shm", q, "mosq", "paho")
+        row("pahos", q, "mosq", "")
+        row("cg1", q, "mosq", "pahos")
+        if (q == 1) row("cg1shm", q, "mosq", "pahos")
     }
     print ""
     printf "### Example city (fan-out %d)\n", fanout
@@ -172,7 +175,8 @@ END {
     for (q = 0; q <= 1; q++) {
         row("mosqF", q, "", "")
         row("pahoF", q, "mosqF", "")
-        row("city", q, "mosqF", "pahoF")
+        row("pahosF", q, "mosqF", "")
+        row("city", q, "mosqF", "pahosF")
     }
 
     print ""
@@ -199,9 +203,9 @@ END {
     print ""
     print "| System | QoS | msg/s | system under test | broker | load generator | rest of 2 cores |"
     print "|---|---|---|---|---|---|---|"
-    split("mosq paho cg1 cg1shm mosqF pahoF city", order, " ")
+    split("mosq paho pahos cg1 cg1shm mosqF pahoF pahosF city", order, " ")
     for (q = 0; q <= 1; q++)
-        for (i = 1; i <= 7; i++) {
+        for (i = 1; i <= 9; i++) {
             s = order[i]; k = s SUBSEP q
             if (cnt["core_sut" SUBSEP k] == 0) continue
             a = median("core_sut" SUBSEP k); b = median("core_broker" SUBSEP k)
@@ -214,16 +218,17 @@ END {
     print ""
     printf "### Overload: citygate, one rule, QoS 1, %s s at twice its sustained rate\n", over_s
     print ""
-    print "| Sustained S | offered msg/s | delivered msg/s while offered (× S) | lost/dup/wrong | drain after s | citygate RSS MB start → max → end | broker RSS max MB |"
-    print "|---|---|---|---|---|---|---|"
+    print "| Sustained S | offered msg/s | delivered msg/s while offered (× S) | lost/dup/wrong | drain after s | citygate RSS MB start → max → end | citygate private MB max | broker RSS max MB |"
+    print "|---|---|---|---|---|---|---|---|"
     if (have["overload"]) {
         wr = rec["overload", "window_rate"]
-        printf "| %s | %s | %s (%s) | %s/%s/%s of %s | %s | %s → %s → %s | %s |\n",
+        printf "| %s | %s | %s (%s) | %s/%s/%s of %s | %s | %s → %s → %s | %s | %s |\n",
             f0(S), f0(rec["overload", "in_rate"]), f0(wr), (S > 0 ? f2(wr / S) : "—"),
             rec["overload", "lost"], rec["overload", "dup"], rec["overload", "wrong"],
             rec["overload", "sent"], f1(rec["overload", "drain_s"]),
             mb(rec["overload", "rss_start_kib"]), mb(rec["overload", "rss_max_kib"]),
-            mb(rec["overload", "rss_end_kib"]), mb(rec["overload", "broker_rss_max_kib"])
+            mb(rec["overload", "rss_end_kib"]), mb(rec["overload", "uss_max_kib"]),
+            mb(rec["overload", "broker_rss_max_kib"])
     }
     if (have["filter"])
         printf "\nFilter check (one rule, QoS 1, 1,000 msg/s, every 4th message must be dropped): %s sent, %s rejected, %s delivered, %s lost, %s wrongly passed.\n",
@@ -248,42 +253,47 @@ END {
         num(irmsg["one"]), num(irmsg["city"])
 
     print ""
-    print "### Targets (performance issue)"
+    print "### Targets (issue 15: Paho at the limit)"
     print ""
     print "| Target | Measured | Verdict |"
     print "|---|---|---|"
     t = ratio("thr", "cg1", "mosq", 0)
-    printf "| QoS 0 sustained throughput ≥ 0.85 × relay_mosq | %s × | %s |\n", f2(t), verdict(t, 0.85, ">=")
+    printf "| One rule, QoS 0: throughput ≥ 0.9 × relay_mosq | %s × | %s |\n", f2(t), verdict(t, 0.9, ">=")
     t = ratio("cpu", "cg1", "mosq", 0)
-    printf "| QoS 0 CPU per message ≤ 2 × relay_mosq | %s × (%s vs %s µs) | %s |\n", f2(t),
-        f1(median("cpu" SUBSEP "cg1" SUBSEP 0)), f1(median("cpu" SUBSEP "mosq" SUBSEP 0)), verdict(t, 2, "<=")
+    printf "| One rule, QoS 0: CPU per message ≤ 1.5 × relay_mosq | %s × (%s vs %s µs) | %s |\n", f2(t),
+        f1(median("cpu" SUBSEP "cg1" SUBSEP 0)), f1(median("cpu" SUBSEP "mosq" SUBSEP 0)), verdict(t, 1.5, "<=")
     t = ratio("thr", "cg1", "mosq", 1)
-    printf "| QoS 1 sustained throughput, spool on, ≥ 0.7 × relay_mosq at QoS 1 | %s × | %s |\n", f2(t), verdict(t, 0.7, ">=")
+    printf "| One rule, QoS 1 with the spool: throughput ≥ 0.8 × relay_mosq | %s × | %s |\n", f2(t), verdict(t, 0.8, ">=")
+    for (q = 0; q <= 1; q++) {
+        t = ratio("thr", "city", "mosqF", q)
+        printf "| Example city, QoS %d: throughput ≥ 0.8 × relay_mosq ×%d | %s × | %s |\n", q, fanout, f2(t), verdict(t, 0.8, ">=")
+    }
     if (have["overload"]) {
         l = rec["overload", "lost"] + rec["overload", "dup"] + rec["overload", "wrong"]
         printf "| Overload 2 × for %s s at QoS 1: nothing lost | %s lost, %s dup, %s wrong | %s |\n", over_s,
             rec["overload", "lost"], rec["overload", "dup"], rec["overload", "wrong"],
             (rec["overload", "lost"] == 0 ? "**met**" : "**missed**")
         t = S > 0 ? wr / S : ""
-        printf "| Overload: delivered rate ≥ 0.8 × sustained | %s × | %s |\n", f2(t), verdict(t, 0.8, ">=")
-        g = (rec["overload", "rss_max_kib"] - rec["overload", "rss_start_kib"]) / 1024
-        printf "| Overload: memory bounded (RSS growth ≤ 8 MB; the backlog waits in the broker) | +%.1f MB | %s |\n", g, verdict(g, 8, "<=")
+        printf "| Overload: delivered rate ≥ 0.9 × sustained | %s × | %s |\n", f2(t), verdict(t, 0.9, ">=")
+    }
+    for (q = 0; q <= 1; q++) {
+        t = median("lat1k" SUBSEP "p99" SUBSEP "cg1" SUBSEP q)
+        printf "| p99 ≤ 2 ms at 1,000 msg/s, QoS %d | %s ms | %s |\n", q, (t == "" ? "—" : f2(t / 1000)), verdict((t == "" ? "" : t / 1000), 2, "<=")
     }
     for (q = 0; q <= 1; q++) {
         t = median("lathalf" SUBSEP "p99" SUBSEP "cg1" SUBSEP q)
         printf "| p99 ≤ 5 ms at half the sustained rate, QoS %d (%s msg/s) | %s ms | %s |\n", q,
             f0(median("lathalf" SUBSEP "rate" SUBSEP "cg1" SUBSEP q)), (t == "" ? "—" : f2(t / 1000)), verdict((t == "" ? "" : t / 1000), 5, "<=")
     }
-    for (q = 0; q <= 1; q++) {
-        t = median("lat1k" SUBSEP "p99" SUBSEP "cg1" SUBSEP q)
-        printf "| p99 ≤ 2 ms at 1,000 msg/s, QoS %d | %s ms | %s |\n", q, (t == "" ? "—" : f2(t / 1000)), verdict((t == "" ? "" : t / 1000), 2, "<=")
-    }
-    m = hwm["city", 0] > hwm["city", 1] ? hwm["city", 0] : hwm["city", 1]
-    printf "| Peak RSS, example city under load ≤ 8 MB | %s MB | %s |\n", mb(m), verdict((m == "" ? "" : m / 1024), 8, "<=")
+    m = uss["city", 0] > uss["city", 1] ? uss["city", 0] : uss["city", 1]
+    printf "| Private memory (USS), example city under load ≤ 3 MB | %s MB | %s |\n", mb(m), verdict((m == "" ? "" : m / 1024), 3, "<=")
+    m = rec["overload", "uss_max_kib"]
+    if (m != "")
+        printf "| Private memory (USS), one rule under 2 × overload ≤ 3 MB | %s MB | %s |\n", mb(m), verdict(m / 1024, 3, "<=")
+    t = base_ir > 0 ? sc[10000, "ir_per_msg"] / base_ir : ""
+    printf "| Instructions per message, 10 → 10,000 rules ≤ 1.3 × | %s × | %s |\n", f2(t), verdict(t, 1.3, "<=")
     m = sc[10000, "run_hwm_kib"]
     printf "| Peak RSS with 10,000 rules ≤ 64 MB | %s MB | %s |\n", mb(m), verdict((m == "" ? "" : m / 1024), 64, "<=")
-    t = base_ir > 0 ? sc[10000, "ir_per_msg"] / base_ir : ""
-    printf "| Instructions per message, 10 → 10,000 rules ≤ 2 × | %s × | %s |\n", f2(t), verdict(t, 2, "<=")
     t = sc[10000, "check_s"]
     printf "| `citygate check` of 10,000 rules < 1 s | %s s | %s |\n", num(t), verdict(t, 1, "<=")
 }

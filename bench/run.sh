@@ -8,7 +8,8 @@
 # Builds the gateway and the bench tools (Release), starts a private
 # mosquitto on a free loopback port, and measures in turn, A B A B over
 # rounds, on that one broker with the same payloads:
-#   - the bare relays (libmosquitto, Paho async) and citygate with one rule,
+#   - the bare relays (libmosquitto, Paho async, Paho synchronous in one
+#     thread) and citygate with one rule,
 #     fan-out 1;
 #   - the same relays with the example city's fan-out F and citygate with
 #     the example city (config/ copied, pointed at this broker);
@@ -82,13 +83,14 @@ if [ "$do_build" = 1 ]; then
     cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release \
         -DCG_BUILD_BENCH=ON >"$work/build.log" 2>&1
     cmake --build "$build" -j "$(nproc)" --target citygate loadgen \
-        relay_mosq relay_paho engine_bench >>"$work/build.log" 2>&1 ||
+        relay_mosq relay_paho relay_paho_sync engine_bench \
+        >>"$work/build.log" 2>&1 ||
         { tail -20 "$work/build.log" >&2; exit 1; }
 fi
 cg=$build/gateway/citygate
 bin=$build/bench
 for f in "$cg" "$bin/loadgen" "$bin/relay_mosq" "$bin/relay_paho" \
-    "$bin/engine_bench"; do
+    "$bin/relay_paho_sync" "$bin/engine_bench"; do
     [ -x "$f" ] || { echo "run.sh: $f missing (drop --no-build)" >&2; exit 1; }
 done
 
@@ -108,6 +110,8 @@ measure_system() {
     res=$(loadgen_for "$sys" "$q" "$sys-q$q-r$r-closed" --closed "$inflight" \
         --duration "$closed_s") || res=""
     c1=$(cpu_ticks "$sut_pid") b1=$(cpu_ticks "$broker_pid")
+    local uss_load
+    uss_load=$(uss_kib "$sut_pid")
     record "kind=closed $tag cpu_ticks=$((c1 - c0)) broker_ticks=$((b1 - b0)) $res"
     rate=$(kv out_rate "$res")
     half=$(awk -v r="${rate:-0}" 'BEGIN { h = int(r / 2); print h < 100 ? 100 : h }')
@@ -117,14 +121,14 @@ measure_system() {
     res=$(loadgen_for "$sys" "$q" "$sys-q$q-r$r-lathalf" --rate "$half" \
         --duration "$lat_s") || res=""
     record "kind=lathalf $tag $res"
-    record "kind=rss $tag hwm_kib=$(status_kib "$sut_pid" VmHWM) anon_kib=$(status_kib "$sut_pid" RssAnon)"
+    record "kind=rss $tag hwm_kib=$(status_kib "$sut_pid" VmHWM) anon_kib=$(status_kib "$sut_pid" RssAnon) uss_kib=$(max_of "$uss_load" "$(uss_kib "$sut_pid")")"
     stop_sut
     log "  $sys qos $q: $(kv out_rate "$(grep "kind=closed $tag " "$records" | tail -1)") msg/s"
 }
 
-systems_q0="mosq paho cg1 mosqF pahoF city"
-systems_q1="mosq paho cg1 cg1shm mosqF pahoF city"
-[ "$quick" = 1 ] && systems_q1="mosq paho cg1 mosqF pahoF city"
+systems_q0="mosq paho pahos cg1 mosqF pahoF pahosF city"
+systems_q1="mosq paho pahos cg1 cg1shm mosqF pahoF pahosF city"
+[ "$quick" = 1 ] && systems_q1="mosq paho pahos cg1 mosqF pahoF pahosF city"
 want compare || rounds=0
 for r in $(seq "$rounds"); do
     for q in 0 1; do

@@ -223,7 +223,10 @@ int log__read_batch(struct log *l, struct spool_batch *b, size_t max,
                     size_t *used)
 {
     size_t have = 0, at = 0; /* b->chunk holds [read.off - at, + have) */
-    while (b->n < max) {
+    /* At the end of the log nothing is read: a batch costs one pread per
+     * log that has records, not one per severity. */
+    while (b->n < max &&
+           (l->read.seg < l->end.seg || l->read.off < l->end.off)) {
         uint32_t len = 0;
         int rc = read_whole(l, b, &have, &at, &len);
         if (rc == CG_ENOMEM)

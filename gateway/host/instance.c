@@ -7,7 +7,6 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "host.h"
 #include "log.h"
@@ -80,7 +79,8 @@ static int wait_ticket(struct cg_instance *in, unsigned ticket, double deadline)
 /* host->publish: publishes the whole batch, then waits for every
  * acknowledgement, so a batch costs about one round trip, not n. When the
  * client's in-flight window is full (other consumers share it), it waits
- * for the oldest of its own publishes and goes on. */
+ * for the oldest of its own publishes, or, with none in flight, for any
+ * completion on the connection, and goes on. */
 static int host_publish(const struct cg_host *h, const struct cg_batch *b,
                         uint32_t timeout_ms)
 {
@@ -103,8 +103,7 @@ static int host_publish(const struct cg_host *h, const struct cg_batch *b,
             }
             if (cg_time_mono() >= deadline || atomic_load(&in->cancelled))
                 return CG_RETRY;
-            struct timespec ts = {0, 1000000}; /* others' publishes */
-            nanosleep(&ts, NULL);
+            cg_mqtt_wait_any(in->mqtt, 100); /* others' publishes */
         }
         if (rc != CG_OK)
             return CG_RETRY;

@@ -1,5 +1,5 @@
 /*
- * What an MQTT backend implements behind gateway/mqtt.h, and the pieces
+ * What an MQTT backend implements behind mqtt/mqtt.h, and the pieces
  * every backend shares (shared.c): publish tickets, filter lists and the
  * reconnect backoff. Not included outside gateway/mqtt/.
  */
@@ -30,14 +30,18 @@ struct mqtt_ops {
     bool inline_publish_ok; /* see cg_mqtt_inline_publish_ok() */
 };
 
-#define MQTT_RING 65536u /* publishes in flight at most, per client */
+/* Publishes in flight at most, per client: a client's window is at most
+ * MQTT_WINDOW_MAX, and a ticket that outlives MQTT_RING later ones is
+ * long given up (its waiter timed out). */
+#define MQTT_RING 8192u
 
 /* Publish completion by ticket: a ring of states and one condition
  * variable, so waiters sleep instead of polling. */
 struct mqtt_tickets {
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    unsigned next, oldest; /* oldest: the first ticket not yet completed */
+    unsigned next, oldest;     /* oldest: the first ticket not yet completed */
+    unsigned long completions; /* counts every completion, for wait_any */
     uint8_t state[MQTT_RING];
 };
 
@@ -55,6 +59,9 @@ struct cg_mqtt {
 /* Deep-copies b (every string) into m->conf and sets m->shown. CG_OK or
  * CG_ENOMEM (m->conf then holds what was copied: free it). */
 int mqtt__conf_copy(const struct cg_broker_conf *b, struct cg_mqtt *m);
+/* Deep-copies b into out; free with mqtt__conf_free (also on CG_ENOMEM). */
+int mqtt__broker_copy(const struct cg_broker_conf *b,
+                      struct cg_broker_conf *out);
 void mqtt__conf_free(struct cg_broker_conf *c);
 
 void mqtt__tickets_init(struct mqtt_tickets *t);
@@ -116,6 +123,103 @@ void mqtt__openssl_reason(const char *line, size_t len, char *out, size_t size);
 /* The next reconnect wait: backoff seconds times 0.5 to 1.5, then the
  * backoff doubles up to 30 s. */
 double mqtt__next_wait(double *backoff);
+
+/* ---- the Paho backend (paho.c, paho_driver.c, journal.c) ---------------
+ *
+ * Paho's synchronous client in single-threaded mode: MQTTClient_cycle
+ * serves every client's socket in the process, so exactly one thread, the
+ * driver (paho_driver.c), cycles them all: it connects, reconnects,
+ * receives and runs the arrival callback, while any thread may publish
+ * (paho.c). See paho_driver.c for the whole picture.
+ */
+struct paho;
+
+/* The driver's part of a client (paho_driver.c owns it). */
+struct paho_conn {
+    struct paho *next; /* in the driver's list, under its lock */
+    unsigned req;      /* requests from other threads, under its lock */
+    unsigned acked;    /* requests done, for callers that wait */
+    int state;         /* driver thread only from here on */
+    double next_try, backoff;
+    bool registered, ever_up;
+    bool self_held; /* suspended by the driver while it holds a message */
+    bool resub_due; /* the filter list changed or the session resumed */
+    struct paho_probe *probe;
+    void *held, *held_topic; /* a message the callback asked for again */
+    int held_tlen;
+    double held_since;
+};
+
+/* paho.c, for the driver (driver thread only unless said otherwise). */
+struct paho_conn *paho__conn(struct paho *p);
+const struct cg_mqtt_callbacks *paho__callbacks(const struct paho *p);
+const char *paho__host(const struct paho *p, int *port);
+/* Connects, and subscribes when the session is new (blocking, up to the
+ * connect timeout). CG_OK, or CG_ECONN with why said in words (not yet
+ * logged); *session_present as the broker said (then call
+ * paho__resubscribe at a quiet moment). *ask_tls is set when the failure
+ * was a TLS handshake whose reason Paho does not give: the caller asks
+ * OpenSSL off the driver thread (mqtt__failure_reason) before logging. */
+int paho__connect(struct paho *p, bool *session_present, char *why, size_t size,
+                  bool *ask_tls);
+/* The connection's settings (its own copy) and whether it speaks TLS. */
+const struct cg_broker_conf *paho__conf(const struct paho *p);
+bool paho__is_connected(struct paho *p);
+/* Marks the client down: fails what waits for an acknowledgement. */
+void paho__went_down(struct paho *p);
+void paho__disconnect(struct paho *p, int timeout_ms);
+/* Applies a changed filter list to a connected client. */
+void paho__resubscribe(struct paho *p);
+/* True when the filter list differs from what the broker has. */
+bool paho__filters_changed(struct paho *p);
+/* Cycles every client for up to timeout_ms and returns a message for p,
+ * if one came; *rc is Paho's return code. */
+void *paho__receive(struct paho *p, int timeout_ms, char **topic, int *tlen,
+                    int *rc);
+/* Hands a received message to the callback. CG_OK (done and freed) or
+ * CG_RETRY (kept: offer it again). */
+int paho__dispatch(struct paho *p, void *msg, char *topic, int tlen);
+void paho__free_message(void *msg, char *topic);
+/* Messages Paho has read for p and not yet handed over (0 without a
+ * journal). */
+long paho__queued(struct paho *p);
+/* True while publishes of p wait for their acknowledgement. Any thread. */
+bool paho__awaiting(struct paho *p);
+/* Completes publishes on connections that do not report them (MQTT
+ * 3.1.1): what Paho no longer has pending was acknowledged. */
+void paho__poll_completions(struct paho *p);
+
+/* paho_driver.c: any thread. */
+void paho__driver_add(struct paho *p);
+/* Sends requests (PAHO_REQ_*) and, with wait_ms, waits for them. */
+void paho__driver_request(struct paho *p, unsigned req, int wait_ms);
+#define PAHO_REQ_START   1u
+#define PAHO_REQ_SUSPEND 2u
+#define PAHO_REQ_RESUME  4u
+#define PAHO_REQ_RESUB   8u
+#define PAHO_REQ_STOP    16u
+
+/* journal.c: the intake client's persistence, see there. */
+struct mqtt_journal;
+int mqtt__journal_new(const char *dir, struct mqtt_journal **out);
+/* The MQTTClient_persistence to give MQTTClient_createWithOptions. */
+void *mqtt__journal_persistence(struct mqtt_journal *j);
+/* The message receive() handed over last is done: forget it. */
+void mqtt__journal_done(struct mqtt_journal *j);
+size_t mqtt__journal_live(struct mqtt_journal *j);
+/* Messages Paho has read and not yet handed over (any QoS). Any thread. */
+long mqtt__journal_queued(struct mqtt_journal *j);
+/* After MQTTClient_createWithOptions: frees what the restore was handed,
+ * when Paho's own free() would not (its heap tracking). NULL-safe. */
+void mqtt__journal_forget_handouts(struct mqtt_journal *j);
+/* The filters a persistent session has at the broker, kept beside the
+ * journal (<client>.filters) so a new process knows them. NULL-safe;
+ * a list that cannot be saved or read is treated as empty. */
+void mqtt__journal_save_filters(struct mqtt_journal *j,
+                                const struct mqtt_filters *fl);
+void mqtt__journal_load_filters(struct mqtt_journal *j,
+                                struct mqtt_filters *fl);
+void mqtt__journal_free(struct mqtt_journal *j);
 
 int mqtt__paho_new(const struct cg_broker_conf *b,
                    const struct cg_mqtt_will *will, const char *persist_dir,

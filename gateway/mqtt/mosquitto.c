@@ -3,7 +3,7 @@
  * project that ships the test broker; cheaper per message than Paho, and
  * it sets TCP_NODELAY.
  *
- * One network thread per client (mosquitto_loop_start) reads, writes and
+ * One network thread per client (ours: see net_run) reads, writes and
  * calls our callbacks. At-least-once: for a QoS 1 message libmosquitto
  * queues the PUBACK before calling on_message, but in threaded mode that
  * thread writes it only after on_message returns; so returning after the
@@ -15,6 +15,7 @@
  * verify failed" for an unknown CA and a host name mismatch alike): on the
  * first OpenSSL line of an attempt we ask OpenSSL for the cause.
  */
+#include <errno.h>
 #include <mosquitto.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -36,8 +37,11 @@ struct mosq {
     bool tls; /* the URI says ssl:// or mqtts:// */
     struct mqtt_filters filters;
     pthread_mutex_t lock; /* filters, mid map, flags */
+    pthread_cond_t wake;  /* ends the network thread's backoff wait */
+    pthread_t net;        /* the network thread, while looping */
     bool looping, suspended;
-    atomic_bool connected, stopping;
+    double backoff; /* network thread: the next reconnect's wait */
+    atomic_bool connected, stopping, down;
     /* publish completion: mid -> ticket; a completion may beat the map */
     uint8_t mid_state[65536];
     unsigned mid_ticket[65536];
@@ -124,7 +128,7 @@ static void on_connect(struct mosquitto *c, void *obj, int rc, int flags)
         mqtt__log_refused(&q->base, reason);
         return;
     }
-    mosquitto_reconnect_delay_set(c, 1, 30, true);
+    q->backoff = 0; /* connected: the next loss reconnects at once */
     atomic_store(&q->connected, true);
     subscribe_all(q);
     mqtt__log_connected(&q->base, flags & 1);
@@ -138,9 +142,6 @@ static void on_disconnect(struct mosquitto *c, void *obj, int rc)
     bool was = atomic_exchange(&q->connected, false);
     if (rc == 0 || !was)
         return; /* we asked for it, or a refused attempt (logged) */
-    /* The loop reconnects, doubling from this first wait up to 30 s: a
-     * random first wait keeps gateways from reconnecting in step. */
-    mosquitto_reconnect_delay_set(c, 1 + (unsigned)(rand() % 2), 30, true);
     mqtt__log_lost(&q->base, mosquitto_strerror(rc));
     if (q->cb.lost)
         q->cb.lost(q->cb.user, mosquitto_strerror(rc));
@@ -218,17 +219,65 @@ static int mosq_resubscribe(struct cg_mqtt *m, const char *const *filters,
 
 /* ---- lifetime ---------------------------------------------------------- */
 
+/* Waits before the next connect: nothing after a loss of a working
+ * connection, then the jittered backoff (0.5 s doubling to 30 s). False
+ * when the thread is to end. */
+static bool wait_to_reconnect(struct mosq *q)
+{
+    double wait = q->backoff > 0 ? mqtt__next_wait(&q->backoff) : 0;
+    if (q->backoff <= 0)
+        q->backoff = 0.5;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    long ns = until.tv_nsec + (long)((wait - (double)(long)wait) * 1e9);
+    until.tv_sec += (time_t)wait + ns / 1000000000L;
+    until.tv_nsec = ns % 1000000000L;
+    pthread_mutex_lock(&q->lock);
+    while (!atomic_load(&q->down) &&
+           pthread_cond_timedwait(&q->wake, &q->lock, &until) == 0)
+        ;
+    pthread_mutex_unlock(&q->lock);
+    return !atomic_load(&q->down);
+}
+
+/* The network thread. libmosquitto's own loop (mosquitto_loop_forever)
+ * gives up for good on a TLS error, a refused authentication or a name
+ * that does not resolve, which a gateway must outlive (a certificate is
+ * renewed, DNS comes back after boot): so this thread turns the library's
+ * loop itself and reconnects with our backoff, whatever failed. */
+static void *net_run(void *arg)
+{
+    struct mosq *q = arg;
+    while (!atomic_load(&q->down)) {
+        int rc = mosquitto_loop(q->client, 1000, 1);
+        if (rc == MOSQ_ERR_SUCCESS || atomic_load(&q->down))
+            continue;
+        atomic_store(&q->connected, false);
+        if (!wait_to_reconnect(q))
+            break;
+        rc = mosquitto_reconnect_async(q->client);
+        /* A TLS failure was logged with its cause by on_log. */
+        if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_TLS)
+            mqtt__log_refused(&q->base, rc == MOSQ_ERR_ERRNO
+                                            ? strerror(errno)
+                                            : mosquitto_strerror(rc));
+    }
+    return NULL;
+}
+
 static int loop_up(struct mosq *q, bool reconnect)
 {
     int rc = reconnect ? mosquitto_reconnect_async(q->client)
                        : mosquitto_connect_async(q->client, q->host, q->port,
                                                  q->conf->keepalive);
-    /* A TLS failure was logged with its cause by on_log. */
     if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_TLS)
-        mqtt__log_refused(&q->base, mosquitto_strerror(rc));
-    /* Even after a failed first attempt the loop keeps reconnecting. */
-    rc = mosquitto_loop_start(q->client);
-    q->looping = rc == MOSQ_ERR_SUCCESS;
+        mqtt__log_refused(&q->base, rc == MOSQ_ERR_ERRNO
+                                        ? strerror(errno)
+                                        : mosquitto_strerror(rc));
+    /* Even after a failed first attempt the thread keeps reconnecting. */
+    atomic_store(&q->down, false);
+    q->backoff = 0.5;
+    q->looping = pthread_create(&q->net, NULL, net_run, q) == 0;
     return q->looping ? CG_OK : CG_ENOMEM;
 }
 
@@ -242,12 +291,17 @@ static bool mosq_connected(const struct cg_mqtt *m)
     return atomic_load(&of(m)->connected);
 }
 
-/* Disconnecting ends the network thread's loop; join it. */
+/* Ends the network thread: the DISCONNECT wakes its loop, the flag its
+ * backoff wait; then join it. */
 static void loop_down(struct mosq *q)
 {
+    atomic_store(&q->down, true);
     mosquitto_disconnect(q->client);
+    pthread_mutex_lock(&q->lock);
+    pthread_cond_signal(&q->wake);
+    pthread_mutex_unlock(&q->lock);
     if (q->looping)
-        mosquitto_loop_stop(q->client, false);
+        pthread_join(q->net, NULL);
     q->looping = false;
     atomic_store(&q->connected, false);
 }
@@ -284,6 +338,7 @@ static void mosq_free(struct cg_mqtt *m)
         mosquitto_destroy(q->client);
     }
     mqtt__filters_free(&q->filters);
+    pthread_cond_destroy(&q->wake);
     pthread_mutex_destroy(&q->lock);
     mqtt__tickets_destroy(&m->tickets);
     mqtt__conf_free(&m->conf);
@@ -330,7 +385,8 @@ static int configure(struct mosq *q, const struct cg_mqtt_will *will, char *err,
     if (rc == MOSQ_ERR_SUCCESS) {
         mosquitto_int_option(q->client, MOSQ_OPT_TCP_NODELAY, 1);
         mosquitto_int_option(q->client, MOSQ_OPT_SEND_MAXIMUM, 1000);
-        mosquitto_reconnect_delay_set(q->client, 1, 30, true);
+        /* Our thread turns the loop: other threads' publishes wake it. */
+        rc = mosquitto_threaded_set(q->client, true);
     }
     if (rc != MOSQ_ERR_SUCCESS)
         snprintf(err, errlen, "cannot set up an MQTT client for %s: %s",
@@ -360,6 +416,7 @@ int mqtt__mosq_new(const struct cg_broker_conf *b,
     q->base.ops = &mosq_ops;
     mqtt__tickets_init(&q->base.tickets);
     pthread_mutex_init(&q->lock, NULL);
+    pthread_cond_init(&q->wake, NULL);
     q->conf = &q->base.conf;
     q->cb = *cb;
     int rc = mqtt__conf_copy(b, &q->base);

@@ -6,13 +6,16 @@
  *
  * Connection management is the client's job: after start() it connects in
  * the background and, after any loss, reconnects with capped exponential
- * backoff and jitter (0.5 s doubling to 30 s), resubscribing every filter.
- * It logs every connect, loss and failed attempt under the connection's
- * name, turning TLS and CONNACK failures into their reason (unknown CA,
- * hostname mismatch, bad user name or password).
+ * backoff and jitter (0.5 s doubling to 30 s); a new session gets every
+ * filter subscribed, a resumed one keeps its subscriptions. It logs every
+ * connect, loss and failed attempt under the connection's name, turning
+ * TLS and CONNACK failures into their reason (unknown CA, hostname
+ * mismatch, bad user name or password).
  *
- * Backends: Eclipse Paho (the default) and libmosquitto, chosen by
- * `broker.client`; the functions below dispatch (mqtt.c).
+ * Backends: Eclipse Paho's synchronous client (the default; one thread of
+ * ours drives every Paho connection of the process, see
+ * mqtt/paho_driver.c) and libmosquitto, chosen by `broker.client`; the
+ * functions below dispatch (mqtt.c).
  */
 #ifndef CG_MQTT_H
 #define CG_MQTT_H
@@ -25,10 +28,12 @@
 struct cg_mqtt;
 
 struct cg_mqtt_callbacks {
-    /* A message arrived; topic is NUL-terminated. Runs on the client's
-     * receive thread, one message at a time. Return CG_OK once the message
-     * is done with: only then is a QoS 1 message acknowledged to the
-     * broker. Return CG_RETRY to have the same message again shortly. */
+    /* A message arrived; topic is NUL-terminated. Runs on the connection's
+     * own thread (Paho: the one MQTT thread of the process), one message
+     * at a time. Return CG_OK once the message is done with: the message
+     * may then be released (Paho: its journal entry is deleted;
+     * libmosquitto: it is acknowledged). Return CG_RETRY to have the same
+     * message again shortly. */
     int (*message)(void *user, const char *topic, size_t topic_len,
                    const void *payload, size_t len, int qos);
     /* The connection is up (after a start or a reconnect), filters are
@@ -54,9 +59,10 @@ struct cg_mqtt_will {
 void cg_mqtt_global_init(void);
 
 /* Creates a client for broker b (client id, credentials, TLS, keepalive,
- * clean session). will may be NULL. With persist_dir, messages that
- * arrive while the gateway holds intake are kept on disk there until they
- * are processed, surviving a crash (NULL: in memory only). Returns CG_OK,
+ * clean session). will may be NULL. With persist_dir, messages the client
+ * has received (and, with Paho, already acknowledged) are kept on disk
+ * there until the message callback is done with them, surviving a crash
+ * (NULL: in memory only). Returns CG_OK,
  * CG_EINVAL (with a sentence in err) or CG_ENOMEM. Nothing connects
  * before start(). */
 int cg_mqtt_new(const struct cg_broker_conf *b, const struct cg_mqtt_will *will,
@@ -86,9 +92,14 @@ const char *cg_mqtt_name(const struct cg_mqtt *m);
 int cg_mqtt_publish(struct cg_mqtt *m, const char *topic, const void *payload,
                     size_t len, int qos, bool retain, unsigned *ticket);
 /* True when publishing from the thread that runs the arrival callback
- * is cheap (libmosquitto); false when the library serializes it with its
- * own receive loop (Paho). */
+ * is cheap (both backends now: Paho's synchronous publish writes from the
+ * calling thread). */
 bool cg_mqtt_inline_publish_ok(const struct cg_mqtt *m);
+
+/* Waits until any publish of this client completes or timeout_ms passes:
+ * after CG_EFULL, room in the window comes back with a completion. Any
+ * thread. */
+void cg_mqtt_wait_any(struct cg_mqtt *m, int timeout_ms);
 
 /* Waits until the publish of ticket has completed (QoS 0: written; QoS 1:
  * acknowledged). Wait for each ticket of a batch in turn: they complete

@@ -21,8 +21,13 @@ static int dup_str(const char **dst, const char *src)
 
 int mqtt__conf_copy(const struct cg_broker_conf *b, struct cg_mqtt *m)
 {
-    struct cg_broker_conf *out = &m->conf;
     cg_uri_redacted(b->uri, m->shown, sizeof(m->shown));
+    return mqtt__broker_copy(b, &m->conf);
+}
+
+int mqtt__broker_copy(const struct cg_broker_conf *b,
+                      struct cg_broker_conf *out)
+{
     *out = *b;
     out->uri = out->client_id = out->username = out->password = NULL;
     out->password_file = out->share_group = NULL;
@@ -84,6 +89,7 @@ void mqtt__tickets_complete(struct mqtt_tickets *t, unsigned ticket, bool ok)
     t->state[ticket % MQTT_RING] = ok ? SLOT_OK : SLOT_FAILED;
     while (t->oldest != t->next && t->state[t->oldest % MQTT_RING] >= SLOT_OK)
         t->oldest++;
+    t->completions++;
     pthread_cond_broadcast(&t->cond);
     pthread_mutex_unlock(&t->lock);
 }
@@ -117,6 +123,19 @@ int cg_mqtt_wait(struct cg_mqtt *m, unsigned ticket, int timeout_ms)
         result = CG_RETRY;
     pthread_mutex_unlock(&t->lock);
     return result;
+}
+
+void cg_mqtt_wait_any(struct cg_mqtt *m, int timeout_ms)
+{
+    struct mqtt_tickets *t = &m->tickets;
+    struct timespec until;
+    deadline_after(&until, timeout_ms);
+    pthread_mutex_lock(&t->lock);
+    unsigned long seen = t->completions;
+    while (t->completions == seen &&
+           pthread_cond_timedwait(&t->cond, &t->lock, &until) == 0)
+        ;
+    pthread_mutex_unlock(&t->lock);
 }
 
 /* ---- filters and backoff ---------------------------------------------- */
@@ -208,7 +227,9 @@ static const struct {
     {0x84, "unsupported protocol version"},
     {0x85, "client identifier not valid"},
     {0x86, "bad user name or password"},
-    {0x87, "not authorized"},
+    /* mosquitto answers a wrong password on MQTT 5 with 0x87, not 0x86 */
+    {0x87, "not authorized (bad user name or password, or this client may "
+           "not connect)"},
     {0x88, "server unavailable"},
     {0x89, "server busy"},
     {0x8A, "banned"},

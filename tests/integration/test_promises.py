@@ -142,6 +142,11 @@ class Promises(Base):
         self.b.start()
         other.start()
         self.wait_connected(2)
+        # The subscriber on the other broker (no persistence there) must
+        # have resubscribed, or a quick citygate delivers into the void.
+        wait_until(lambda: publish(other, self.pfx + "/ping", "x", qos=0)
+                   or at_other.received(self.pfx + "/ping"), 20,
+                   step=0.2, what="the other broker's subscriber to be back")
         publish(self.b, self.pfx + "/air/a1", '{"zone": "z1"}')
         self.all.wait_count(1, self.pfx + "/out/gov/", timeout=30)
         at_other.wait_count(1, self.pfx + "/out/min/", timeout=30)
@@ -178,6 +183,34 @@ class Promises(Base):
         gov = self.all.wait_count(2, self.pfx + "/out/gov/")
         self.assertEqual(len(gov), 2)
         self.assertIn('citygate_reloads_total{result="failed"} 1', self.metrics())
+
+    def test_dead_consumer_brokers_do_not_stall_intake(self):
+        """Connecting blocks Paho's one thread until CONNACK, and that
+        thread also runs the pipeline: a consumer's own broker that
+        refuses connections, and one whose address never answers, are
+        probed off that thread, so intake keeps flowing meanwhile."""
+        own = """
+  - {{ name: gov, role: government, topic: "{pfx}/out/gov/{{rule}}" }}
+  - name: refused
+    role: government
+    topic: "{pfx}/out/r/{{rule}}"
+    broker: {{ uri: "tcp://127.0.0.1:%d", client_id: "cg-{pfx}-r" }}
+  - name: silent
+    role: government
+    topic: "{pfx}/out/s/{{rule}}"
+    broker: {{ uri: "tcp://10.255.255.1:1883", client_id: "cg-{pfx}-s" }}
+""" % free_port()
+        self.start(consumers=own,
+                   rules=RULES.replace("to: [gov, pub]", "to: [government]"))
+        wait_until(lambda: "cannot connect to tcp://127.0.0.1" in
+                   self.g.log_text(), 20, what="the refused broker's first try")
+        for i in range(40):  # over 4 s: connects of both are retried meanwhile
+            t0 = time.monotonic()
+            publish(self.b, "%s/air/a%d" % (self.pfx, i), '{"zone": "z"}')
+            self.all.wait_count(i + 1, self.pfx + "/out/gov/", timeout=10)
+            self.assertLess(time.monotonic() - t0, 2.0,
+                            "message %d took %.1f s" % (i, time.monotonic() - t0))
+            time.sleep(0.1)
         self.assertEqual(self.g.stop(), 0)
 
     # ---- 3. one message must never stall intake ------------------------------

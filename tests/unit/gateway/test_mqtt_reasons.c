@@ -127,7 +127,9 @@ static void test_failure_words(void **state)
         const char *message, *tls, *want;
     } cases[] = {
         {4, "CONNACK return code", "", "bad user name or password (CONNACK 4)"},
-        {0x87, "x", "", "not authorized (CONNACK 135)"},
+        {0x87, "x", "",
+         "not authorized (bad user name or password, or this client may "
+         "not connect) (CONNACK 135)"},
         {0, "TCP/TLS connect failure", "", "TCP/TLS connect failure"},
         {0, "TCP/TLS connect failure", "certificate verify failed",
          "TCP/TLS connect failure: certificate verify failed"},
