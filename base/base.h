@@ -248,6 +248,10 @@ void cg_hex64(uint64_t h, char out[17]);
 /* Epoch seconds now (wall clock) and monotonic seconds. */
 double cg_time_now(void);
 double cg_time_mono(void);
+/* The wall-clock moment `seconds` from now, as the absolute deadline that
+ * pthread_cond_timedwait and pthread_mutex_timedlock take. */
+struct timespec;
+void cg_time_deadline(struct timespec *ts, double seconds);
 /* Writes RFC 3339 UTC with milliseconds: 2026-11-30T08:15:02.123Z */
 void cg_time_format(double epoch_s, char out[32]);
 /* Makes zone (an IANA name) the process's local time zone, which the

@@ -58,6 +58,18 @@ double cg_time_mono(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+void cg_time_deadline(struct timespec *ts, double seconds)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    double whole = (double)(long)seconds;
+    ts->tv_sec += (time_t)whole;
+    ts->tv_nsec += (long)((seconds - whole) * 1e9);
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
 /* Civil date of a day count since 1970-01-01 (proleptic Gregorian), the
  * inverse of days_from_civil below. */
 static void civil_from_days(long z, int *y, int *m, int *d)

@@ -79,17 +79,6 @@ void gw__metrics_serve(struct gw *g)
 
 /* ---- serving, on the server's thread ------------------------------------ */
 
-static void deadline_in_ms(struct timespec *ts, int ms)
-{
-    clock_gettime(CLOCK_REALTIME, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 enum page { PAGE_METRICS, PAGE_STATUS, PAGE_HEALTH };
 
 /* The answer to one request: status, type and body. */
@@ -129,7 +118,7 @@ static void snapshot(struct gw *g, enum page which, struct reply *r)
 {
     struct gw_metrics *m = g->metrics;
     struct timespec until;
-    deadline_in_ms(&until, SNAPSHOT_WAIT_MS);
+    cg_time_deadline(&until, SNAPSHOT_WAIT_MS / 1000.0);
     pthread_mutex_lock(&m->lock);
     unsigned long long seen = m->version;
     m->requested = true;

@@ -57,10 +57,7 @@ static bool lock_pipeline(struct gw *g, bool wait_always)
     if (pthread_mutex_trylock(&g->pipeline_lock) == 0)
         return true;
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    long ns = until.tv_nsec + (long)(LOCK_WAIT_S * 1e9);
-    until.tv_sec += ns / 1000000000L;
-    until.tv_nsec = ns % 1000000000L;
+    cg_time_deadline(&until, LOCK_WAIT_S);
     return pthread_mutex_timedlock(&g->pipeline_lock, &until) == 0;
 }
 

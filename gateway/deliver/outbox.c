@@ -36,18 +36,6 @@ struct outbox {
     double backoff;   /* the next wait after a CG_RETRY */
 };
 
-static void ts_after(struct timespec *ts, double s)
-{
-    clock_gettime(CLOCK_REALTIME, ts);
-    double whole = (double)(long)s;
-    ts->tv_sec += (time_t)whole;
-    ts->tv_nsec += (long)((s - whole) * 1e9);
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 /* With drop_oldest, makes room for what was just appended. */
 static void enforce_bound(struct outbox *o)
 {
@@ -91,7 +79,7 @@ bool outbox__full(struct outbox *o)
 static void nap(struct outbox *o, double d)
 {
     struct timespec until;
-    ts_after(&until, d);
+    cg_time_deadline(&until, d);
     while (!o->stopping &&
            pthread_cond_timedwait(&o->wake, &o->lock, &until) == 0)
         ;
@@ -157,7 +145,7 @@ static bool wait_for_work(struct outbox *o, bool *tick)
 {
     struct timespec until;
     *tick = false;
-    ts_after(&until, TICK_S);
+    cg_time_deadline(&until, TICK_S);
     while (!o->stopping && spool__count(o->spool) == 0)
         if (pthread_cond_timedwait(&o->wake, &o->lock, &until)) {
             *tick = spool__count(o->spool) == 0;
@@ -165,7 +153,7 @@ static bool wait_for_work(struct outbox *o, bool *tick)
         }
     if (*tick || o->conf.batch_wait_ms <= 0)
         return !o->stopping;
-    ts_after(&until, o->conf.batch_wait_ms / 1000.0);
+    cg_time_deadline(&until, o->conf.batch_wait_ms / 1000.0);
     while (!o->stopping &&
            spool__count(o->spool) < (uint64_t)o->conf.batch_max &&
            pthread_cond_timedwait(&o->wake, &o->lock, &until) == 0)
@@ -305,7 +293,7 @@ void outbox__free(struct outbox *o)
 bool outbox__drain(struct outbox *o, int timeout_ms)
 {
     struct timespec until;
-    ts_after(&until, timeout_ms / 1000.0);
+    cg_time_deadline(&until, timeout_ms / 1000.0);
     pthread_mutex_lock(&o->lock);
     while (spool__count(o->spool) > 0 &&
            pthread_cond_timedwait(&o->emptied, &o->lock, &until) == 0)

@@ -228,10 +228,7 @@ static bool wait_to_reconnect(struct mosq *q)
     if (q->backoff <= 0)
         q->backoff = 0.5;
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    long ns = until.tv_nsec + (long)((wait - (double)(long)wait) * 1e9);
-    until.tv_sec += (time_t)wait + ns / 1000000000L;
-    until.tv_nsec = ns % 1000000000L;
+    cg_time_deadline(&until, wait);
     pthread_mutex_lock(&q->lock);
     while (!atomic_load(&q->down) &&
            pthread_cond_timedwait(&q->wake, &q->lock, &until) == 0)

@@ -129,22 +129,11 @@ void paho__driver_add(struct paho *p)
     pthread_mutex_unlock(&drv.lock);
 }
 
-static void deadline_in(struct timespec *ts, int ms)
-{
-    clock_gettime(CLOCK_REALTIME, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 void paho__driver_request(struct paho *p, unsigned req, int wait_ms)
 {
     struct paho_conn *c = paho__conn(p);
     struct timespec until;
-    deadline_in(&until, wait_ms);
+    cg_time_deadline(&until, wait_ms / 1000.0);
     pthread_mutex_lock(&drv.lock);
     if (c->registered) {
         c->acked &= ~req;
@@ -512,7 +501,7 @@ static void drain_acks(struct paho *in)
 static void idle(int ms)
 {
     struct timespec until;
-    deadline_in(&until, ms);
+    cg_time_deadline(&until, ms / 1000.0);
     pthread_mutex_lock(&drv.lock);
     while (!drv.poked &&
            pthread_cond_timedwait(&drv.cond, &drv.lock, &until) == 0)

@@ -94,22 +94,11 @@ void mqtt__tickets_complete(struct mqtt_tickets *t, unsigned ticket, bool ok)
     pthread_mutex_unlock(&t->lock);
 }
 
-static void deadline_after(struct timespec *ts, int ms)
-{
-    clock_gettime(CLOCK_REALTIME, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 int cg_mqtt_wait(struct cg_mqtt *m, unsigned ticket, int timeout_ms)
 {
     struct mqtt_tickets *t = &m->tickets;
     struct timespec until;
-    deadline_after(&until, timeout_ms);
+    cg_time_deadline(&until, timeout_ms / 1000.0);
     int result = CG_OK;
     pthread_mutex_lock(&t->lock);
     while ((int)(ticket - t->oldest) >= 0 &&
@@ -129,7 +118,7 @@ void cg_mqtt_wait_any(struct cg_mqtt *m, int timeout_ms)
 {
     struct mqtt_tickets *t = &m->tickets;
     struct timespec until;
-    deadline_after(&until, timeout_ms);
+    cg_time_deadline(&until, timeout_ms / 1000.0);
     pthread_mutex_lock(&t->lock);
     unsigned long seen = t->completions;
     while (t->completions == seen &&
