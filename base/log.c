@@ -29,6 +29,11 @@ void cg_log_set_json(bool json)
     atomic_store(&log_json, json);
 }
 
+bool cg_log_json(void)
+{
+    return atomic_load(&log_json);
+}
+
 bool cg_log_enabled(int level)
 {
     return level <= atomic_load_explicit(&log_level, memory_order_relaxed);

@@ -27,6 +27,8 @@
 void cg_log_setup(int level, const char *gateway_id);
 /* JSON lines (true) or text lines (false, the default). */
 void cg_log_set_json(bool json);
+/* Whether lines are JSON: output that must fit the log's format asks. */
+bool cg_log_json(void);
 /* One line to stderr. */
 void cg_log(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

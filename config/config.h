@@ -365,6 +365,15 @@ size_t cg_consumer_folder(const char *name, char *out, size_t size);
  */
 const char *cg_uri_redacted(const char *uri, char *buf, size_t size);
 
+/*
+ * What is wrong with a broker URI, or NULL: the scheme (tcp://, mqtt://,
+ * ssl://, mqtts://), a host, an optional port from 1 to 65535 (1883, or
+ * 8883 for TLS), nothing after it, and no userinfo: neither MQTT client
+ * reads credentials from a URI (they would be taken for the host name),
+ * and SPEC keeps passwords out of YAML. Pure: any thread.
+ */
+const char *cg_broker_uri_problem(const char *uri);
+
 /* Resolves path against the config's folder into buf; returns buf. */
 const char *cg_config_resolve(const struct cg_config *cfg, const char *path,
                               char *buf, size_t size);

@@ -268,11 +268,10 @@ int load_broker_into(struct loader *L, yaml_node_t *n, struct cg_broker_conf *b)
 {
     b->pos = node_pos(L, n);
     int errs = schema_apply(L, n, broker_fields, b);
-    if (b->uri && strncmp(b->uri, "tcp://", 6) &&
-        strncmp(b->uri, "ssl://", 6) && strncmp(b->uri, "mqtt://", 7) &&
-        strncmp(b->uri, "mqtts://", 8))
+    const char *problem = b->uri ? cg_broker_uri_problem(b->uri) : NULL;
+    if (problem)
         loader_error(L, map_get(L, n, "uri") ? map_get(L, n, "uri") : n,
-                     "uri must start with tcp:// or ssl://");
+                     "uri %s", problem);
     if (b->client_id && !*b->client_id) {
         size_t mark = where_push(L, ".client_id");
         loader_error(L, map_get(L, n, "client_id"), "must not be empty");

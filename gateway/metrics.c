@@ -215,8 +215,7 @@ int gw__metrics_start(struct gw *g)
     if (!listen)
         return CG_OK;
     if (parse_listen(listen, &sa) < 0) {
-        fprintf(stderr, "citygate: metrics_listen '%s' is not host:port\n",
-                listen);
+        cg_log(CG_LOG_ERROR, "metrics_listen '%s' is not host:port", listen);
         return CG_EINVAL;
     }
     struct gw_metrics *m = cg_calloc(1, sizeof(*m));
@@ -226,7 +225,7 @@ int gw__metrics_start(struct gw *g)
     pthread_cond_init(&m->fresh, NULL);
     g->metrics = m;
     if (!(m->daemon = start_daemon(g, &sa))) {
-        fprintf(stderr, "citygate: cannot serve metrics on %s\n", listen);
+        cg_log(CG_LOG_ERROR, "cannot serve metrics on %s", listen);
         gw__metrics_stop(g);
         return CG_EIO;
     }

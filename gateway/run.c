@@ -195,7 +195,7 @@ static int connect_out(struct gw *g)
     if (rc == CG_OK)
         rc = cg_mqtt_start(g->out);
     if (rc != CG_OK)
-        fprintf(stderr, "citygate: %s\n", err[0] ? err : cg_strerror(rc));
+        cg_log(CG_LOG_ERROR, "output: %s", err[0] ? err : cg_strerror(rc));
     return rc;
 }
 
@@ -213,7 +213,7 @@ static int connect_in(struct gw *g)
     if (rc == CG_OK)
         rc = cg_mqtt_start(g->in);
     if (rc != CG_OK)
-        fprintf(stderr, "citygate: %s\n", err[0] ? err : cg_strerror(rc));
+        cg_log(CG_LOG_ERROR, "intake: %s", err[0] ? err : cg_strerror(rc));
     return rc;
 }
 
@@ -233,8 +233,8 @@ static int make_persist_dir(struct gw *g)
         *p = '\0';
         if (mkdir(path, 0750) < 0 && errno != EEXIST) {
             int err = errno;
-            fprintf(stderr, "citygate: cannot create the spool folder %s: %s\n",
-                    path, strerror(err));
+            cg_log(CG_LOG_ERROR, "cannot create the spool folder %s: %s", path,
+                   strerror(err));
             return CG_EIO;
         }
         *p = c;
@@ -270,12 +270,18 @@ static int start_delivery(struct gw *g, struct cg_diags *d)
     return rc;
 }
 
+/* A config's errors and warnings as SPEC §4 prints them, or as log lines
+ * when the config asked for JSON logs (a log shipper reads every line). */
 static void print_diags(struct cg_diags *d)
 {
     struct cg_buf b = {0};
-    cg_diags_format(d, &b);
-    if (b.data)
-        fputs(b.data, stderr);
+    if (cg_log_json()) {
+        gw__log_diags(d);
+    } else {
+        cg_diags_format(d, &b);
+        if (b.data)
+            fputs(b.data, stderr);
+    }
     cg_buf_free(&b);
     cg_diags_free(d);
 }

@@ -137,11 +137,32 @@ static int make_dir(struct gw *g)
     const char *spool = g->gen.cfg->gateway.spool_dir;
     snprintf(g->state->dir, sizeof(g->state->dir), "%s/state", spool);
     if (mkdir(g->state->dir, 0750) < 0 && errno != EEXIST) {
-        fprintf(stderr, "citygate: cannot create %s: %s\n", g->state->dir,
-                strerror(errno));
+        cg_log(CG_LOG_ERROR, "cannot create %s: %s", g->state->dir,
+               strerror(errno));
         return CG_EIO;
     }
     return CG_OK;
+}
+
+/* Remembers each rule's eviction count now: the next line reports only
+ * evictions after it. Taken at start and at each reload, where kept rules
+ * bring their counts along. */
+static void evict_baseline(struct gw_state *s, const struct cg_pipeline *p)
+{
+    const char *name;
+    struct cg_state_stats st;
+    size_t n = cg_pipeline_state_stats(p, 0, &name, &st);
+    uint64_t *e = cg_calloc(n + 1, sizeof(*e));
+    if (!e)
+        return; /* the old baseline stays; lines wait for the next try */
+    for (size_t i = 0; i < n; i++) {
+        cg_pipeline_state_stats(p, i, &name, &st);
+        e[i] = name ? st.evicted : 0;
+    }
+    cg_free(s->evicted);
+    s->evicted = e;
+    s->n_evicted = n;
+    s->evicted_of = p;
 }
 
 int gw__state_start(struct gw *g)
@@ -158,7 +179,9 @@ int gw__state_start(struct gw *g)
     cg_buf_free(&text);
     g->state->saved = g->gen.pipeline;
     g->state->saved_version = cg_pipeline_state_version(g->gen.pipeline);
-    g->state->last_save = g->state->last_evict_log = cg_time_mono();
+    g->state->last_save = cg_time_mono();
+    g->state->last_evict_log = g->state->last_save - EVICT_LOG_S;
+    evict_baseline(g->state, g->gen.pipeline);
     return rc == CG_ENOMEM ? rc : CG_OK;
 }
 
@@ -199,33 +222,33 @@ double gw__state_timers(void *user, double now)
     return due && due < now + TIMER_CHECK_S ? due : now + TIMER_CHECK_S;
 }
 
-/* One line a minute at most for the rules that evicted keys since. */
-static void log_evictions(struct gw *g)
+/* One line for each rule that evicted keys since the last line; returns
+ * how many were written. */
+static int log_evictions(struct gw *g)
 {
     struct gw_state *s = g->state;
     const struct cg_pipeline *p = g->gen.pipeline;
     const char *name;
     struct cg_state_stats st;
-    size_t n = cg_pipeline_state_stats(p, 0, &name, &st);
-    if (s->evicted_of != p || s->n_evicted != n) {
-        uint64_t *e = cg_calloc(n + 1, sizeof(*e));
-        if (!e)
-            return;
-        cg_free(s->evicted);
-        s->evicted = e;
-        s->n_evicted = n;
-        s->evicted_of = p;
+    int lines = 0;
+    if (s->evicted_of != p) {
+        evict_baseline(s, p);
+        return 0;
     }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < s->n_evicted; i++) {
         cg_pipeline_state_stats(p, i, &name, &st);
-        if (name && st.evicted > s->evicted[i])
-            cg_log(CG_LOG_WARN,
-                   "rule %s: %llu keys evicted in the last minute: it "
-                   "holds max_keys (%llu) keys",
-                   name, (unsigned long long)(st.evicted - s->evicted[i]),
-                   (unsigned long long)st.keys);
-        s->evicted[i] = name ? st.evicted : 0;
+        if (!name || st.evicted <= s->evicted[i])
+            continue;
+        uint64_t n_new = st.evicted - s->evicted[i];
+        cg_log(CG_LOG_WARN,
+               "rule %s: %llu least recently used %s evicted: it holds "
+               "max_keys (%llu) keys",
+               name, (unsigned long long)n_new, n_new == 1 ? "key" : "keys",
+               (unsigned long long)st.keys);
+        s->evicted[i] = st.evicted;
+        lines++;
     }
+    return lines;
 }
 
 void gw__state_tick(struct gw *g)
@@ -236,10 +259,10 @@ void gw__state_tick(struct gw *g)
         return;
     if (now - s->last_save >= SAVE_EVERY_S)
         save(g, false);
-    if (now - s->last_evict_log >= EVICT_LOG_S) {
+    /* The first eviction is reported at once, the next a minute later at
+     * the earliest, with what was evicted in between. */
+    if (now - s->last_evict_log >= EVICT_LOG_S && log_evictions(g) > 0)
         s->last_evict_log = now;
-        log_evictions(g);
-    }
 }
 
 /* The old generation routes a changed window rule's last events, for its
@@ -269,6 +292,8 @@ void gw__state_handover(struct gw *g, struct cg_pipeline *old,
 {
     struct cg_emit emit = {deliver_by_name, dead_letter, g};
     int rc = cg_pipeline_state_handover(next, old, cg_time_now(), &emit);
+    if (g->state)
+        evict_baseline(g->state, next);
     if (rc != CG_OK)
         cg_log(CG_LOG_ERROR,
                "reload: the open windows of changed rules could not all be "

@@ -79,6 +79,12 @@ bool gw__healthy(struct gw *g, char *reason, size_t size)
                  (unsigned long long)g->gen.cfg->gateway.spool_reserve_bytes);
         return false;
     }
+    if (cg_deliver_out_of_space(g->deliver)) {
+        snprintf(reason, size,
+                 "the spool's disk is full (no space left on the device): "
+                 "intake is held until there is room");
+        return false;
+    }
     if (!g->in || !cg_mqtt_connected(g->in)) {
         snprintf(reason, size, "the intake connection to %s is down",
                  g->in ? cg_mqtt_uri(g->in) : "the broker");

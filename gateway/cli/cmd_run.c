@@ -21,6 +21,12 @@ int cg_cmd_run(int argc, char **argv)
         return 2;
     if (broker && !broker[0])
         return cli__usage_error("run", "-b needs a broker URI");
+    const char *problem = broker ? cg_broker_uri_problem(broker) : NULL;
+    if (problem) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "-b: the broker URI %s", problem);
+        return cli__usage_error("run", msg);
+    }
     static struct gw g; /* one gateway per process */
     memset(&g, 0, sizeof(g));
     if (gw__start(&g, config, broker) != CG_OK) {

@@ -100,6 +100,9 @@ bool cg_deliver_blocked(struct cg_deliver *d);
 bool cg_deliver_check_disk(struct cg_deliver *d);
 /* What the last check found (any thread). */
 bool cg_deliver_disk_low(const struct cg_deliver *d);
+/* True from an append that met ENOSPC until a check finds room again: the
+ * reserve was 0 or the disk filled between two checks (any thread). */
+bool cg_deliver_out_of_space(const struct cg_deliver *d);
 /* Dead letters are logged at info, at most one line per reason per
  * second with the count since the last line; this writes the lines held
  * back once their second is over (loop thread, about once a second). */

@@ -205,6 +205,11 @@ bool cg_deliver_disk_low(const struct cg_deliver *d)
     return atomic_load(&d->disk_low);
 }
 
+bool cg_deliver_out_of_space(const struct cg_deliver *d)
+{
+    return atomic_load(&d->no_space);
+}
+
 bool cg_deliver_drain(struct cg_deliver *d, int timeout_ms)
 {
     double deadline = cg_time_mono() + timeout_ms / 1000.0;

@@ -52,14 +52,23 @@ static struct mosq *of(const struct cg_mqtt *m)
     return (struct mosq *)m;
 }
 
-/* tcp://host:port, ssl://host:port (mqtt:// and mqtts:// too). */
+/* tcp://host:port, ssl://host:port (mqtt:// and mqtts:// too), host a
+ * name, an IPv4 address or a bracketed IPv6 one; the config checked the
+ * form (cg_broker_uri_problem). */
 static int parse_uri(struct mosq *q, const char *uri, char *err, size_t errlen)
 {
     const char *rest = strstr(uri, "://");
     bool tls = !strncmp(uri, "ssl://", 6) || !strncmp(uri, "mqtts://", 8);
     rest = rest ? rest + 3 : uri;
-    const char *colon = strrchr(rest, ':');
-    size_t hlen = colon ? (size_t)(colon - rest) : strlen(rest);
+    const char *host = rest, *host_end;
+    if (*rest == '[') {
+        host++;
+        host_end = strchr(host, ']');
+    } else {
+        host_end = host + strcspn(host, ":/");
+    }
+    const char *colon = host_end ? strchr(host_end, ':') : NULL;
+    size_t hlen = host_end ? (size_t)(host_end - host) : 0;
     q->port = colon ? atoi(colon + 1) : (tls ? 8883 : 1883);
     if (hlen == 0 || hlen >= sizeof(q->host) || q->port <= 0 ||
         q->port > 65535) {
@@ -67,7 +76,7 @@ static int parse_uri(struct mosq *q, const char *uri, char *err, size_t errlen)
                  q->base.shown);
         return CG_EINVAL;
     }
-    memcpy(q->host, rest, hlen);
+    memcpy(q->host, host, hlen);
     q->host[hlen] = '\0';
     q->tls = tls;
     return CG_OK;

@@ -201,13 +201,11 @@ class CliTest(unittest.TestCase):
         self.assertEqual(err2, err)
 
     def test_no_url_password_in_output(self):
-        """Issue 9 item 9: a password in broker.uri or in an HTTP
-        consumer's url reaches the connection only; check, eval and test
-        show it as ***."""
+        """Issue 9 item 9: a password in an HTTP consumer's url reaches the
+        connection only; check, eval and test show it as ***. A broker uri
+        with a user or password is refused (neither MQTT client reads
+        one), without printing it."""
         config = CONFIG.replace(
-            "consumers:\n",
-            "broker: {uri: \"tcp://gw:hunter2@127.0.0.1:1883\", client_id: cg}\n"
-            "consumers:\n").replace(
             "http://127.0.0.1:9/events", "http://u:s3cret@127.0.0.1:9/events")
         self.write("citygate.yaml", config)
         # A failing case prints what each consumer got, with its target.
@@ -220,21 +218,37 @@ class CliTest(unittest.TestCase):
             run("test", "-c", self.config),
         ]
         for code, out, err in outputs:
-            self.assertNotIn("hunter2", out + err)
             self.assertNotIn("s3cret", out + err)
             self.assertIn("http://u:***@127.0.0.1:9/events", out, err)
         self.assertEqual([code for code, _, _ in outputs], [0, 0, 1])
-        # The duplicate client id error names the broker, not its password.
+        # Credentials in a broker uri: an error at the uri, for the
+        # gateway's broker and a consumer's own, and the duplicate client
+        # id error names the broker, not its password.
+        broker = "{uri: \"tcp://gw:hunter2@127.0.0.1:1883\", client_id: cg}"
         self.write("citygate.yaml", config.replace(
+            "consumers:\n", "broker: %s\nconsumers:\n" % broker).replace(
             "{name: city-ops, role: government,",
-            "{name: city-ops, role: government, broker: "
-            "{uri: \"tcp://gw:hunter2@127.0.0.1:1883\", client_id: cg},"))
-        code, out, err = run("check", "-c", self.config)
-        self.assertEqual(code, 1)
-        self.assertIn("client_id 'cg' is already used on "
-                      "tcp://gw:***@127.0.0.1:1883 by the gateway's intake "
-                      "connection", err)
+            "{name: city-ops, role: government, broker: %s," % broker))
+        for cmd in ("check", "test"):
+            code, out, err = run(cmd, "-c", self.config)
+            self.assertEqual(code, 1)
+            self.assertNotIn("hunter2", out + err)
+            self.assertRegex(err, r"citygate\.yaml:\d+:\d+: error: broker: uri "
+                             r"must not carry a user or password")
+            self.assertRegex(err, r"citygate\.yaml:\d+:\d+: error: "
+                             r"consumers\[0\]\.broker: uri must not carry")
+            self.assertIn("client_id 'cg' is already used on "
+                          "tcp://gw:***@127.0.0.1:1883 by the gateway's intake "
+                          "connection", err)
+        # run -b is checked the same way before anything starts.
+        code, out, err = run("run", "-c", self.config, "-b",
+                             "tcp://gw:hunter2@127.0.0.1:1883")
+        self.assertEqual(code, 2)
+        self.assertIn("-b: the broker URI must not carry a user or password",
+                      err)
         self.assertNotIn("hunter2", out + err)
+        self.assertEqual(run("run", "-c", self.config, "-b",
+                             "tcp://127.0.0.1:99999")[0], 2)
 
     def test_warnings_and_strict(self):
         self.write("rules/env.yaml", RULES.replace(

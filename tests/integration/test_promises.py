@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import unittest
+import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -102,6 +103,15 @@ class Base(IntegrationTest):
         url = "http://127.0.0.1:%d/metrics" % self.mport
         with urllib.request.urlopen(url, timeout=5) as r:
             return r.read().decode()
+
+    def healthz(self):
+        """(status code, JSON body) of /healthz."""
+        url = "http://127.0.0.1:%d/healthz" % self.mport
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                return r.status, json.loads(r.read().decode())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read().decode())
 
     def events(self, prefix):
         return self.all.events(self.pfx + prefix)
@@ -561,6 +571,10 @@ class FullDisk(Base):
         log = self.g.log_text()
         self.assertIn("holding intake at the broker", log)
         self.assertNotIn("resuming intake", log)
+        code, health = self.healthz()
+        self.assertEqual(code, 503)
+        self.assertIn("the spool's disk is full (no space left on the "
+                      "device)", health["reason"])
         http.status = 200
         # The few messages Paho took between the first ENOSPC and the hold
         # come back one per socket event once the broker's backlog is in
@@ -571,6 +585,7 @@ class FullDisk(Base):
         log = self.g.log_text()
         self.assertNotIn("input/output error", log.lower())
         self.assertIn("spool disk: room again", log)
+        wait_until(lambda: self.healthz()[0] == 200, 20, what="healthy again")
         # The cursor's block was taken at open: deliveries are recorded.
         self.assertNotIn("cannot record a delivery", log)
 

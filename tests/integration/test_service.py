@@ -516,6 +516,36 @@ class ServiceTest(IntegrationTest):
         self.assertTrue(any(m.startswith("intake: connected to") for m in msgs))
         self.assertEqual(msgs[-1], "stopped")
 
+    def test_json_log_lines_when_the_start_fails(self):
+        """With log_format: json, a config's warnings and a fatal error at
+        start (the metrics port is taken) are JSON lines too."""
+        b = self.broker()
+        taken = socket.socket()
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        self.cleanups.append(taken.close)
+        rules = os.path.join(self.workdir, "rules")
+        os.makedirs(rules, exist_ok=True)
+        with open(os.path.join(rules, "bins.yaml"), "w") as f:
+            f.write("domain: environment\nrules:\n  - name: full\n"
+                    "    when: fil_pct > 90\n    to: [ops]\n")
+        text = ("gateway: {id: json-box, log_format: json, "
+                "metrics_listen: \"127.0.0.1:%d\"}\n"
+                "broker: {uri: \"%s\", client_id: json-box}\n"
+                "vendors: [{name: bin, topics: [\"bins/+\"], "
+                "fields: {fill_pct: fill}}]\n"
+                "consumers: [{name: ops, role: government, topic: \"o/{rule}\"}]\n"
+                "rules: [\"rules/*.yaml\"]\n" % (taken.getsockname()[1], b.uri()))
+        g = self.gateway(text)
+        self.assertEqual(g.proc.wait(20), 1)
+        lines = g.log_text().splitlines()
+        objs = [json.loads(line) for line in lines]
+        self.assertTrue(any(o["level"] == "warn" and
+                            re.search(r"bins\.yaml:4:11: .*fil_pct", o["msg"])
+                            for o in objs), lines)
+        self.assertTrue(any(o["level"] == "error" and
+                            o["msg"] == "cannot serve metrics on 127.0.0.1:%d"
+                            % taken.getsockname()[1] for o in objs), lines)
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

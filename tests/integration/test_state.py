@@ -9,6 +9,7 @@ within max_keys times the cost of a key."""
 import calendar
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -266,6 +267,40 @@ class StateTest(IntegrationTest):
         self.assertEqual(self.g.stop(), 0)
 
     # ---- bounded state -------------------------------------------------------
+
+    def test_evictions_logged_at_once_then_at_most_once_a_minute(self):
+        text = ("domain: lights\nrules:\n  - name: fault\n"
+                "    match: { vendors: [lamp] }\n    throttle: 1h\n"
+                "    max_keys: 5\n    to: [log]\n")
+        self.start(text)
+        topic = "%s/lamp" % self.pfx
+        line = "rule lights/fault: "
+
+        def lamps(first, n):
+            publish_many(self.b, topic, ['{"id": "lamp-%d", "fault": true}' % i
+                                         for i in range(first, first + n)])
+            wait_until(lambda: (self.metric("citygate_rule_evicted_total",
+                                            "lights/fault") or 0) >= first + n - 5,
+                       10, what="evictions")
+
+        lamps(0, 12)  # 7 keys evicted
+        wait_until(lambda: line in self.g.log_text(), 5, what="an eviction line")
+        logged = [s for s in self.g.log_text().splitlines() if line in s]
+        self.assertEqual(len(logged), 1, logged)
+        # The loop looks once a second: the line may come mid-burst.
+        said = re.search(r"warn: rule lights/fault: (\d+) least recently used "
+                         r"keys? evicted: it holds max_keys \(5\) keys$",
+                         logged[0])
+        self.assertIsNotNone(said, logged[0])
+        self.assertTrue(1 <= int(said.group(1)) <= 7, logged[0])
+        lamps(12, 10)  # 10 more, within the minute: counted, not logged
+        time.sleep(2.5)  # two ticks of the loop
+        self.assertEqual(self.g.log_text().count(line), 1)
+        self.assertEqual(self.metric("citygate_rule_evicted_total",
+                                     "lights/fault"), 17)
+        self.assertEqual(self.metric("citygate_rule_state_keys",
+                                     "lights/fault"), 5)
+        self.assertEqual(self.g.stop(), 0)
 
     def test_100k_devices_through_a_throttled_rule(self):
         max_keys, total = 20000, 100000

@@ -70,6 +70,15 @@ static const struct check_case check_cases[] = {
      "    broker: { uri: 'tcp://gw:hunter2@b:1883', client_id: x }\n",
      "client_id 'x' is already used on tcp://gw:***@b:1883 by the "
      "gateway's intake connection"},
+    /* A broker URI neither MQTT client could use, at its position. */
+    {VENDOR RULES CONSUMER "broker: { uri: 'tcp://gw:pw@b:1883' }\n",
+     "citygate.yaml:8:16: error: broker: uri must not carry a user or "
+     "password"},
+    {VENDOR RULES CONSUMER "broker: { uri: 'http://b:1883' }\n",
+     "citygate.yaml:8:16: error: broker: uri must start with tcp://"},
+    {VENDOR RULES CONSUMER "broker: { uri: 'tcp://b:70000' }\n",
+     "error: broker: uri has a port that is not a number"},
+    {VENDOR RULES CONSUMER "broker: { uri: 'ssl://[::1]:8883' }\n", NULL},
     /* metrics_listen: what the metrics server can bind. */
     {VENDOR RULES CONSUMER "gateway:\n  metrics_listen: nonsense\n",
      "citygate.yaml:9:19: error: gateway.metrics_listen: expected IPV4:PORT "

@@ -150,6 +150,51 @@ static void test_uri_redacted(void **state)
     assert_string_equal(small, "tcp://user:");
 }
 
+struct broker_uri_case {
+    const char *uri, *problem; /* a word of the problem, or NULL */
+};
+
+static void test_broker_uri_problems(void **state)
+{
+    static const struct broker_uri_case cases[] = {
+        {"tcp://127.0.0.1:1883", NULL},
+        {"mqtt://broker.city.example", NULL},
+        {"ssl://broker:8883", NULL},
+        {"mqtts://[::1]:8883", NULL},
+        {"tcp://[fe80::1]", NULL},
+        {"tcp://h:65535", NULL},
+        {"tcp://h:1", NULL},
+        {"http://h:1883", "must start"},
+        {"tcp:/h:1883", "must start"},
+        {"h:1883", "must start"},
+        {"", "must start"},
+        {"tcp://alice:secret@h:1883", "user or password"},
+        {"tcp://alice@h:1883", "user or password"},
+        {"tcp://u:p@ss@h", "user or password"},
+        {"tcp://", "no host"},
+        {"tcp://:1883", "no host"},
+        {"tcp://[]:1883", "no host"},
+        {"tcp://[::1:1883", "closing"},
+        {"tcp://h:", "port"},
+        {"tcp://h:0", "port"},
+        {"tcp://h:65536", "port"},
+        {"tcp://h:188x", "port"},
+        {"tcp://h:-1", "port"},
+        {"tcp://h:000001883", "port"},
+        {"tcp://h:1883/", "nothing after"},
+        {"tcp://h/topic", "nothing after"},
+        {"tcp://h:1883?x=1", "nothing after"},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *got = cg_broker_uri_problem(cases[i].uri);
+        const char *want = cases[i].problem;
+        if (want ? !got || !strstr(got, want) : got != NULL)
+            fail_msg("'%s': want %s, got %s", cases[i].uri,
+                     want ? want : "no problem", got ? got : "none");
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -158,6 +203,7 @@ int main(void)
         cmocka_unit_test(test_folder_decodes),
         cmocka_unit_test(test_folder_cut),
         cmocka_unit_test(test_uri_redacted),
+        cmocka_unit_test(test_broker_uri_problems),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

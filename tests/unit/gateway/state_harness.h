@@ -60,6 +60,9 @@ static const char *const SH_CONFIG =
     "  - { name: pub, role: citizen, topic: \"c/pub/{type}\" }\n"
     "rules: [\"rules/*.yaml\"]\n";
 
+/* A test may load its own config instead of SH_CONFIG. */
+static const char *sh_config __attribute__((unused));
+
 struct sh {
     char dir[256];
     struct cg_config *cfg;
@@ -115,7 +118,7 @@ HARNESS int sh_load_diags(struct sh *h, const char *rules, struct cg_buf *diags)
     assert_non_null(mkdtemp(h->dir));
     snprintf(path, sizeof(path), "%s/rules", h->dir);
     mkdir(path, 0700);
-    sh_write(h->dir, "citygate.yaml", SH_CONFIG);
+    sh_write(h->dir, "citygate.yaml", sh_config ? sh_config : SH_CONFIG);
     sh_write(h->dir, "rules/r.yaml", rules);
     snprintf(path, sizeof(path), "%s/citygate.yaml", h->dir);
     struct cg_diags d = {0};
