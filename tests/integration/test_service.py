@@ -317,9 +317,11 @@ class ServiceTest(IntegrationTest):
         self.water(10)
         publish(self.b, self.pfx + "/air/aq-1", "{bad")
         self.all.wait_count(50, self.pfx + "/city/")
+        # The bad message comes last and makes no event: wait for it too.
         s = wait_until(lambda: (lambda s: s if s["totals"]["messages_per_s"] > 0
+                                and s["totals"]["messages"] == 51
                                 else None)(self.status()), 10,
-                       what="a message rate")
+                       what="51 messages and a message rate")
         self.assertEqual(s["gateway"], "svc-box")
         self.assertEqual(s["state"], "ok")
         self.assertEqual(s["totals"]["messages"], 51)
