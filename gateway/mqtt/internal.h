@@ -154,6 +154,8 @@ struct paho_conn {
 struct paho_conn *paho__conn(struct paho *p);
 const struct cg_mqtt_callbacks *paho__callbacks(const struct paho *p);
 const char *paho__host(const struct paho *p, int *port);
+/* Whether the connection speaks TLS (any thread: fixed at creation). */
+bool paho__tls(const struct paho *p);
 /* Connects, and subscribes when the session is new (blocking, up to the
  * connect timeout). CG_OK, or CG_ECONN with why said in words (not yet
  * logged); *session_present as the broker said (then call

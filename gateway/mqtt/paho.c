@@ -87,6 +87,11 @@ const char *paho__host(const struct paho *p, int *port)
     return p->host[0] ? p->host : NULL;
 }
 
+bool paho__tls(const struct paho *p)
+{
+    return p->tls;
+}
+
 /* ---- publish completion ------------------------------------------------ */
 
 static void complete(struct paho *p, unsigned ticket, bool ok)

@@ -19,11 +19,14 @@
  *
  * Connecting: MQTTClient_connect blocks until CONNACK (up to 5 s), and
  * while it blocks no message is processed. So a connection that is down
- * is first probed off this thread (a TCP connect on a short-lived thread);
- * only once its broker's port answers does this thread call Paho. A
- * broker that is down costs intake nothing; one that takes TCP but never
- * answers MQTT costs one connect timeout per attempt (backoff 0.5 s
- * doubling to 30 s).
+ * is first probed off this thread, on a short-lived thread of its own:
+ * a TCP connect, then (without TLS) an anonymous clean-session CONNECT
+ * that any MQTT broker answers with a CONNACK, accepting or refusing it.
+ * Only once the broker answers does this thread call Paho. A broker that
+ * is down, or one that takes TCP but never answers MQTT (a hung broker,
+ * a load balancer without a backend), costs intake nothing. Over TLS the
+ * probe stops at TCP: such a broker still costs one connect timeout per
+ * attempt (backoff 0.5 s doubling to 30 s).
  *
  * Losses: in Paho 1.3.12 MQTTClient_receive(A) disconnects A when it
  * meets an error on ANY socket. After such an error, MQTTClient_yield
@@ -62,6 +65,7 @@ struct paho_probe {
     atomic_int result; /* 0 running, 1 the port answers, -1 it does not */
     char host[256];
     int port;
+    bool ask_mqtt; /* wait for a CONNACK too (not over TLS) */
     char err[400];
     /* With ask_tls: a handshake of our own after a failed TLS connect,
      * to say why (unknown CA, hostname mismatch ...), with the
@@ -158,7 +162,38 @@ static void probe_release(struct paho_probe *pr)
     }
 }
 
-static int try_connect(const struct addrinfo *ai, char *err, size_t errlen)
+/* An MQTT 3.1.1 CONNECT with clean session and an empty client id: it
+ * touches no session of ours, needs no credentials, and every broker
+ * answers it with a CONNACK, accepting or refusing; then DISCONNECT. */
+static const uint8_t PROBE_CONNECT[] = {0x10, 12, 0, 4, 'M', 'Q', 'T',
+                                        'T',  4,  2, 0, 10,  0,   0};
+static const uint8_t PROBE_DISCONNECT[] = {0xe0, 0};
+
+/* Does the broker on fd (connected) say anything to a CONNECT within
+ * PROBE_MS? A CONNACK, a refusal or a close all mean it is alive, and
+ * Paho will hear the same at once; only silence would stall Paho. */
+static int answers_mqtt(int fd, char *err, size_t errlen)
+{
+    uint8_t reply[4];
+    struct pollfd pfd = {fd, POLLIN, 0};
+    if (send(fd, PROBE_CONNECT, sizeof(PROBE_CONNECT), MSG_NOSIGNAL) !=
+        (ssize_t)sizeof(PROBE_CONNECT))
+        return 0; /* the connection broke: Paho will say how */
+    if (poll(&pfd, 1, PROBE_MS) != 1) {
+        snprintf(err, errlen,
+                 "the broker accepted the TCP connection but did not answer "
+                 "MQTT within %d s",
+                 PROBE_MS / 1000);
+        return -1;
+    }
+    if (recv(fd, reply, sizeof(reply), MSG_DONTWAIT) > 0 && reply[0] == 0x20)
+        (void)!send(fd, PROBE_DISCONNECT, sizeof(PROBE_DISCONNECT),
+                    MSG_NOSIGNAL);
+    return 0;
+}
+
+static int try_connect(const struct addrinfo *ai, bool ask_mqtt, char *err,
+                       size_t errlen)
 {
     int fd =
         socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
@@ -181,6 +216,8 @@ static int try_connect(const struct addrinfo *ai, char *err, size_t errlen)
     }
     if (rc < 0)
         snprintf(err, errlen, "%s", strerror(soerr));
+    else if (ask_mqtt)
+        rc = answers_mqtt(fd, err, errlen);
     close(fd);
     return rc;
 }
@@ -212,7 +249,7 @@ static void *probe_run(void *arg)
     if (rc != 0)
         snprintf(pr->err, sizeof(pr->err), "%s", gai_strerror(rc));
     for (struct addrinfo *ai = res; ai && ok < 0; ai = ai->ai_next)
-        ok = try_connect(ai, pr->err, sizeof(pr->err));
+        ok = try_connect(ai, pr->ask_mqtt, pr->err, sizeof(pr->err));
     if (res)
         freeaddrinfo(res);
     atomic_store(&pr->result, ok == 0 ? 1 : -1);
@@ -236,6 +273,7 @@ static void probe_start(struct paho *p, const char *paho_said)
     atomic_store(&pr->result, host || paho_said ? 0 : 1);
     snprintf(pr->host, sizeof(pr->host), "%s", host ? host : "");
     pr->port = port;
+    pr->ask_mqtt = !paho__tls(p);
     if (paho_said) {
         pr->ask_tls = true;
         snprintf(pr->err, sizeof(pr->err), "%s", paho_said);

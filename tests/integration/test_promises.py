@@ -197,8 +197,13 @@ class Promises(Base):
     def test_dead_consumer_brokers_do_not_stall_intake(self):
         """Connecting blocks Paho's one thread until CONNACK, and that
         thread also runs the pipeline: a consumer's own broker that
-        refuses connections, and one whose address never answers, are
-        probed off that thread, so intake keeps flowing meanwhile."""
+        refuses connections, one whose address never answers, and one
+        that takes TCP connections but never answers MQTT (a hung broker)
+        are probed off that thread, so intake keeps flowing meanwhile."""
+        mute = socket.socket()
+        mute.bind(("127.0.0.1", 0))
+        mute.listen(64)  # the kernel completes handshakes; nobody speaks
+        self.cleanups.append(mute.close)
         own = """
   - {{ name: gov, role: government, topic: "{pfx}/out/gov/{{rule}}" }}
   - name: refused
@@ -209,11 +214,18 @@ class Promises(Base):
     role: government
     topic: "{pfx}/out/s/{{rule}}"
     broker: {{ uri: "tcp://10.255.255.1:1883", client_id: "cg-{pfx}-s" }}
-""" % free_port()
+  - name: mute
+    role: government
+    topic: "{pfx}/out/m/{{rule}}"
+    broker: {{ uri: "tcp://127.0.0.1:%d", client_id: "cg-{pfx}-m" }}
+""" % (free_port(), mute.getsockname()[1])
         self.start(consumers=own,
                    rules=RULES.replace("to: [gov, pub]", "to: [government]"))
-        wait_until(lambda: "cannot connect to tcp://127.0.0.1" in
-                   self.g.log_text(), 20, what="the refused broker's first try")
+        wait_until(lambda: "Connection refused" in self.g.log_text(), 20,
+                   what="the refused broker's first try")
+        wait_until(lambda: "the broker accepted the TCP connection but did "
+                   "not answer MQTT within 5 s" in self.g.log_text(), 20,
+                   what="the mute broker's first try")
         for i in range(40):  # over 4 s: connects of both are retried meanwhile
             t0 = time.monotonic()
             publish(self.b, "%s/air/a%d" % (self.pfx, i), '{"zone": "z"}')
