@@ -79,10 +79,15 @@ static void names_index(struct loader *L, struct names *nm)
     const struct cg_config *cfg = L->cfg;
     for (size_t i = 0; i < cfg->n_networks; i++)
         put_name(L, &nm->networks, cfg->networks[i].name, i);
-    for (size_t i = 0; i < cfg->n_vendors; i++)
-        for (size_t j = 0; j < cfg->vendors[i].n_private; j++)
-            put_name(L, &nm->private_fields,
-                     cfg->vendors[i].private_fields[j].s, i);
+    for (size_t i = 0; i < cfg->n_vendors; i++) {
+        const struct cg_vendor_conf *v = &cfg->vendors[i];
+        for (size_t j = 0; j < v->n_private; j++)
+            put_name(L, &nm->private_fields, v->private_fields[j].s, i);
+        /* A device id built from a private field is private as if listed
+         * (SPEC §6), and a `device` grant reveals it. */
+        if (v->n_private && v->device.text)
+            put_name(L, &nm->private_fields, "device", i);
+    }
     /* A table's private column is granted as "<table>.<column>". */
     for (size_t i = 0; i < cfg->n_tables; i++) {
         const struct cg_table_conf *t = &cfg->tables[i];

@@ -30,8 +30,9 @@ struct event_view {
     const char *consumer; /* the application provider */
     const char *device;   /* NULL when this consumer may not see it */
     /* The entity's key: the device id, hash(device) when the consumer may
-     * not see it, or a window's group key. */
+     * not see it, or a window's group key (format__window_key). */
     const char *key;
+    bool key_is_urn;      /* key is URN-safe already (a window's group key) */
     struct cg_value data; /* only the members this consumer may see */
     bool resolved;        /* a resolution (CAP Cancel) */
     const char *ref_id;   /* with resolved: the alert's identifier */
@@ -68,6 +69,13 @@ void format__cap(const struct event_view *v, const struct cap_rule *r,
  * tabs as character references, what XML 1.0 cannot hold (other C0
  * controls, U+FFFE, U+FFFF, invalid UTF-8) as U+FFFD. */
 void format__xml_text(struct cg_buf *b, const char *s, size_t n);
+/* Appends s as a part of a URN: bytes outside A-Z a-z 0-9 - . _ ~ as %XX. */
+void format__urn_part(struct cg_buf *b, const char *s, size_t n);
+/* A window's entity key from its group_by values (the first n of data):
+ * each as text (a string as it is, other values as JSON), URN-encoded,
+ * joined by ':'; "all" without group_by. */
+void format__window_key(const struct cg_value *data, size_t n,
+                        struct cg_buf *out);
 /* CAP's time form: UTC as YYYY-MM-DDThh:mm:ss-00:00. */
 void format__cap_time(double epoch, char out[32]);
 

@@ -42,17 +42,45 @@ void format__ngsi_type(const char *ngsi_type, const char *event_type,
 
 /* A URN component: what URNs do not take literally is %-encoded, ':'
  * included, since it separates the components. */
-static void put_urn_part(struct cg_buf *b, const char *s)
+void format__urn_part(struct cg_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (isalnum(*p) || strchr("-._~", *p)) {
-            cg_buf_putc(b, (char)*p);
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < n; i++) {
+        if (isalnum(p[i]) || (p[i] && strchr("-._~", p[i]))) {
+            cg_buf_putc(b, (char)p[i]);
         } else {
-            char esc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+            char esc[3] = {'%', hex[p[i] >> 4], hex[p[i] & 15]};
             cg_buf_put(b, esc, 3);
         }
     }
+}
+
+static void put_urn_part(struct cg_buf *b, const char *s)
+{
+    format__urn_part(b, s, strlen(s));
+}
+
+void format__window_key(const struct cg_value *data, size_t n,
+                        struct cg_buf *out)
+{
+    struct cg_buf json = {0};
+    if (n == 0 || data->type != CG_OBJ || data->len < n)
+        cg_buf_puts(out, "all");
+    for (size_t i = 0; data->type == CG_OBJ && i < n && i < data->len; i++) {
+        const struct cg_value *v = &data->as.members[i].value;
+        if (i)
+            cg_buf_putc(out, ':');
+        if (v->type == CG_STR) {
+            format__urn_part(out, v->as.str, v->len);
+            continue;
+        }
+        cg_buf_reset(&json);
+        cg_json_put_value(&json, v);
+        format__urn_part(out, json.data ? json.data : "", json.len);
+        out->oom |= json.oom;
+    }
+    cg_buf_free(&json);
 }
 
 static bool is_reserved(const char *name)
@@ -165,7 +193,10 @@ void format__ngsi(const struct event_view *v, const char *ngsi_type,
     cg_buf_putc(out, ':');
     put_urn_part(out, v->gateway);
     cg_buf_putc(out, ':');
-    put_urn_part(out, v->key);
+    if (v->key_is_urn)
+        cg_buf_puts(out, v->key);
+    else
+        put_urn_part(out, v->key);
     cg_buf_puts(out, "\",\"type\":");
     cg_json_put_string(out, type.data ? type.data : "Event", type.len);
     put_properties(out, v, has_location);

@@ -113,7 +113,7 @@ struct rule_rt {
      * taint of each data field and the vendors its groups may mix. */
     struct cg_state_rule *state;
     struct taint *win_taints;
-    size_t n_win_taints;
+    size_t n_win_taints, n_group; /* the first n_group: group_by fields */
     uint32_t *vendors;
     size_t n_vendors;
     uint32_t domain; /* index into the pipeline's domains */

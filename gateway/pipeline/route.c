@@ -286,6 +286,42 @@ static int visible_data(struct cg_pipeline *p, const struct msg_ctx *mc,
     return CG_OK;
 }
 
+/* A copy of s[0..n) in the arena, or NULL. */
+static char *arena_text(struct cg_pipeline *p, const char *s, size_t n)
+{
+    char *t = cg_arena_alloc(p->arena, n + 1);
+    if (t) {
+        memcpy(t, s, n);
+        t[n] = '\0';
+    }
+    return t;
+}
+
+/* A window's entity key (SPEC §15): its group_by values, or their hash
+ * when this consumer may not see one of them, as hash(device) hides a
+ * device: a private value must not reach an entity id either. */
+static int window_key(struct cg_pipeline *p, const struct msg_ctx *mc,
+                      const struct fired *f, const struct consumer_rt *c,
+                      struct event_view *v)
+{
+    struct cg_buf key = {0};
+    bool hidden = false;
+    size_t n = f->rt->n_group;
+    for (size_t i = 0; i < n && i < f->data.len; i++)
+        hidden |=
+            !route__member_visible(p, mc, f, c, i, f->data.as.members[i].key);
+    format__window_key(&f->data, n, &key);
+    char hex[17];
+    if (hidden)
+        cg_hex64(cg_hash_mix(cg_hash64(CG_HASH_SEED, key.data, key.len)), hex);
+    v->key = hidden ? arena_text(p, hex, 16)
+                    : arena_text(p, key.data ? key.data : "", key.len);
+    v->key_is_urn = true;
+    bool oom = key.oom || !v->key;
+    cg_buf_free(&key);
+    return oom ? CG_ENOMEM : CG_OK;
+}
+
 /* The event as this consumer may see it, for the formats of SPEC §15. */
 static int make_view(struct cg_pipeline *p, const struct msg_ctx *mc,
                      const struct fired *f, const struct consumer_rt *c,
@@ -329,6 +365,8 @@ static int make_view(struct cg_pipeline *p, const struct msg_ctx *mc,
                  hex);
         v->key = hex;
     }
+    if (!mc->device && window_key(p, mc, f, c, v) != CG_OK)
+        return CG_ENOMEM;
     return visible_data(p, mc, f, c, &v->data);
 }
 

@@ -39,6 +39,7 @@ static int window_rt(struct cg_pipeline *p, struct rule_rt *rt,
     if (!rt->win_taints || !rt->vendors)
         return CG_ENOMEM;
     rt->n_win_taints = ng + nf;
+    rt->n_group = ng;
     for (size_t i = 0; i < ng + nf; i++)
         taint__collect(i < ng ? g[i] : fields[i - ng], &rt->win_taints[i]);
     for (size_t v = 0; v < p->n_vendors; v++) {

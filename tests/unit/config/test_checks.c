@@ -11,6 +11,7 @@
 #include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -70,6 +71,16 @@ static const struct check_case check_cases[] = {
      "    broker: { uri: 'tcp://gw:hunter2@b:1883', client_id: x }\n",
      "client_id 'x' is already used on tcp://gw:***@b:1883 by the "
      "gateway's intake connection"},
+    /* A device id built from a private field is private, and `device`
+     * may be granted (SPEC §6); with neither, the grant is a typo. */
+    {"vendors:\n  - name: lot\n    topics: [\"p/+\"]\n"
+     "    device: \"{payload.owner}\"\n    private: [owner]\n" RULES
+     "consumers:\n  - { name: fm, role: enterprise, grants: [device] }\n",
+     NULL},
+    {"vendors:\n  - name: lot\n    topics: [\"p/+\"]\n    private: "
+     "[owner]\n" RULES
+     "consumers:\n  - { name: fm, role: enterprise, grants: [device] }\n",
+     "grant 'device' is no vendor's private field"},
     /* A broker URI neither MQTT client could use, at its position. */
     {VENDOR RULES CONSUMER "broker: { uri: 'tcp://gw:pw@b:1883' }\n",
      "citygate.yaml:8:16: error: broker: uri must not carry a user or "
@@ -348,7 +359,16 @@ static void test_unreadable_files(void **state)
                                 "a regular file"));
 }
 
-/* The best of `tries` loads of a rule file with n rules, in seconds. */
+/* This thread's CPU time: other processes on a busy machine do not count
+ * (wall time did, and failed the ratio below on a loaded CI box). */
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The best of `tries` loads of a rule file with n rules, in CPU seconds. */
 static double time_rules(int n, int tries)
 {
     struct cg_buf b = {0};
@@ -360,17 +380,17 @@ static double time_rules(int n, int tries)
     cg_buf_free(&b);
     double best = 1e9;
     for (int t = 0; t < tries; t++) {
-        double t0 = cg_time_mono();
+        double t0 = cpu_seconds();
         int rc;
         assert_string_equal(load_dir(&rc, NULL), "");
-        double took = cg_time_mono() - t0;
+        double took = cpu_seconds() - t0;
         best = took < best ? took : best;
     }
     return best;
 }
 
 /* Many rules load in linear time: eight times the rules take about
- * eight times as long. Each rule name used to be compared with every
+ * eight times the CPU time. Each rule name used to be compared with every
  * earlier one: 30,000 rules took 1.9 s, 60,000 took 5.8 s, and 40,000
  * took over fifty times as long as 5,000. A ratio, not a time, so that a
  * slow build (sanitizers) does not fail it; the best of a few runs, so

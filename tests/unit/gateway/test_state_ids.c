@@ -3,7 +3,8 @@
  * gateway, the rule, the key, the timer's time and the consumer, so a
  * consumer that drops duplicates sees a window's or a stale alert's event
  * once even when a restart sends it again, and two consumers, groups,
- * windows or gateways never share one.
+ * windows or gateways never share one. And a window's NGSI-LD entity id
+ * (SPEC §15), which carries its group key, hidden where privacy says.
  */
 #include "state_harness.h"
 
@@ -128,12 +129,91 @@ static void test_stale_and_repeat_ids(void **state)
         assert_string_equal(first[i], again[i]);
 }
 
+/* SH_CONFIG with both consumers taking NGSI-LD entities. */
+static const char *ngsi_config(void)
+{
+    static char text[4096];
+    const char *from = SH_CONFIG;
+    size_t o = 0;
+    for (const char *at; (at = strstr(from, "{type}\" }"));
+         from = at + strlen("{type}\" }")) {
+        o += (size_t)snprintf(text + o, sizeof(text) - o,
+                              "%.*s{type}\", format: ngsi-ld }",
+                              (int)(at - from), from);
+    }
+    snprintf(text + o, sizeof(text) - o, "%s", from);
+    return text;
+}
+
+/* The entity id of h's delivery to consumer. */
+static void entity_id(const struct sh *h, const char *consumer, char *out,
+                      size_t size)
+{
+    size_t n = strlen(consumer);
+    for (int i = 0; i < h->n; i++) {
+        const char *o = h->out[i], *at = strstr(o, "\"id\":\"");
+        if (strncmp(o, consumer, n) || o[n] != ' ' || !at)
+            continue;
+        at += 6;
+        snprintf(out, size, "%.*s", (int)strcspn(at, "\""), at);
+        return;
+    }
+    fail_msg("no entity for %s", consumer);
+}
+
+/* A window's NGSI-LD id carries its group_by values, URN-encoded and
+ * joined by ':', or "all"; for a consumer that may not see one of them
+ * (a private field), their hash, as hash(device) hides a device. */
+static void test_ngsi_window_entity_ids(void **state)
+{
+    static const struct {
+        const char *group, *gov, *pub;
+    } cases[] = {
+        {"[owner, zone]", "urn:ngsi-ld:W:box-1:o%3A1:north%20side",
+         "urn:ngsi-ld:W:box-1:"},
+        {"[zone]", "urn:ngsi-ld:W:box-1:north%20side",
+         "urn:ngsi-ld:W:box-1:north%20side"},
+        {"[level, zone]", "urn:ngsi-ld:W:box-1:7.5:north%20side",
+         "urn:ngsi-ld:W:box-1:7.5:north%20side"},
+        {"[]", "urn:ngsi-ld:W:box-1:all", "urn:ngsi-ld:W:box-1:all"},
+    };
+    (void)state;
+    sh_config = ngsi_config();
+    for (size_t i = 0; i < N_ROWS(cases); i++) {
+        struct sh h;
+        char rules[512], gov[256], pub[256];
+        snprintf(rules, sizeof(rules),
+                 "domain: d\nrules:\n  - name: w\n    ngsi_type: W\n"
+                 "    window: { every: 1h, group_by: %s, aggregate: "
+                 "{ n: count() } }\n    to: [gov, pub]\n",
+                 cases[i].group);
+        sh_load(&h, rules);
+        assert_true(sh_run(&h, 1 * MIN, A("g1"),
+                           "{\"owner\": \"o:1\", \"zone\": \"north side\", "
+                           "\"level\": 7.5}") >= 0);
+        assert_true(sh_run(&h, 1 * HOUR, NULL, NULL) >= 0);
+        entity_id(&h, "gov", gov, sizeof(gov));
+        entity_id(&h, "pub", pub, sizeof(pub));
+        assert_string_equal(gov, cases[i].gov);
+        if (strcmp(cases[i].pub, "urn:ngsi-ld:W:box-1:")) {
+            assert_string_equal(pub, cases[i].pub);
+        } else { /* hashed: 16 hex digits, nothing of the owner */
+            assert_int_equal(strlen(pub), strlen(cases[i].pub) + 16);
+            assert_int_equal(
+                strspn(pub + strlen(cases[i].pub), "0123456789abcdef"), 16);
+        }
+        sh_free(&h);
+    }
+    sh_config = NULL;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_window_ids),
         cmocka_unit_test(test_window_ids_differ_between_gateways),
         cmocka_unit_test(test_stale_and_repeat_ids),
+        cmocka_unit_test(test_ngsi_window_entity_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
