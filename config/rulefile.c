@@ -167,7 +167,16 @@ static int parse_cap(struct loader *L, yaml_node_t *n, void *base)
 {
     struct cg_rule_conf *r = base;
     r->cap = loader_alloc(L, sizeof(*r->cap));
-    return r->cap ? schema_apply(L, n, cap_fields, r->cap) : 1;
+    if (!r->cap)
+        return 1;
+    int errs = schema_apply(L, n, cap_fields, r->cap);
+    if (r->cap->expires.set && r->cap->expires.ms <= 0) {
+        size_t mark = where_push(L, ".expires");
+        loader_error(L, map_get(L, n, "expires"), "must be greater than 0s");
+        where_pop(L, mark);
+        errs++;
+    }
+    return errs;
 }
 
 static const struct field rule_fields[] = {
@@ -208,6 +217,20 @@ static void check_unique_name(struct loader *L, yaml_node_t *item,
         L->oom = 1;
 }
 
+/* An NGSI-LD type is a term or an IRI: never empty, never white space. */
+static void check_ngsi_type(struct loader *L, yaml_node_t *item,
+                            const struct cg_rule_conf *r)
+{
+    const char *t = r->ngsi_type;
+    if (!t || (*t && !t[strcspn(t, " \t\r\n\f\v")]))
+        return;
+    size_t mark = where_push(L, ".ngsi_type");
+    loader_error(L, map_get(L, item, "ngsi_type"),
+                 *t ? "an NGSI-LD type holds no white space"
+                    : "must not be empty");
+    where_pop(L, mark);
+}
+
 static void load_rule(struct loader *L, yaml_node_t *item,
                       struct cg_rule_file_conf *f, size_t i)
 {
@@ -227,6 +250,7 @@ static void load_rule(struct loader *L, yaml_node_t *item,
         loader_error(L, item, "to: name at least one consumer or role");
     check_unique_name(L, item, f, i);
     check_rule_state(L, item, r);
+    check_ngsi_type(L, item, r);
 }
 
 static int parse_rules(struct loader *L, yaml_node_t *n, void *base)

@@ -14,10 +14,13 @@
  * clients cannot take the descriptors deliveries and reloads need.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "run.h"
@@ -197,6 +200,21 @@ static int parse_listen(const char *s, struct sockaddr_in *sa)
     return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
 }
 
+/* Why the listener did not start: libmicrohttpd does not say, a bind of
+ * our own to the same address (with its SO_REUSEADDR) does. */
+static const char *bind_error(const struct sockaddr_in *sa)
+{
+    int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return strerror(errno);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    const char *why = bind(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0
+                          ? strerror(errno)
+                          : "the HTTP server could not start";
+    close(fd);
+    return why;
+}
+
 static struct MHD_Daemon *start_daemon(struct gw *g, struct sockaddr_in *sa)
 {
     return MHD_start_daemon(
@@ -225,7 +243,8 @@ int gw__metrics_start(struct gw *g)
     pthread_cond_init(&m->fresh, NULL);
     g->metrics = m;
     if (!(m->daemon = start_daemon(g, &sa))) {
-        cg_log(CG_LOG_ERROR, "cannot serve metrics on %s", listen);
+        cg_log(CG_LOG_ERROR, "cannot serve metrics on %s: %s", listen,
+               bind_error(&sa));
         gw__metrics_stop(g);
         return CG_EIO;
     }

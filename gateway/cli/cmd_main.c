@@ -2,6 +2,7 @@
  * Command dispatch: `citygate [run|check|test|eval] ...`, --version and
  * --help. A first word that is an option means `run`.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -19,14 +20,34 @@ static const struct command commands[] = {
     {"eval", cg_cmd_eval},
 };
 
+/* --version and --help take nothing after them: a stray word is a
+ * mistake (exit 2), not a silent success. */
+static bool is_flag(int argc, char **argv, const char *lng, const char *shrt,
+                    int *rc)
+{
+    if (argc < 2 || (strcmp(argv[1], lng) && strcmp(argv[1], shrt)))
+        return false;
+    if (argc > 2) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "%s takes no arguments (got '%.60s')", lng,
+                 argv[2]);
+        *rc = cli__usage_error(NULL, msg);
+    }
+    return true;
+}
+
 int cg_main(int argc, char **argv)
 {
-    if (argc >= 2 &&
-        (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))) {
+    int rc = 0;
+    if (is_flag(argc, argv, "--version", "-V", &rc)) {
+        if (rc)
+            return rc;
         printf("citygate %s (plugin ABI %d)\n", CG_VERSION, CG_PLUGIN_ABI);
         return 0;
     }
-    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+    if (is_flag(argc, argv, "--help", "-h", &rc)) {
+        if (rc)
+            return rc;
         cli__usage(stdout);
         return 0;
     }

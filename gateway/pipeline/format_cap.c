@@ -95,10 +95,16 @@ static void element(struct cg_buf *b, const char *name, const char *text)
     cg_buf_printf(b, "</%s>", name);
 }
 
+/* CAP's dateTime has four-digit years: a device's far-future time (or
+ * one plus cap.expires) stops at the last second of 9999. */
+#define CAP_LAST_SECOND 253402300799.0
+
 void format__cap_time(double epoch, char out[32])
 {
     struct tm tm;
-    time_t t = (time_t)epoch;
+    time_t t = (time_t)(epoch < 0                 ? 0
+                        : epoch > CAP_LAST_SECOND ? CAP_LAST_SECOND
+                                                  : epoch);
     gmtime_r(&t, &tm);
     strftime(out, 32, "%Y-%m-%dT%H:%M:%S-00:00", &tm);
 }
@@ -131,13 +137,19 @@ static const char *cap_severity(int severity)
                                         : "Minor";
 }
 
+/* The consumer's cap.sender (checked at load), else citygate@<gateway>
+ * with what CAP forbids in a sender (white space, commas, '<', '&': a
+ * comma would also split <references>) written as '_'. */
 static void sender_of(const struct event_view *v,
                       const struct format_consumer *c, struct cg_buf *out)
 {
-    if (c->cap_sender)
+    if (c->cap_sender) {
         cg_buf_puts(out, c->cap_sender);
-    else
-        cg_buf_printf(out, "citygate@%s", v->gateway);
+        return;
+    }
+    cg_buf_puts(out, "citygate@");
+    for (const char *p = v->gateway; *p; p++)
+        cg_buf_putc(out, strchr(" \t\r\n,<&", *p) ? '_' : *p);
 }
 
 /* A template's text for this event, XML-escaped; a data field the

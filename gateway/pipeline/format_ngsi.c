@@ -29,11 +29,13 @@ void format__ngsi_type(const char *ngsi_type, const char *event_type,
     bool start = true;
     for (const char *p = event_type; *p; p++) {
         unsigned char c = (unsigned char)*p;
-        if (!isalnum(c)) {
+        /* Bytes of a UTF-8 letter (température) are kept whole: only
+         * ASCII punctuation separates words. */
+        if (c < 0x80 && !isalnum(c)) {
             start = true;
             continue;
         }
-        cg_buf_putc(out, (char)(start ? toupper(c) : c));
+        cg_buf_putc(out, (char)(start && c < 0x80 ? toupper(c) : c));
         start = false;
     }
     if (out->len == 0)
@@ -108,15 +110,17 @@ static bool location(const struct event_view *v, double *lat, double *lon)
            fabs(*lat) <= 90 && fabs(*lon) <= 180;
 }
 
+/* ,"key":"value"; nothing for a NULL value: NGSI-LD has no null values
+ * (a context broker may refuse them, and merge-patch reads null as
+ * "delete"), so a vendor without a network has no network_provider. */
 static void put_key_str(struct cg_buf *b, const char *key, const char *value)
 {
+    if (!value)
+        return;
     cg_buf_putc(b, ',');
     cg_json_put_string(b, key, strlen(key));
     cg_buf_putc(b, ':');
-    if (value)
-        cg_json_put_string(b, value, strlen(value));
-    else
-        cg_buf_puts(b, "null"); /* as the event format says it */
+    cg_json_put_string(b, value, strlen(value));
 }
 
 static void put_properties(struct cg_buf *b, const struct event_view *v,

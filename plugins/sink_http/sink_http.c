@@ -410,18 +410,21 @@ static int apply_security(struct http_sink *s, const struct cg_value *opts,
               : CG_OK;
 }
 
-/* The URL requests go to: an NGSI-LD broker's batch upsert path below
- * the configured one. */
+/* The URL requests go to: the configured one, or for NGSI-LD the batch
+ * upsert path below its path (before a query, which stays). */
 static char *request_url(const char *url, int payload)
 {
-    size_t n = strlen(url);
+    const char *path = payloads[payload].path;
+    size_t n = strcspn(url, "?#"), end = n;
+    if (!*path)
+        return cg_strdup(url);
     while (n > 0 && url[n - 1] == '/')
         n--;
-    const char *path = payloads[payload].path;
-    char *out = cg_malloc(n + strlen(path) + 1);
+    char *out = cg_malloc(strlen(url) + strlen(path) + 1);
     if (out) {
         memcpy(out, url, n);
         strcpy(out + n, path);
+        strcat(out, url + end);
     }
     return out;
 }

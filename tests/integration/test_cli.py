@@ -82,6 +82,10 @@ class CliTest(unittest.TestCase):
         self.assertEqual(run("eval", "-c", self.config, "-t", "a/b")[0], 2)
         self.assertEqual(run("eval", "-c", self.config, "-p", "{}")[0], 2)
         self.assertEqual(run("check", "-c")[0], 2)
+        code, _, err = run("--version", "extra")
+        self.assertEqual(code, 2)
+        self.assertIn("--version takes no arguments (got 'extra')", err)
+        self.assertEqual(run("--help", "run")[0], 2)
 
     def test_missing_config_exits_1(self):
         code, _, err = run("check", "-c", os.path.join(self.dir, "none.yaml"))

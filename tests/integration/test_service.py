@@ -546,8 +546,9 @@ class ServiceTest(IntegrationTest):
                             re.search(r"bins\.yaml:4:11: .*fil_pct", o["msg"])
                             for o in objs), lines)
         self.assertTrue(any(o["level"] == "error" and
-                            o["msg"] == "cannot serve metrics on 127.0.0.1:%d"
-                            % taken.getsockname()[1] for o in objs), lines)
+                            o["msg"] == "cannot serve metrics on 127.0.0.1:%d: Address "
+                            "already in use" % taken.getsockname()[1]
+                            for o in objs), lines)
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

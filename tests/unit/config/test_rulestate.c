@@ -2,7 +2,8 @@
  * The stateful keys of a rule (SPEC §13) as the loader reads them:
  * durations, on_change in both forms, window, max_keys, the derived
  * stale_after, the tests' simulated clock; and every invalid duration and
- * combination reported at the line and column of the value at fault.
+ * combination reported at the line and column of the value at fault;
+ * and the output format keys (ngsi_type, cap) refused the same way.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -142,6 +143,17 @@ static const struct error_case errors[] = {
      "r.yaml:7:15: error: rules[0].tests[1]: at: the clock cannot go back"},
     {RULE "    tests:\n      - { at: soon, expect: [] }\n",
      "r.yaml:6:15: error: rules[0].tests[0].at: expected a duration"},
+    /* The output format keys of a rule (SPEC §15). */
+    {RULE "    ngsi_type: ''\n",
+     "r.yaml:5:16: error: rules[0].ngsi_type: must not be empty"},
+    {RULE "    ngsi_type: Air Quality\n",
+     "r.yaml:5:16: error: rules[0].ngsi_type: an NGSI-LD type holds no "
+     "white space"},
+    {RULE "    cap: { expires: 0s }\n",
+     "r.yaml:5:21: error: rules[0].cap.expires: must be greater than 0s"},
+    {RULE "    cap: { category: Weather }\n",
+     "r.yaml:5:22: error: rules[0].cap.category: expected a CAP 1.2 "
+     "category"},
 };
 
 static void test_errors(void **state)

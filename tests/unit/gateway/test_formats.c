@@ -101,6 +101,9 @@ static void test_ngsi_type_names(void **state)
         {NULL, "summary", "Summary"},
         {"AirQualityObserved", "air_quality.summary", "AirQualityObserved"},
         {NULL, "...", "Event"},
+        /* UTF-8 letters stay whole; only ASCII letters change case. */
+        {NULL, "température.élevée", "Températureélevée"},
+        {NULL, "niveau_d'eau", "NiveauDEau"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct cg_buf b = {0};
@@ -140,9 +143,17 @@ static void test_ngsi_every_value_kind(void **state)
     const struct cg_value *chain = member(member(&e, "chain"), "value");
     assert_string_equal(member(chain, "application_provider")->as.str,
                         "ministry");
+    assert_string_equal(member(chain, "network_provider")->as.str,
+                        "nbiot-telecom");
     const struct cg_value *ctx = member(&e, "@context");
     assert_int_equal(ctx->type, CG_LIST);
     HAS(ctx->as.items[0].as.str, "ngsi-ld-core-context");
+    cg_buf_free(&b);
+    /* NGSI-LD has no null values: no network, no network_provider. */
+    v.network = NULL;
+    format__ngsi(&v, NULL, &c, &b);
+    LACKS(b.data, "null");
+    LACKS(b.data, "network_provider");
     cg_buf_free(&b);
 }
 
@@ -282,6 +293,25 @@ static void test_cap_times(void **state)
     HAS(b.data, "<sender>ops@city.example</sender>");
     LACKS(b.data, "Z<");
     cg_buf_free(&b);
+    /* A device's far-future time: CAP's four-digit years end in 9999. */
+    v.epoch = 253402300799.0; /* 9999-12-31T23:59:59Z */
+    cap(&v, &r, &c, &b);
+    HAS(b.data, "<sent>9999-12-31T23:59:59-00:00</sent>");
+    HAS(b.data, "<expires>9999-12-31T23:59:59-00:00</expires>");
+    cg_buf_free(&b);
+}
+
+/* The default sender, citygate@<gateway>, with what CAP forbids in a
+ * sender (white space, ',', '<', '&') as '_'. */
+static void test_cap_default_sender(void **state)
+{
+    struct event_view v = view("{}");
+    v.gateway = "edge box,<1>&x";
+    struct format_consumer c = {CG_FORMAT_CAP, NULL, 0, NULL};
+    struct cg_buf b = {0};
+    cap(&v, NULL, &c, &b);
+    HAS(b.data, "<sender>citygate@edge_box__1&gt;_x</sender>");
+    cg_buf_free(&b);
 }
 
 static void test_cap_escaping(void **state)
@@ -353,6 +383,7 @@ int main(void)
         cmocka_unit_test(test_ngsi_ids_are_urn_safe),
         cmocka_unit_test(test_cap_domain_defaults_and_severities),
         cmocka_unit_test(test_cap_times),
+        cmocka_unit_test(test_cap_default_sender),
         cmocka_unit_test(test_cap_escaping),
         cmocka_unit_test(test_cap_rule_settings),
         cmocka_unit_test(test_cap_alert_then_cancel),

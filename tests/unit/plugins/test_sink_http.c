@@ -192,6 +192,39 @@ static void test_payload_formats(void **state)
     cg_builtin_sink_http.destroy(s);
 }
 
+/* The upsert path goes below the URL's path, before its query; an event
+ * consumer posts to its URL exactly as written. */
+static void test_request_paths(void **state)
+{
+    static const struct {
+        const char *path, *format, *request;
+    } cases[] = {
+        {"/base/?q=1", "ngsi-ld",
+         "POST /base/ngsi-ld/v1/entityOperations/upsert?q=1 HTTP/1.1\r\n"},
+        {"/", "ngsi-ld",
+         "POST /ngsi-ld/v1/entityOperations/upsert HTTP/1.1\r\n"},
+        {"/events/?k=v", "event", "POST /events/?k=v HTTP/1.1\r\n"},
+    };
+    struct env *e = *state;
+    struct cg_delivery_result res;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char o[256], *head, *body;
+        snprintf(o, sizeof(o),
+                 "{\"url\":\"http://127.0.0.1:%u%s\","
+                 "\"format\":\"%s\"}",
+                 e->srv.port, cases[i].path, cases[i].format);
+        void *s = sink_create(&cg_builtin_sink_http, o);
+        assert_int_equal(deliver(s, abc, 1, &res), CG_OK);
+        last_request(e, &head, &body);
+        if (strncmp(head, cases[i].request, strlen(cases[i].request)))
+            fail_msg("%s: want %s, got %.80s", cases[i].path, cases[i].request,
+                     head);
+        cg_free(head);
+        cg_free(body);
+        cg_builtin_sink_http.destroy(s);
+    }
+}
+
 static const char *secret_file(const char *text)
 {
     static char path[64];
@@ -622,6 +655,7 @@ int main(void)
         T(test_bad_options),
         T(test_posts_json_array),
         T(test_payload_formats),
+        T(test_request_paths),
         T(test_basic_and_bearer_auth),
         T(test_security_options_checked),
         T(test_custom_content_type),
