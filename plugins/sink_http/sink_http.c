@@ -461,18 +461,63 @@ static int http_create(const struct cg_host *host, const struct cg_value *opts,
 
 /* ---- delivery --------------------------------------------------------- */
 
+/* An entity's observation time (its properties' observedAt, RFC 3339
+ * UTC with milliseconds: text order is time order), or "" without one.
+ * A data string cannot fake it: its quotes are escaped. */
+static const char *observed_at(const struct cg_event *e)
+{
+    static const char key[] = "\"observedAt\":\"";
+    const char *at = strstr(e->json, key);
+    return at ? at + sizeof(key) - 1 : "";
+}
+
+struct by_time {
+    const char *at;
+    size_t i;
+};
+
+static int earlier(const void *a, const void *b)
+{
+    const struct by_time *x = a, *y = b;
+    int c = strncmp(x->at, y->at, 24);
+    return c ? c : x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* The order the batch's events go in: as they came, or for NGSI-LD by
+ * observation time. A batch upsert applies its entities in order and a
+ * backlog drains critical first (SPEC §12): sorted, the entity a context
+ * broker keeps for a device is its latest reading. */
+static struct by_time *body_order(const struct cg_batch *batch, bool by_time)
+{
+    struct by_time *o = cg_malloc(batch->n * sizeof(*o));
+    if (!o)
+        return NULL;
+    for (size_t i = 0; i < batch->n; i++)
+        o[i] =
+            (struct by_time){by_time ? observed_at(&batch->events[i]) : "", i};
+    if (by_time)
+        qsort(o, batch->n, sizeof(*o), earlier);
+    return o;
+}
+
 /* The body: the events' JSON texts joined as they are, never
  * re-serialized. Returns false when out of memory. */
-static bool build_body(struct cg_buf *b, const struct cg_batch *batch)
+static bool build_body(struct cg_buf *b, const struct cg_batch *batch,
+                       bool by_time)
 {
+    struct by_time *order = body_order(batch, by_time);
+    if (!order)
+        return false;
     cg_buf_reset(b);
     cg_buf_putc(b, '[');
-    for (size_t i = 0; i < batch->n; i++) {
-        if (i)
+    for (size_t k = 0; k < batch->n; k++) {
+        const struct cg_event *e = &batch->events[order[k].i];
+        if (k)
             cg_buf_putc(b, ',');
-        cg_buf_put(b, batch->events[i].json, batch->events[i].json_len);
+        cg_buf_put(b, e->json, e->json_len);
     }
     cg_buf_putc(b, ']');
+    cg_free(order);
     return !b->oom;
 }
 
@@ -632,7 +677,7 @@ static int http_deliver(void *inst, const struct cg_batch *batch,
         return CG_OK; /* a tick: nothing is buffered here */
     if (s->payload == PAYLOAD_CAP)
         return post_each(s, batch, res);
-    if (!build_body(&s->body, batch)) {
+    if (!build_body(&s->body, batch, s->payload == PAYLOAD_NGSI_LD)) {
         snprintf(res->detail, sizeof(res->detail), "out of memory");
         return CG_RETRY;
     }

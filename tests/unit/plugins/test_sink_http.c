@@ -192,6 +192,49 @@ static void test_payload_formats(void **state)
     cg_builtin_sink_http.destroy(s);
 }
 
+/* A backlog drains critical first; an NGSI-LD batch upsert applies its
+ * entities in order, so they are sent by observation time and the broker
+ * ends at each device's latest reading. Event batches keep their order. */
+static void test_ngsi_batches_in_time_order(void **state)
+{
+#define ENTITY(level, at)                                                      \
+    "{\"id\":\"urn:ngsi-ld:G:gw:g1\",\"type\":\"G\",\"level\":{\"type\":"      \
+    "\"Property\",\"value\":" #level ",\"observedAt\":\"" at "\"}}"
+    static const char *const backlog[] = {
+        ENTITY(9, "2026-11-30T08:00:03.000Z"), /* critical */
+        ENTITY(8, "2026-11-30T08:00:01.000Z"), /* critical */
+        ENTITY(5, "2026-11-30T08:00:04.000Z"), /* warning, the latest */
+        ENTITY(1, "2026-11-30T08:00:02.000Z"), /* info */
+        "{\"id\":\"urn:ngsi-ld:G:gw:g2\",\"type\":\"G\"}", /* no time */
+    };
+    struct env *e = *state;
+    struct cg_delivery_result res;
+    char *head, *body;
+    void *s =
+        sink_create(&cg_builtin_sink_http, opts(e, ",\"format\":\"ngsi-ld\""));
+    assert_int_equal(deliver(s, backlog, 5, &res), CG_OK);
+    last_request(e, &head, &body);
+    const char *at[5];
+    for (int i = 0; i < 5; i++)
+        assert_non_null(at[i] = strstr(body, backlog[i]));
+    assert_true(at[4] < at[1] && at[1] < at[3] && at[3] < at[0] &&
+                at[0] < at[2]);
+    cg_free(head);
+    cg_free(body);
+    cg_builtin_sink_http.destroy(s);
+    s = sink_create(&cg_builtin_sink_http, opts(e, ""));
+    assert_int_equal(deliver(s, backlog, 5, &res), CG_OK);
+    last_request(e, &head, &body);
+    for (int i = 0; i < 5; i++)
+        assert_non_null(at[i] = strstr(body, backlog[i]));
+    assert_true(at[0] < at[1] && at[1] < at[2] && at[2] < at[3] &&
+                at[3] < at[4]);
+    cg_free(head);
+    cg_free(body);
+    cg_builtin_sink_http.destroy(s);
+#undef ENTITY
+}
+
 /* The upsert path goes below the URL's path, before its query; an event
  * consumer posts to its URL exactly as written. */
 static void test_request_paths(void **state)
@@ -656,6 +699,7 @@ int main(void)
         T(test_posts_json_array),
         T(test_payload_formats),
         T(test_request_paths),
+        T(test_ngsi_batches_in_time_order),
         T(test_basic_and_bearer_auth),
         T(test_security_options_checked),
         T(test_custom_content_type),
