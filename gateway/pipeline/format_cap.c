@@ -226,14 +226,15 @@ static void put_alert_head(struct cg_buf *b, const struct event_view *v,
     cg_buf_free(&sender);
 }
 
+/* One <parameter> per data field (SPEC §15); a null one has an empty
+ * <value>, so that the field is there as in the event. */
 static void put_parameters(struct cg_buf *b, const struct event_view *v)
 {
     struct cg_buf text = {0};
     for (uint32_t i = 0; i < v->data.len; i++) {
         const struct cg_member *m = &v->data.as.members[i];
         cg_buf_reset(&text);
-        if (!cg_value_format(&m->value, &text))
-            continue; /* null: no value to give */
+        cg_value_format(&m->value, &text); /* null: nothing written */
         cg_buf_puts(b, "<parameter><valueName>");
         format__xml_text(b, m->key, m->key_len);
         cg_buf_puts(b, "</valueName><value>");

@@ -314,6 +314,21 @@ static void test_cap_default_sender(void **state)
     cg_buf_free(&b);
 }
 
+/* One <parameter> per data field, a null one with an empty value. */
+static void test_cap_parameters(void **state)
+{
+    struct event_view v = view("{\"level\": 4.5, \"gone\": null, "
+                               "\"zones\": [\"a\", 1]}");
+    struct format_consumer c = {CG_FORMAT_CAP, NULL, 0, NULL};
+    struct cg_buf b = {0};
+    cap(&v, NULL, &c, &b);
+    HAS(b.data, "<parameter><valueName>level</valueName><value>4.5</value>"
+                "</parameter><parameter><valueName>gone</valueName><value>"
+                "</value></parameter><parameter><valueName>zones</valueName>"
+                "<value>[&quot;a&quot;,1]</value></parameter>");
+    cg_buf_free(&b);
+}
+
 static void test_cap_escaping(void **state)
 {
     struct event_view v = view("{\"note\": \"a<b & c>d \\\"q\\\" 'x'\\nline\","
@@ -384,6 +399,7 @@ int main(void)
         cmocka_unit_test(test_cap_domain_defaults_and_severities),
         cmocka_unit_test(test_cap_times),
         cmocka_unit_test(test_cap_default_sender),
+        cmocka_unit_test(test_cap_parameters),
         cmocka_unit_test(test_cap_escaping),
         cmocka_unit_test(test_cap_rule_settings),
         cmocka_unit_test(test_cap_alert_then_cancel),
