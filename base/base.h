@@ -101,14 +101,19 @@ void cg_buf_free(struct cg_buf *b);
 enum cg_diag_severity { CG_DIAG_ERROR = 0, CG_DIAG_WARNING };
 
 /* One problem found in a config or rule file, printed as
- * "file:line:col: error: msg" (or "warning:"). The list owns its copy of
- * `file`. */
+ * "file:line:col: error: msg" (or "warning:"). The list owns its copies
+ * of `file` and `msg`; msg is as long as the message is (never cut: a
+ * message often quotes an expression or a path), never NULL. */
 struct cg_diag {
     const char *file;
     int line, col;
     int severity; /* enum cg_diag_severity; 0 (an error) when zeroed */
-    char msg[160];
+    char *msg;
 };
+
+/* The room callers give a message they format before adding it (with a
+ * place prefixed, say): enough for any expression a message quotes. */
+#define CG_DIAG_MSG_MAX 1024
 
 /* A list of diagnostics: loaders report every problem, not just the first. */
 struct cg_diags {

@@ -7,6 +7,20 @@
 
 #include "base.h"
 
+/* The message, formatted into a string of its own length; NULL out of
+ * memory. */
+static char *vformat(const char *fmt, va_list ap)
+{
+    va_list again;
+    va_copy(again, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    char *s = n >= 0 ? cg_malloc((size_t)n + 1) : NULL;
+    if (s)
+        vsnprintf(s, (size_t)n + 1, fmt, again);
+    va_end(again);
+    return s;
+}
+
 static void diags_vput(struct cg_diags *d, int severity, const char *file,
                        int line, int col, const char *fmt, va_list ap)
 {
@@ -18,12 +32,15 @@ static void diags_vput(struct cg_diags *d, int severity, const char *file,
         d->items = p;
         d->cap = cap;
     }
+    char *msg = vformat(fmt, ap);
+    if (!msg)
+        return;
     struct cg_diag *g = &d->items[d->n++];
     g->file = file ? cg_strdup(file) : NULL; /* outlives the config */
     g->line = line;
     g->col = col;
     g->severity = severity;
-    vsnprintf(g->msg, sizeof(g->msg), fmt, ap);
+    g->msg = msg;
 }
 
 void cg_diags_vadd(struct cg_diags *d, const char *file, int line, int col,
@@ -60,8 +77,10 @@ size_t cg_diags_errors(const struct cg_diags *d)
 
 void cg_diags_free(struct cg_diags *d)
 {
-    for (size_t i = 0; i < d->n; i++)
+    for (size_t i = 0; i < d->n; i++) {
         cg_free((char *)d->items[i].file);
+        cg_free(d->items[i].msg);
+    }
     cg_free(d->items);
     d->items = NULL;
     d->n = d->cap = 0;

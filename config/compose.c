@@ -87,6 +87,27 @@ static yaml_mark_t mark_at_offset(const struct loader *L, size_t offset)
     return m;
 }
 
+/* A scanner or parser error, at libyaml's mark. Inside a flow mapping it
+ * is most often a comma that split an expression (flow.c), whose words
+ * follow libyaml's: the message alone points at the wrong character. */
+static void syntax_error(struct composer *c, const char *problem)
+{
+    yaml_parser_t *p = &c->parser;
+    struct cg_buf hint = {0};
+    bool in_map =
+        p->context && !strcmp(p->context, "while parsing a flow mapping");
+    bool split = flow_text_split(c->L, &p->problem_mark,
+                                 in_map ? &p->context_mark : NULL, &hint);
+    if (hint.oom) {
+        c->L->oom = 1;
+    } else {
+        loader_error_at(c->L, &p->problem_mark, "YAML: %s%s%s%s%s", problem,
+                        p->context ? " " : "", p->context ? p->context : "",
+                        split ? "; " : "", split ? hint.data : "");
+    }
+    cg_buf_free(&hint);
+}
+
 static void parser_problem(struct composer *c)
 {
     yaml_parser_t *p = &c->parser;
@@ -100,11 +121,8 @@ static void parser_problem(struct composer *c)
             loader_error_at(c->L, &m, "YAML: %s", problem);
     } else if (p->error == YAML_MEMORY_ERROR) {
         c->L->oom = 1;
-    } else if (p->context) {
-        loader_error_at(c->L, &p->problem_mark, "YAML: %s %s", problem,
-                        p->context);
     } else {
-        loader_error_at(c->L, &p->problem_mark, "YAML: %s", problem);
+        syntax_error(c, problem);
     }
     c->failed = 1;
 }

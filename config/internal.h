@@ -197,8 +197,10 @@ struct table_text {
     size_t n_columns;
 };
 /* Parses CSV text (a header row, then one row per line) into out.
- * Problems are reported against `file` with line and column. Returns 0
- * or -1. */
+ * Problems are reported against `file` with line and column. A bad row is
+ * reported and left out of out, and the rows after it are read all the
+ * same. Returns 0, or -1 when there are no rows to check (no usable
+ * header, out of memory). */
 int table__csv(struct loader *L, const char *file, const char *text, size_t len,
                struct table_text *out);
 
@@ -207,6 +209,14 @@ int table__csv(struct loader *L, const char *file, const char *text, size_t len,
  * expression and reports each split once, naming the cause. Returns the
  * number of splits. */
 size_t flow_splits(struct loader *L, yaml_node_t *map, bool *skip);
+/* For a YAML syntax error at `problem` inside a flow mapping (opening at
+ * `mapping`, or NULL when libyaml did not say where: it is looked for
+ * before the error): when one of its plain values has a '(' or '[' still
+ * open at a comma (the same split, in a form that no longer parses),
+ * appends the words flow_splits reports it with to hint and returns
+ * true. */
+bool flow_text_split(const struct loader *L, const yaml_mark_t *problem,
+                     const yaml_mark_t *mapping, struct cg_buf *hint);
 /* For a flow mapping of two or more pairs: the pairs to skip (cg_free()
  * it), with every split reported; NULL for any other node. */
 bool *flow_skips(struct loader *L, yaml_node_t *map);

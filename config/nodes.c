@@ -11,7 +11,7 @@
 static void add_diag(struct loader *L, int severity, const yaml_mark_t *m,
                      const char *fmt, va_list ap)
 {
-    char msg[160];
+    char msg[CG_DIAG_MSG_MAX];
     vsnprintf(msg, sizeof(msg), fmt, ap);
     const char *where = L->where[0] == '.' ? L->where + 1 : L->where;
     int line = (int)m->line + 1, col = (int)m->column + 1;

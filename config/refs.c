@@ -20,7 +20,10 @@ static void ref_error(struct loader *L, const struct cg_pos *p, const char *fmt,
 }
 
 /* The known name closest to an unknown one, if a typo away: at most one
- * edit for names of up to four characters, two for longer ones. */
+ * edit for names of up to four characters, two for longer ones. Case does
+ * not count: `VA` for the vendor `va` is the same name written in
+ * capitals, not two typos, and every kind of name (networks, vendors,
+ * `to`) is compared this one way. */
 struct near {
     const char *name, *best;
     size_t dist;
@@ -33,11 +36,25 @@ static void near_init(struct near *n, const char *name)
     n->dist = strlen(name) <= 4 ? 2 : 3;
 }
 
+/* s in lower case into buf (of 32 bytes); a longer name is kept as it
+ * is, since cg_edit_distance gives up past 30 bytes anyway. */
+static const char *folded(const char *s, char *buf)
+{
+    size_t i = 0;
+    for (; i < 31 && s[i]; i++)
+        buf[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] | 0x20 : s[i]);
+    if (s[i])
+        return s;
+    buf[i] = '\0';
+    return buf;
+}
+
 static void near_try(struct near *n, const char *candidate)
 {
+    char a[32], b[32];
     if (!candidate)
         return;
-    size_t d = cg_edit_distance(n->name, candidate);
+    size_t d = cg_edit_distance(folded(n->name, a), folded(candidate, b));
     if (d < n->dist) {
         n->dist = d;
         n->best = candidate;
@@ -50,7 +67,7 @@ static void unknown_ref(struct loader *L, const struct cg_pos *p,
                         const char *what, const struct near *n,
                         const char *otherwise)
 {
-    char msg[160];
+    char msg[CG_DIAG_MSG_MAX];
     snprintf(msg, sizeof(msg), what, n->name);
     if (n->best)
         cg_diags_add(L->d, p->file, p->line, p->col, "%s; did you mean '%s'?",

@@ -139,7 +139,7 @@ static void key_error(struct loader *L, const struct cg_pos *pos,
 static void key_error(struct loader *L, const struct cg_pos *pos,
                       const char *key, const char *fmt, ...)
 {
-    char msg[160];
+    char msg[CG_DIAG_MSG_MAX];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);

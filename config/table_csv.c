@@ -27,13 +27,11 @@ static void csv_error(struct csv *c, const char *fmt, ...)
 
 static void csv_error(struct csv *c, const char *fmt, ...)
 {
-    char msg[160];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    cg_diags_vadd(c->L->d, c->file, c->line, (int)(c->i - c->line_at) + 1, fmt,
+                  ap);
     va_end(ap);
-    cg_diags_add(c->L->d, c->file, c->line, (int)(c->i - c->line_at) + 1, "%s",
-                 msg);
     c->L->errors++;
 }
 
@@ -164,8 +162,12 @@ static int record(struct csv *c, struct vlist *cells)
     cells->n = 0;
     for (bool more = !blank; more;) {
         struct cg_value v;
-        if (cell(c, &v) < 0 || vlist_add(cells, &v) < 0)
+        if (cell(c, &v) < 0)
             return -1;
+        if (vlist_add(cells, &v) < 0) {
+            c->L->oom = 1;
+            return -1;
+        }
         more = c->i < c->len && c->s[c->i] == ',';
         c->i += more;
     }
@@ -239,28 +241,37 @@ static int make_row(struct csv *c, const struct vlist *cols,
     return 0;
 }
 
-/* Reads the rows after the header, and the line of each. */
+/* Past a record that had a problem: the rest of its line is skipped, so
+ * that the next record starts where the file's next line does. */
+static void skip_line(struct csv *c)
+{
+    while (c->i < c->len && c->s[c->i] != '\n')
+        c->i++;
+}
+
+/* Reads the rows after the header, and the line of each. A bad row is
+ * reported and left out, and reading goes on: an error in one row hides
+ * none in a later one (SPEC §14), duplicate keys included, which the
+ * caller checks on the rows that were read. Returns 0, or -1 out of
+ * memory. */
 static int body(struct csv *c, const struct vlist *cols, struct vlist *rows,
                 struct vlist *lines)
 {
     struct vlist cells = {0};
-    int rc = 0;
-    while (rc == 0 && c->i < c->len) {
+    while (!c->L->oom && c->i < c->len) {
         next_line(c);
         int line = c->line, r = record(c, &cells);
         struct cg_value row, at = {.type = CG_INT};
         at.as.i = line;
-        if (r == 1)
+        if (r < 0)
+            skip_line(c);
+        if (r != 0 || make_row(c, cols, &cells, &row) < 0)
             continue;
-        if (r < 0 || make_row(c, cols, &cells, &row) < 0)
-            rc = -1;
-        else if (vlist_add(rows, &row) < 0 || vlist_add(lines, &at) < 0) {
+        if (vlist_add(rows, &row) < 0 || vlist_add(lines, &at) < 0)
             c->L->oom = 1;
-            rc = -1;
-        }
     }
     cg_free(cells.v);
-    return rc;
+    return c->L->oom ? -1 : 0;
 }
 
 /* Copies the rows, their lines and the column names into the loader's

@@ -192,12 +192,10 @@ static void row_error(struct loader *L, const struct cg_table_conf *t, int line,
 static void row_error(struct loader *L, const struct cg_table_conf *t, int line,
                       const char *fmt, ...)
 {
-    char msg[160];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    cg_diags_vadd(L->d, t->path, line, 1, fmt, ap);
     va_end(ap);
-    cg_diags_add(L->d, t->path, line, 1, "%s", msg);
     L->errors++;
 }
 

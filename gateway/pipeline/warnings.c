@@ -5,7 +5,10 @@
  * by `check --strict`):
  *
  * - a rule reads a name that no vendor it matches produces, when every
- *   such vendor lists its `fields` (a typo: the rule never fires);
+ *   such vendor lists its `fields` (a typo: the rule never fires), in
+ *   when, severity, data, and a window's group_by and aggregates;
+ * - a window's having reads a name that is neither one of its aggregates
+ *   nor one of its group_by fields (SPEC §13: it reads the window's data);
  * - a severity expression reads a field named info, warning or critical
  *   (the string was meant: every event comes out as info);
  * - a rule's match.topic overlaps none of its vendors' topic filters (the
@@ -98,7 +101,8 @@ struct names_check {
 
 static bool window_names(const struct cg_window_conf *w, const char *name)
 {
-    if (!strcmp(name, "window_start") || !strcmp(name, "window_end"))
+    if (!strcmp(name, "window_start") || !strcmp(name, "window_end") ||
+        !strcmp(name, "partial"))
         return true;
     for (size_t i = 0; i < w->n_aggregate; i++)
         if (!strcmp(w->aggregate[i].name.s, name))
@@ -201,6 +205,87 @@ static void check_expr(struct names_check *c, const struct cg_expr *x,
     cg_expr_field_refs(x, check_name, c);
 }
 
+/* The name of a window's data closest to an unknown one. */
+static const char *closest_window_name(const struct cg_window_conf *w,
+                                       const char *name)
+{
+    const char *best = NULL;
+    size_t best_d = strlen(name) <= 4 ? 2 : 3;
+    for (size_t i = 0; i < w->n_aggregate + w->n_group_by; i++) {
+        const char *known = i < w->n_aggregate
+                                ? w->aggregate[i].name.s
+                                : w->group_by[i - w->n_aggregate].text;
+        size_t dist = known ? cg_edit_distance(name, known) : 99;
+        if (dist < best_d) {
+            best_d = dist;
+            best = known;
+        }
+    }
+    return best;
+}
+
+static void check_having_name(void *user, const char *name, size_t offset)
+{
+    struct names_check *c = user;
+    int line, col;
+    if (window_names(c->window, name))
+        return;
+    const char *near = closest_window_name(c->window, name);
+    cg_src_locate(c->src, offset, &line, &col);
+    cg_diags_warn(c->d, c->src->file, line, col,
+                  "window.having: '%s' is neither an aggregate nor a "
+                  "group_by field of this window%s%s%s",
+                  name, near ? " (did you mean '" : "", near ? near : "",
+                  near ? "'?)" : "");
+}
+
+/* group_by and the aggregates' arguments read the messages that enter
+ * the window, as `when` does. The pipeline keeps no compiled window (the
+ * state rule does, and reports its errors), so they are compiled again
+ * here, quietly. */
+static void check_window_inputs(struct names_check *c,
+                                const struct cg_window_conf *w)
+{
+    struct cg_diags quiet = {0};
+    for (size_t i = 0; i < w->n_group_by; i++) {
+        struct cg_expr *x = NULL;
+        if (w->group_by[i].text &&
+            cg_expr_compile_src(&w->group_by[i], "", &x, &quiet) == CG_OK)
+            check_expr(c, x, &w->group_by[i], "window.group_by", false);
+        cg_expr_free(x);
+    }
+    for (size_t i = 0; i < w->n_aggregate; i++) {
+        const struct cg_src *src = &w->aggregate[i].expr;
+        struct cg_expr *x = NULL;
+        const struct cg_agg *aggs;
+        size_t n;
+        struct cg_expr_error err;
+        char what[96];
+        snprintf(what, sizeof(what), "window.aggregate.%s",
+                 w->aggregate[i].name.s);
+        if (src->text && cg_expr_compile_window(src->text, strlen(src->text),
+                                                &x, &aggs, &n, &err) == CG_OK)
+            check_expr(c, x, src, what, false);
+        cg_expr_free(x);
+    }
+    cg_diags_free(&quiet);
+}
+
+/* having reads the window's data, never a message: checked against the
+ * window's own names whatever its vendors list. */
+static void check_having(struct names_check *c, const struct cg_window_conf *w)
+{
+    struct cg_diags quiet = {0};
+    struct cg_expr *x = NULL;
+    if (w->having.text &&
+        cg_expr_compile_src(&w->having, "", &x, &quiet) == CG_OK) {
+        c->src = &w->having;
+        cg_expr_field_refs(x, check_having_name, c);
+    }
+    cg_expr_free(x);
+    cg_diags_free(&quiet);
+}
+
 void warn__rule(const struct cg_pipeline *p, const struct cg_rule_conf *conf,
                 const struct rule_exprs *rule, struct cg_diags *d)
 {
@@ -213,7 +298,11 @@ void warn__rule(const struct cg_pipeline *p, const struct cg_rule_conf *conf,
     if (n < 0 || !all_list_fields(p, vendors, n))
         c.n_vendors = 0;
     check_expr(&c, rule->when, &conf->when, "when", false);
+    if (conf->state.window)
+        check_window_inputs(&c, conf->state.window);
     c.window = conf->state.window; /* from here on, a window's groups */
+    if (c.window)
+        check_having(&c, c.window);
     check_expr(&c, rule->severity, &conf->severity, "severity", true);
     for (size_t i = 0; i < rule->n_data && i < conf->n_data; i++) {
         char what[96];

@@ -285,6 +285,26 @@ class CliTest(unittest.TestCase):
                       "round(pm25, 1) splits the YAML flow mapping { ... } in two "
                       "entries: quote the expression, \"round(pm25, 1)\"", err)
 
+    def test_flow_mapping_comma_that_is_a_yaml_error(self):
+        # The piece after the comma does not parse as YAML: libyaml's error
+        # at libyaml's position, with the same words naming the cause, for
+        # check and for test alike.
+        for expr, col, quoted in (('f(pm25, "y")', 29, "'f(pm25, \"y\")'"),
+                                  ('lookup("bins", "B1").owner', 37,
+                                   "'lookup(\"bins\", \"B1\").owner'"),
+                                  ("pm25 in [1, 2]", 26, '"pm25 in [1, 2]"')):
+            self.write("rules/env.yaml", RULES.replace(
+                "data: {pm25: pm25, district: district, owner: owner_id}",
+                "data: {pm25: %s}" % expr))
+            for cmd in ("check", "test"):
+                code, _, err = run(cmd, "-c", self.config)
+                self.assertEqual(code, 1, err)
+                self.assertEqual(err.count("error:"), 1, err)
+                self.assertIn("env.yaml:5:%d: error: YAML: " % col, err)
+                self.assertIn("; the comma in %s splits the YAML flow mapping "
+                              "{ ... } in two entries: quote the expression, %s"
+                              % (expr, quoted), err)
+
     def test_expect_dead_and_binary_payloads(self):
         rules = RULES + """      - name: not json
         payload: 'pm2_5=80'

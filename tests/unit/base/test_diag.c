@@ -59,6 +59,21 @@ static void test_vadd_is_an_error(void **state)
     cg_diags_free(&d);
 }
 
+/* A long message is kept whole: a message that quotes an expression or
+ * a path must not end mid-word. */
+static void test_long_message(void **state)
+{
+    struct cg_diags d = {0};
+    char text[900];
+    memset(text, 'x', sizeof(text) - 1);
+    text[sizeof(text) - 1] = '\0';
+    cg_diags_add(&d, "e.yaml", 1, 1, "the expression \"%s\" is long", text);
+    assert_int_equal(d.n, 1);
+    assert_int_equal(strlen(d.items[0].msg), strlen(text) + 25);
+    assert_non_null(strstr(d.items[0].msg, "x\" is long"));
+    cg_diags_free(&d);
+}
+
 /* Out of memory, a diagnostic is dropped, never half written. */
 static void test_out_of_memory(void **state)
 {
@@ -75,6 +90,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_format),
         cmocka_unit_test(test_vadd_is_an_error),
+        cmocka_unit_test(test_long_message),
         cmocka_unit_test(test_out_of_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -68,6 +68,58 @@ static const struct case_ traps[] = {
      {""},
      "error"},
     {MINIMAL, RULE("    data:\n      pm25: round(pm25, 1)\n"), {""}, "error"},
+    /* the split that is itself a YAML syntax error: libyaml's message at
+     * libyaml's position, with the cause named (SPEC §14) */
+    {MINIMAL,
+     RULE("    data: { a: f(x, \"y\") }\n"),
+     {"env.yaml:5:24: error: YAML: did not find expected ',' or '}' while "
+      "parsing a flow mapping; the comma in f(x, \"y\") splits the YAML flow "
+      "mapping { ... } in two entries: quote the expression, 'f(x, \"y\")'"}},
+    {MINIMAL,
+     RULE("    data: { o: lookup(\"bins\", \"B1\").owner }\n"),
+     {"env.yaml:5:35: error: YAML: did not find expected ',' or '}' while "
+      "parsing a flow mapping; the comma in lookup(\"bins\", \"B1\").owner "
+      "splits"}},
+    {MINIMAL,
+     RULE("    data: { a: f(x, [1, 2]) }\n"),
+     {"; the comma in f(x, [1, 2]) splits", "quote the expression, "
+                                            "\"f(x, [1, 2])\""}},
+    {MINIMAL,
+     RULE("    data: { a: x in [1, 2], b: 1 }\n"),
+     {"env.yaml:5:21: error: YAML: ", "; the comma in x in [1, 2] splits"}},
+    /* in a nested flow mapping, over two lines */
+    {MINIMAL,
+     RULE("    window: { every: 1h,\n"
+          "      aggregate: { m: max(lvl, \"2\") } }\n"),
+     {"env.yaml:6:35: error: YAML: ", "; the comma in max(lvl, \"2\") splits"}},
+    {"vendors:\n  - name: v\n    topics: [\"v/+\"]\n"
+     "    fields: { level: max(lvl, \"2\") }\n"
+     "consumers: [{name: ops, role: government}]\nrules: [\"rules/*.yaml\"]\n",
+     RULES_OK,
+     {"citygate.yaml:4:34: error: YAML: ",
+      "; the comma in max(lvl, \"2\") splits the YAML flow mapping"}},
+    /* a long expression: the hint without the text */
+    {MINIMAL,
+     RULE("    data: { a: f(x, \"a very long string that goes on and on and "
+          "on\", "
+          "\"and on\") }\n"),
+     {"; a comma inside this expression splits the YAML flow mapping { ... } "
+      "in two entries: quote the expression\n"}},
+    /* other YAML errors in a flow mapping keep libyaml's message alone */
+    {MINIMAL,
+     RULE("    data: { a: \"x\" y }\n"),
+     {"env.yaml:5:20: error: YAML: did not find expected ',' or '}' while "
+      "parsing a flow mapping\n"}},
+    {MINIMAL,
+     RULE("    data: { a: f(x), b: [1, 2] c }\n"),
+     {"while parsing a flow mapping\n"}},
+    /* a long message is not cut (it once ended at 160 bytes) */
+    {MINIMAL,
+     RULE("    window: { every: 1h, aggregate: { a: round(avg(fill_pct), 1), "
+          "b: count() } }\n"),
+     {"env.yaml:5:42: error: rules[0].window.aggregate.a: the comma in "
+      "round(avg(fill_pct), 1) splits the YAML flow mapping { ... } in two "
+      "entries: quote the expression, \"round(avg(fill_pct), 1)\"\n"}},
     /* unbalanced but not a split: left to the expression compiler */
     {MINIMAL, RULE("    data: { a: f(x }\n"), {""}, "splits"},
 };
@@ -84,6 +136,25 @@ static const struct case_ refs[] = {
     {MINIMAL,
      "domain: e\nrules:\n  - {name: r, to: [city-op]}\n",
      {"did you mean 'city-ops'?"}},
+    /* case alone never hides the name meant: vendors, to and networks */
+    {MINIMAL,
+     RULE("    match: { vendors: [ACME-AIR] }\n"),
+     {"match.vendors: unknown vendor 'ACME-AIR'; did you mean 'acme-air'?"}},
+    {"vendors:\n  - {name: va, topics: [\"v/+\"]}\n"
+     "consumers: [{name: gov, role: government}]\nrules: [\"rules/*.yaml\"]\n",
+     "domain: e\nrules:\n  - {name: r, to: [GOV], match: {vendors: [VA]}}\n",
+     {"env.yaml:3:20: error: to: 'GOV' is neither a consumer nor a role; did "
+      "you mean 'gov'?",
+      "env.yaml:3:44: error: match.vendors: unknown vendor 'VA'; did you mean "
+      "'va'?"}},
+    {MINIMAL,
+     "domain: e\nrules:\n  - {name: r, to: [CITY-OPS]}\n",
+     {"did you mean 'city-ops'?"}},
+    {"vendors:\n  - {name: v, network: NB, topics: [\"v/+\"]}\n"
+     "networks: [{name: nb}]\n"
+     "consumers: [{name: ops, role: government}]\nrules: [\"rules/*.yaml\"]\n",
+     RULES_OK,
+     {"unknown network 'NB'; did you mean 'nb'?"}},
     {MINIMAL,
      "domain: e\nrules:\n  - {name: r, to: [nobody-at-all]}\n",
      {"to: 'nobody-at-all' is neither a consumer nor a role (government | "

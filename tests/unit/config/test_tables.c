@@ -111,6 +111,35 @@ static void test_table_cases(void **state)
     }
 }
 
+/* A malformed row stops nothing: every later row is read and checked, so
+ * one run reports every problem of the file (SPEC §14). */
+static const struct {
+    const char *text, *expect[4];
+} all_rows[] = {
+    {"id,cap\nA,1\nB,2,3\nC\nA,5\n",
+     {"bins.csv:3:6: error: 3 cells where the header has 2 columns",
+      "bins.csv:4:2: error: 1 cells where the header has 2 columns",
+      "bins.csv:5:1: error: duplicate key 'A' (first at line 2)"}},
+    {"id,cap\nA,x\"y\nB,\"a\" b\nA,1\nC,\"open\n",
+     {"bins.csv:2:4: error: a quote inside an unquoted cell",
+      "bins.csv:3:7: error: unexpected text after a quoted cell",
+      "error: a quoted cell is not closed"}},
+};
+
+static void test_every_row_error(void **state)
+{
+    for (size_t i = 0; i < sizeof(all_rows) / sizeof(all_rows[0]); i++) {
+        int rc;
+        write_file("bins.csv", all_rows[i].text);
+        const char *out = load(TABLE("bins.csv", "id", ""), RULES_OK, &rc);
+        assert_int_equal(rc, CG_EINVAL);
+        for (size_t k = 0; k < 4 && all_rows[i].expect[k]; k++)
+            if (!strstr(out, all_rows[i].expect[k]))
+                fail_msg("case %zu: want '%s', got:\n%s", i,
+                         all_rows[i].expect[k], out);
+    }
+}
+
 /* Cells are typed like the csv decoder's: numbers, booleans, null for an
  * empty cell, and a quoted cell stays a string. */
 static void test_typed_cells(void **state)
@@ -171,6 +200,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table_cases),
+        cmocka_unit_test(test_every_row_error),
         cmocka_unit_test(test_typed_cells),
         cmocka_unit_test(test_snapshot_follows_table),
     };

@@ -233,6 +233,38 @@ static const struct warn_case warn_cases[] = {
      W_RULE("    severity: \"fill_pct >= 95 ? 'critical' : "
             "'warning'\"\n"),
      NULL},
+/* a window reads messages in group_by and the aggregates' arguments */
+#define WIN(keys) W_RULE("    window: {every: 1h, " keys "}\n")
+    {BINS, WIN("group_by: [distrct], aggregate: {n: count()}"),
+     "r.yaml:5:36: warning: window.group_by: 'distrct' is no field of the "
+     "vendors this rule matches (did you mean 'district'?)"},
+    {BINS, WIN("aggregate: {a: avg(fil_pct)}"),
+     "r.yaml:5:44: warning: window.aggregate.a: 'fil_pct' is no field of the "
+     "vendors this rule matches (did you mean 'fill_pct'?)"},
+    {BINS, WIN("aggregate: {b: \"round(max(zz), 1)\"}"),
+     "r.yaml:5:51: warning: window.aggregate.b: 'zz' is no field"},
+    {BINS, WIN("aggregate: {c: count_distinct(qq) + sum(fill_pct)}"),
+     "warning: window.aggregate.c: 'qq' is no field"},
+    /* built-ins, and the fields the vendors produce */
+    {BINS,
+     WIN("group_by: [district, device, vendor], aggregate: {n: "
+         "count_distinct(device), t: max(time), f: avg(fill_pct), v: "
+         "first(vendor)}, having: n > 1 && district != 'x' && "
+         "window_end > window_start"),
+     NULL},
+    /* having reads the window's data: its aggregates and group_by fields */
+    {BINS, WIN("aggregate: {avg_fill: avg(fill_pct)}, having: avg_fil > 50"),
+     "r.yaml:5:71: warning: window.having: 'avg_fil' is neither an aggregate "
+     "nor a group_by field of this window (did you mean 'avg_fill'?)"},
+    {BINS,
+     WIN("group_by: [district], aggregate: {n: count()}, having: fill_pct > "
+         "50"),
+     "warning: window.having: 'fill_pct' is neither an aggregate nor a "
+     "group_by field of this window\n"},
+    /* with a vendor that lists no fields, having is checked all the same */
+    {RAW, WIN("aggregate: {n: count()}, having: m > 1"),
+     "warning: window.having: 'm' is neither"},
+#undef WIN
     /* a topic no vendor of the rule publishes on */
     {BINS RAW, W_RULE("    match: {vendors: [bins], topic: \"v/raw/#\"}\n"),
      "r.yaml:5:37: warning: match.topic 'v/raw/#' overlaps no topic filter "
