@@ -209,6 +209,8 @@ void *mqtt__journal_persistence(struct mqtt_journal *j);
 /* The message receive() handed over last is done: forget it. */
 void mqtt__journal_done(struct mqtt_journal *j);
 size_t mqtt__journal_live(struct mqtt_journal *j);
+/* Entries the index holds, live and dead: what it costs in memory. */
+size_t mqtt__journal_index_len(struct mqtt_journal *j);
 /* Messages Paho has read and not yet handed over (any QoS). Any thread. */
 long mqtt__journal_queued(struct mqtt_journal *j);
 /* After MQTTClient_createWithOptions: frees what the restore was handed,

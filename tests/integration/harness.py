@@ -122,7 +122,13 @@ class Sub:
     def stop(self):
         if self.proc.poll() is None:
             self.proc.terminate()
-            self.proc.wait(5)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                # mosquitto_sub can miss SIGTERM while it reconnects to a
+                # broker that is gone: it must not outlive the test.
+                self.proc.kill()
+                self.proc.wait(5)
         self.thread.join(5)
         self.proc.stdout.close()
 

@@ -87,7 +87,11 @@ class MqttCollector:
     def stop(self):
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
-            self.proc.wait(5)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:  # it can miss SIGTERM
+                self.proc.kill()
+                self.proc.wait(5)
         self.out.close()
 
     def events(self):

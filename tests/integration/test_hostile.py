@@ -134,8 +134,10 @@ class HostileTest(IntegrationTest):
         print("dead letters: decode_error %d, too_large %d; events %d" %
               (decode, large, good))
         if os.environ.get("CG_SANITIZED") != "1":
-            self.assertLess(samples[-1] - warm, 8 * 1024,
-                            "memory grew by more than 8 MiB: %s" % samples)
+            # Flat means flat: 80 bytes kept per message (the Paho
+            # journal's index once did) are 8 MiB over this run.
+            self.assertLess(samples[-1] - warm, 3 * 1024,
+                            "memory grew by more than 3 MiB: %s" % samples)
         self.assertEqual(self.g.stop(), 0)
 
 

@@ -194,6 +194,8 @@ static void journal_stays_small(void **state)
         mqtt__journal_done(r.j);
     }
     assert_true(file_size() < 300 * 1024); /* rewritten, not 4 MB */
+    /* The index too: 5,000 messages left 5,000 dead entries in memory. */
+    assert_true(mqtt__journal_index_len(r.j) < 128);
     jclose(&r);
     r = jopen();
     assert_int_equal(nkeys(&r, NULL), 1);
@@ -201,6 +203,34 @@ static void journal_stays_small(void **state)
     r.api->premove(r.h, "q-0");
     mqtt__journal_done(r.j);
     assert_int_equal(mqtt__journal_live(r.j), 0);
+    jclose(&r);
+}
+
+/* The index is compacted while a message is handed over: the entry that
+ * mqtt__journal_done() deletes must still be the one receive() handed. */
+static void compaction_keeps_the_handed_entry(void **state)
+{
+    (void)state;
+    struct jr r = jopen();
+    r.api->pclear(r.h);
+    char key[16], sent[16], *parts[1] = {"packet"};
+    int lens[1] = {6};
+    put_q(&r, "q-0", "stuck", 1); /* never handed: always live */
+    for (int i = 1; i < 3000; i++) {
+        snprintf(key, sizeof(key), "q-%d", i);
+        snprintf(sent, sizeof(sent), "s-%d", i);
+        put_q(&r, key, "m", 1);
+        assert_int_equal(r.api->pput(r.h, sent, 1, parts, lens), 0);
+        r.api->premove(r.h, key);  /* receive() hands it over */
+        r.api->premove(r.h, sent); /* a PUBACK: a drop, maybe a compaction */
+        mqtt__journal_done(r.j);
+        assert_int_equal(mqtt__journal_live(r.j), 1);
+    }
+    assert_true(mqtt__journal_index_len(r.j) < 128);
+    jclose(&r);
+    r = jopen();
+    assert_int_equal(nkeys(&r, NULL), 1);
+    assert_int_equal(nkeys(&r, "q-0"), 1);
     jclose(&r);
 }
 
@@ -254,6 +284,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(torn_and_damaged_tails_are_cut, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(journal_stays_small, setup, teardown),
+        cmocka_unit_test_setup_teardown(compaction_keeps_the_handed_entry,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(filters_survive_a_restart, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(bad_keys_are_refused, setup, teardown),
