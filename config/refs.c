@@ -159,6 +159,30 @@ static void check_vendors(struct loader *L, struct names *nm)
     }
 }
 
+/* A grant that names no private field: the nearest one, or the table
+ * column of that name (granted as <table>.<column>). */
+static void unknown_grant(struct loader *L, const struct cg_pstr *g)
+{
+    const struct cg_config *cfg = L->cfg;
+    struct near n;
+    near_init(&n, g->s);
+    for (size_t i = 0; i < cfg->n_vendors; i++)
+        for (size_t j = 0; j < cfg->vendors[i].n_private; j++)
+            near_try(&n, cfg->vendors[i].private_fields[j].s);
+    for (size_t i = 0; i < cfg->n_tables; i++) {
+        const struct cg_table_conf *t = &cfg->tables[i];
+        for (size_t j = 0; t->name.s && j < t->n_private; j++) {
+            if (!t->private_cols[j].s || strcmp(t->private_cols[j].s, g->s))
+                continue;
+            char buf[512];
+            snprintf(buf, sizeof(buf), "%s.%s", t->name.s, g->s);
+            n.best = loader_strdup(L, buf);
+            n.dist = 0;
+        }
+    }
+    unknown_ref(L, &g->pos, "grant '%s' is no vendor's private field", &n, "");
+}
+
 static void check_consumers(struct loader *L, struct names *nm)
 {
     struct cg_config *cfg = L->cfg;
@@ -174,9 +198,7 @@ static void check_consumers(struct loader *L, struct names *nm)
                       c->name.s);
         for (size_t g = 0; g < c->n_grants; g++)
             if (!name_map_get(&nm->private_fields, c->grants[g].s, &ignored))
-                ref_error(L, &c->grants[g].pos,
-                          "grant '%s' is no vendor's private field",
-                          c->grants[g].s);
+                unknown_grant(L, &c->grants[g]);
     }
 }
 

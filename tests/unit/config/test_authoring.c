@@ -155,6 +155,17 @@ static const struct case_ refs[] = {
      "consumers: [{name: ops, role: government}]\nrules: [\"rules/*.yaml\"]\n",
      RULES_OK,
      {"unknown network 'NB'; did you mean 'nb'?"}},
+    /* grants: the nearest private field, or a table's column of that
+     * name, which is granted as <table>.<column> */
+    {"vendors:\n  - {name: v, topics: [\"v/+\"], private: [owner_id]}\n"
+     "tables:\n  - {name: bins, file: bins.csv, key: id, private: [owner]}\n"
+     "consumers: [{name: fm, role: enterprise, grants: [owner, ownerid]}]\n"
+     "rules: [\"rules/*.yaml\"]\n",
+     RULES_OK,
+     {"grant 'owner' is no vendor's private field; did you mean "
+      "'bins.owner'?",
+      "grant 'ownerid' is no vendor's private field; did you mean "
+      "'owner_id'?"}},
     {MINIMAL,
      "domain: e\nrules:\n  - {name: r, to: [nobody-at-all]}\n",
      {"to: 'nobody-at-all' is neither a consumer nor a role (government | "
