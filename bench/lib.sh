@@ -174,13 +174,14 @@ rules:
 EOF
 }
 
-# write_city DIR QOS: the example city as it is in config/, pointed at this
-# broker, with its own client id, a clean session (no session may outlive
-# a run and collect the next run's traffic) and every QoS set to QOS.
+# write_city DIR QOS: the example city as it is in config/ (rules and lookup
+# tables), pointed at this broker, with its own client id, a clean session
+# (no session may outlive a run and collect the next run's traffic) and
+# every QoS set to QOS.
 write_city() {
     local d=$1 q=$2
     mkdir -p "$d"
-    cp -r "$root/config/rules" "$d/"
+    cp -r "$root/config/rules" "$root/config/tables" "$d/"
     sed -e "s#^\(  uri: \)tcp://[^ ]*#\1tcp://127.0.0.1:$port#" \
         -e "s#^\(  client_id: \)[^ ]*#\1cg-bench-city-q$q#" \
         -e "s#^\(  clean_session: \)false#\1true#" \
