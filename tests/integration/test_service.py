@@ -469,6 +469,9 @@ class ServiceTest(IntegrationTest):
         for apply, line in steps:
             apply()
             wait_until(lambda: line in self.g.log_text(), 10, what=line)
+        # The last "reloading:" line is seen before its "reloaded:".
+        wait_until(lambda: self.g.log_text().count("reloaded:") >= len(steps),
+                   10, what="%d reloads" % len(steps))
         self.assertEqual(self.g.log_text().count("reloaded:"), len(steps))
         # The intake connection goes and comes back, named each time.
         port = self.b.port
