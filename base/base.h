@@ -163,6 +163,10 @@ void cg_src_locate(const struct cg_src *src, size_t offset, int *line,
 bool cg_utf8_valid(const char *s, size_t n);
 /* Number of code points in valid UTF-8. */
 size_t cg_utf8_count(const char *s, size_t n);
+/* Decodes the UTF-8 sequence at s[0..n), n > 0: its length with the code
+ * point in *cp, or 0 when it is not valid (overlong, surrogate, beyond
+ * U+10FFFF, truncated). */
+size_t cg_utf8_decode(const char *s, size_t n, uint32_t *cp);
 
 /*
  * Reads a number in JSON syntax filling s[0..n) exactly (no spaces, no

@@ -44,6 +44,18 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
     return len;
 }
 
+size_t cg_utf8_decode(const char *s, size_t n, uint32_t *cp)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t len = utf8_seq(p, n);
+    if (!len)
+        return 0;
+    *cp = len == 1 ? p[0] : p[0] & (0x7Fu >> len);
+    for (size_t i = 1; i < len; i++)
+        *cp = (*cp << 6) | (p[i] & 0x3Fu);
+    return len;
+}
+
 bool cg_utf8_valid(const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;

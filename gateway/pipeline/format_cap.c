@@ -16,23 +16,6 @@
 /* ---- text ------------------------------------------------------------------
  */
 
-static size_t utf8_len(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    size_t len = s[0] < 0x80 ? 1 : s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : 2;
-    if (len > n || (s[0] >= 0x80 && s[0] < 0xC2) || s[0] > 0xF4)
-        return 0;
-    *cp = len == 1 ? s[0] : s[0] & (0x7F >> len);
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        *cp = (*cp << 6) | (s[i] & 0x3F);
-    }
-    static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (*cp < min[len] || *cp > 0x10FFFF || (*cp >= 0xD800 && *cp <= 0xDFFF))
-        return 0;
-    return len;
-}
-
 /* What XML 1.0 allows as a character at all. */
 static bool xml_char(uint32_t cp)
 {
@@ -76,10 +59,9 @@ static void put_escaped(struct cg_buf *b, uint32_t cp, const char *s,
 
 void format__xml_text(struct cg_buf *b, const char *s, size_t n)
 {
-    const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < n;) {
         uint32_t cp = 0;
-        size_t len = utf8_len(u + i, n - i, &cp);
+        size_t len = cg_utf8_decode(s + i, n - i, &cp);
         if (len == 0 || !xml_char(cp))
             cg_buf_puts(b, "\xEF\xBF\xBD"); /* U+FFFD */
         else

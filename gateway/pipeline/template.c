@@ -127,25 +127,6 @@ void tpl__free(struct tpl *t)
     t->n = 0;
 }
 
-/* Decodes one UTF-8 sequence at s[0..n): its length, or 0 when it is not
- * valid (overlong, surrogate, beyond U+10FFFF, truncated). */
-static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    size_t len = s[0] < 0x80 ? 1 : s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : 2;
-    if (len > n || (s[0] >= 0x80 && s[0] < 0xC2) || s[0] > 0xF4)
-        return 0;
-    *cp = len == 1 ? s[0] : s[0] & (0x7F >> len);
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        *cp = (*cp << 6) | (s[i] & 0x3F);
-    }
-    static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (*cp < min[len] || *cp > 0x10FFFF || (*cp >= 0xD800 && *cp <= 0xDFFF))
-        return 0;
-    return len;
-}
-
 /* What MQTT forbids in a topic name, or brokers refuse (mosquitto drops
  * the connection): NUL, C0 and C1 controls, DEL, noncharacters. */
 static bool forbidden(uint32_t cp)
@@ -159,11 +140,10 @@ static bool forbidden(uint32_t cp)
 
 void tpl__put_safe(struct cg_buf *b, const char *s, size_t n)
 {
-    const unsigned char *u = (const unsigned char *)s;
     size_t out = 0;
     for (size_t i = 0; i < n;) {
         uint32_t cp = 0;
-        size_t len = utf8_next(u + i, n - i, &cp);
+        size_t len = cg_utf8_decode(s + i, n - i, &cp);
         bool replace =
             len == 0 || forbidden(cp) || cp == '/' || cp == '+' || cp == '#';
         size_t take = replace ? 1 : len;
@@ -186,10 +166,9 @@ const char *tpl__invalid(const char *topic, size_t len)
         return "is empty";
     if (len > 65535)
         return "is longer than MQTT's 65,535 bytes";
-    const unsigned char *u = (const unsigned char *)topic;
     for (size_t i = 0; i < len;) {
         uint32_t cp = 0;
-        size_t n = utf8_next(u + i, len - i, &cp);
+        size_t n = cg_utf8_decode(topic + i, len - i, &cp);
         if (n == 0)
             return "is not valid UTF-8";
         if (forbidden(cp) || cp == '+' || cp == '#')
