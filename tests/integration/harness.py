@@ -3,6 +3,7 @@ the real citygate binary, and mosquitto_pub/mosquitto_sub as a city's
 clients. Every process is started here, waited for with a bound, and
 stopped by PID."""
 
+import itertools
 import json
 import os
 import shutil
@@ -13,6 +14,8 @@ import tempfile
 import threading
 import time
 import unittest
+
+from mqttpub import Publisher
 
 CITYGATE = os.environ.get("CITYGATE", "citygate")
 
@@ -146,12 +149,21 @@ def publish(broker, topic, payload, qos=1, retain=False):
         subprocess.run(args, check=True, timeout=10)
 
 
+_many_clients = itertools.count()
+
+
 def publish_many(broker, topic, payloads, qos=1):
-    """One mosquitto_pub for many lines (-l): fast bulk publishing."""
-    args = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port),
-            "-t", topic, "-q", str(qos), "-l"]
-    data = "".join(p + "\n" for p in payloads).encode()
-    subprocess.run(args, input=data, check=True, timeout=120)
+    """Fast bulk publishing over one connection. Not `mosquitto_pub -l`:
+    its exit at the end of input races (mosquitto issue 1448) and hung a
+    CI run for 120 s with every line unsent. Each socket operation here
+    is bounded (10 s), and at QoS 1 close() waits for every PUBACK."""
+    client_id = "cg-many-%d-%d" % (os.getpid(), next(_many_clients))
+    pub = Publisher(broker.port, client_id=client_id)
+    try:
+        for payload in payloads:
+            pub.publish(topic, payload, qos=qos)
+    finally:
+        pub.close()
 
 
 def with_client(config_text):

@@ -230,7 +230,9 @@ class Promises(Base):
             t0 = time.monotonic()
             publish(self.b, "%s/air/a%d" % (self.pfx, i), '{"zone": "z"}')
             self.all.wait_count(i + 1, self.pfx + "/out/gov/", timeout=10)
-            self.assertLess(time.monotonic() - t0, 2.0,
+            # A stall is 5-10 s (a connect attempt); 4 s leaves room for a
+            # loaded machine.
+            self.assertLess(time.monotonic() - t0, 4.0,
                             "message %d took %.1f s" % (i, time.monotonic() - t0))
             time.sleep(0.1)
         self.assertEqual(self.g.stop(), 0)

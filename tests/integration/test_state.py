@@ -154,8 +154,10 @@ class StateTest(IntegrationTest):
         end = epoch(north["data"]["window_end"])
         self.assertEqual(end - epoch(north["data"]["window_start"]), 4.0)
         late = seen - end
+        # No message followed the four: a timer sent these. How soon is
+        # printed, not asserted: a CI run with four suites on two shared
+        # cores once saw 4 s.
         print("window event seen %.3f s after the window's end" % late)
-        self.assertLess(late, 1.5)  # a timer, not the next message, sent it
         time.sleep(4.5)  # an empty window sends nothing
         self.assertEqual(len(self.events("zones")), 2)
         self.assertEqual(self.g.stop(), 0)
@@ -169,7 +171,9 @@ class StateTest(IntegrationTest):
         self.gauge(6)
         wait_until(lambda: self.events("high"), 10, what="the alert to fire")
         fired = self.events("high")[0]
-        self.assertLess(epoch(fired["data"]["active_since"]) - first, 1.0)
+        # From the first message (the second came 2.3 s later); the slack is
+        # for a loaded machine's intake.
+        self.assertLess(epoch(fired["data"]["active_since"]) - first, 2.0)
         return fired
 
     def restart_and_resolve(self, fired, connects):
@@ -248,7 +252,8 @@ class StateTest(IntegrationTest):
         self.gauge(5)  # pending since before the reload: fires now
         fired = wait_until(lambda: self.events("high"), 10,
                            what="the alert pending since before the reload")
-        self.assertLess(epoch(fired[0]["data"]["active_since"]) - began, 1.0)
+        # Since the first message, 4.3 s before the second: not restarted.
+        self.assertLess(epoch(fired[0]["data"]["active_since"]) - began, 2.0)
         self.assertEqual(self.g.stop(), 0)
 
     def test_suppressed_events_counted_by_why(self):
@@ -333,10 +338,13 @@ class StateTest(IntegrationTest):
                          total - max_keys)
         bound = max_keys * BYTES_PER_KEY // 1024 + 4096
         grown = samples[-1] - samples[0]
+        sanitized = os.environ.get("CG_SANITIZED") == "1"
         print("RSS kB at 1,000, 20,000 ... 100,000 devices: %s; grown %d kB, "
-              "bound %d kB (max_keys x %d B + 4 MiB)" %
-              (samples, grown, bound, BYTES_PER_KEY))
-        if os.environ.get("CG_SANITIZED") != "1":
+              "bound %d kB (max_keys x %d B + 4 MiB)%s" %
+              (samples, grown, bound, BYTES_PER_KEY,
+               "; not checked: ASan keeps freed memory in quarantine"
+               if sanitized else ""))
+        if not sanitized:
             self.assertLess(grown, bound)
             # Past max_keys the table is full: evictions, not growth.
             self.assertLess(samples[-1] - samples[1], 2048)
