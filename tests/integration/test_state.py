@@ -125,6 +125,10 @@ class StateTest(IntegrationTest):
                     return int(line.split()[-1])
         return None
 
+    def received(self, vendor):
+        return self.metric_line(
+            'citygate_messages_received_total{vendor="%s"}' % vendor) or 0
+
     def metric_line(self, prefix):
         url = "http://127.0.0.1:%d/metrics" % self.mport
         with urllib.request.urlopen(url, timeout=5) as r:
@@ -222,11 +226,19 @@ class StateTest(IntegrationTest):
         state = os.path.join(self.workdir, "spool", "state", "state.jsonl")
         lines = ['{"level": 0, "zone": "z%d"}' % (i % 50) for i in range(20000)]
         start = time.time()
-        saved_during = []
-        while time.time() - start < 8:
+        saved_during, sent = [], 2
+        # 8 s of bursts (at most 100), each taken whole before the next:
+        # the pipeline stays busy, the broker's queue stays short, and a
+        # stalled pipeline fails here by name.
+        for _ in range(100):
             publish_many(self.b, self.pfx + "/gauge/busy", lines, qos=0)
+            sent += len(lines)
+            wait_until(lambda: self.received("gauge") >= sent, 60, step=0.1,
+                       what="the gateway to take all %d messages" % sent)
             if os.path.exists(state) and os.stat(state).st_mtime > start + 1:
                 saved_during.append(os.stat(state).st_mtime)
+            if time.time() - start >= 8:
+                break
         self.assertTrue(saved_during, "no snapshot while the traffic flowed")
         self.g.kill()
         time.sleep(1)
