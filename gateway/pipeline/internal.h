@@ -223,10 +223,9 @@ struct fired {
     size_t n_taints;
     bool no_citizens; /* below a window's min_count */
     /* An alert's resolution: CAP sends a Cancel that references the
-     * firing event (its source hash and time), when one was kept. */
+     * firing event, when one was kept. */
     bool resolved, has_ref;
-    uint64_t ref_hash;
-    double ref_time;
+    struct cg_state_ref ref;
 };
 
 /* ingest.c: finds the vendor (NULL: none matches) and splits the topic

@@ -351,10 +351,10 @@ static int make_view(struct cg_pipeline *p, const struct msg_ctx *mc,
         char *ref = cg_arena_alloc(p->arena, 17);
         if (!ref)
             return CG_ENOMEM;
-        cg_hex64(cg_hash_mix(f->ref_hash ^ who(f, c)), ref);
+        cg_hex64(cg_hash_mix(f->ref.hash ^ who(f, c)), ref);
         v->resolved = true;
         v->ref_id = ref;
-        v->ref_sent = f->ref_time;
+        v->ref_sent = (double)f->ref.time / 1000.0;
     }
     if (mc->device && !device) { /* hash(device), as hash() gives it */
         char *hex = cg_arena_alloc(p->arena, 17);
@@ -370,6 +370,15 @@ static int make_view(struct cg_pipeline *p, const struct msg_ctx *mc,
     return visible_data(p, mc, f, c, &v->data);
 }
 
+/* CAP takes warnings, criticals and their resolutions: not an info event,
+ * nor the Cancel of an alert that fired as info and so never went out. */
+static bool cap_takes(const struct fired *f)
+{
+    if (f->resolved)
+        return !f->has_ref || f->ref.severity != CG_SEV_INFO;
+    return f->severity != CG_SEV_INFO;
+}
+
 /* The payload in the consumer's format, in p->json. Returns 1, 0 when the
  * format takes no such event (CAP: only warning and critical), or
  * CG_ENOMEM. */
@@ -382,8 +391,8 @@ static int put_payload(struct cg_pipeline *p, const struct msg_ctx *mc,
         put_envelope(&p->json, p, mc, f, c, id);
         return p->json.oom ? CG_ENOMEM : 1;
     }
-    if (format == CG_CONSUMER_CAP && f->severity == CG_SEV_INFO && !f->resolved)
-        return 0; /* CAP takes warnings, criticals and their resolutions */
+    if (format == CG_CONSUMER_CAP && !cap_takes(f))
+        return 0;
     struct event_view v;
     if (make_view(p, mc, f, c, id, &v) != CG_OK)
         return CG_ENOMEM;

@@ -189,8 +189,7 @@ static int route_timer(void *user, const struct cg_state_event *e)
         .no_citizens = !e->citizens,
         .resolved = e->kind == CG_EVENT_STALE,
         .has_ref = e->has_ref,
-        .ref_hash = e->ref_hash,
-        .ref_time = (double)e->ref_time / 1000.0,
+        .ref = e->ref,
     };
     if (f.severity < 0)
         f.severity = window_severity(r, &mc, &e->data);
@@ -262,10 +261,8 @@ static int alert(struct cg_pipeline *p, struct msg_ctx *mc,
     struct cg_value data = f.data;
     int severity = f.severity, n = 0;
     if (action == CG_ALERT_RESOLVE) {
-        int64_t at;
         f.resolved = true;
-        f.has_ref = cg_state_alert_ref(&st, &f.ref_hash, &at);
-        f.ref_time = (double)at / 1000.0;
+        f.has_ref = cg_state_alert_ref(&st, &f.ref);
     }
     if (action != CG_ALERT_KEEP) {
         if (alert_event(p, &f, action, st.active_since) != CG_OK)
@@ -277,7 +274,8 @@ static int alert(struct cg_pipeline *p, struct msg_ctx *mc,
                           (uint32_t)(mc->vendor - p->vendors), mc->m->topic,
                           mc->m->topic_len);
     if (action == CG_ALERT_FIRE) /* the alert a Cancel will reference */
-        cg_state_alert_fired(&st, mc->hash, (int64_t)(mc->time * 1000.0));
+        cg_state_alert_fired(&st, mc->hash, (int64_t)(mc->time * 1000.0),
+                             severity);
     return n;
 }
 

@@ -130,19 +130,20 @@ void cg_state_alert_commit(struct cg_state_rule *r, struct cg_state_step *st,
     keep(k, data, severity, vendor, topic, topic_len);
 }
 
-void cg_state_alert_fired(struct cg_state_step *st, uint64_t hash, int64_t time)
+void cg_state_alert_fired(struct cg_state_step *st, uint64_t hash, int64_t time,
+                          int severity)
 {
     struct alert_key *k = st->entry;
     k->fire_hash = hash;
     k->fire_time = time;
+    k->fire_severity = (uint8_t)severity;
 }
 
-bool cg_state_alert_ref(const struct cg_state_step *st, uint64_t *hash,
-                        int64_t *time)
+bool cg_state_alert_ref(const struct cg_state_step *st,
+                        struct cg_state_ref *ref)
 {
     const struct alert_key *k = st->entry;
-    *hash = k->fire_hash;
-    *time = k->fire_time;
+    *ref = (struct cg_state_ref){k->fire_hash, k->fire_time, k->fire_severity};
     return k->fire_time != 0;
 }
 
@@ -175,8 +176,7 @@ static int emit(struct cg_state_rule *r, struct alert_key *k, int kind,
         .topic_len = k->topic ? strlen(k->topic) : 0,
         .citizens = true,
         .has_ref = kind == CG_EVENT_STALE && k->fire_time != 0,
-        .ref_hash = k->fire_hash,
-        .ref_time = k->fire_time,
+        .ref = {k->fire_hash, k->fire_time, k->fire_severity},
     };
     if (cg_state_data_extend(c->arena, k->data ? k->data : &empty, extra, n,
                              &e.data) != CG_OK)

@@ -77,8 +77,9 @@ struct alert_key {
     uint32_t vendor;
     uint8_t firing, severity;
     /* The firing event, for the CAP Cancel that references it (SPEC
-     * §15): its source message's hash (event ids derive from it) and its
-     * time in ms. */
+     * §15): its severity (CAP took it only above info), its source
+     * message's hash (event ids derive from it) and its time in ms. */
+    uint8_t fire_severity;
     uint64_t fire_hash;
     int64_t fire_time;
 };

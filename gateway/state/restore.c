@@ -97,11 +97,15 @@ static int alert_key(struct restore *rs, const struct cg_value *o)
     k->next_repeat = rep + rs->outage;
     k->firing = f != 0;
     k->severity = (uint8_t)sev;
-    int64_t ft;
+    int64_t ft, fs;
     const struct cg_value *fh = get(o, "fh", CG_STR);
     if (fh && fh->len == 16 && get_int(o, "ft", &ft)) {
         k->fire_hash = strtoull(fh->as.str, NULL, 16);
         k->fire_time = ft; /* a time in the past: it does not move */
+        /* A save from before "fs": taken as sent to CAP, as it was. */
+        bool known =
+            get_int(o, "fs", &fs) && fs >= CG_SEV_INFO && fs <= CG_SEV_CRITICAL;
+        k->fire_severity = (uint8_t)(known ? fs : CG_SEV_WARNING);
     }
     k->vendor = vendor;
     const struct cg_value *tp = get(o, "tp", CG_STR);

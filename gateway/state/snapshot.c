@@ -5,7 +5,8 @@
  *   {"citygate_state":1,"gateway":"edge-box-01","saved":1893456000000}
  *   {"rule":"water/river-high","def":"9f2c...","kind":"alert"}
  *   {"k":"gauge-7","t":...,"a":...,"f":1,"h":...,"r":...,"sev":2,
- *    "v":"riverwatch","tp":"vendors/...","d":{...}}
+ *    "fh":"<hex>","ft":...,"fs":2,"v":"riverwatch","tp":"vendors/...",
+ *    "d":{...}}
  *   {"rule":"environment/air-hourly","def":"...","kind":"window",
  *    "start":...,"end":...}
  *   {"k":"[\"haidian\"]","t":...,"g":["haidian"],"v":"aircheck",
@@ -85,6 +86,7 @@ static void put_alert(struct cg_buf *b, const struct alert_key *k,
         key(b, "fh");
         cg_json_put_string(b, hex, 16);
         put_int(b, "ft", k->fire_time);
+        put_int(b, "fs", k->fire_severity);
     }
     put_name(b, "v", k->vendor, names->vendors, names->n_vendors);
     key(b, "tp");

@@ -124,14 +124,21 @@ void cg_state_alert_commit(struct cg_state_rule *r, struct cg_state_step *st,
                            int severity, uint32_t vendor, const char *topic,
                            size_t topic_len);
 
-/* After the commit of CG_ALERT_FIRE: the firing event's source hash and
- * time (ms), kept (and saved) for the resolution to reference it. */
-void cg_state_alert_fired(struct cg_state_step *st, uint64_t hash,
-                          int64_t time);
+/* The firing event a resolution references (CAP's Cancel, SPEC §15). */
+struct cg_state_ref {
+    uint64_t hash; /* its source message's hash: event ids derive from it */
+    int64_t time;  /* ms */
+    int severity;  /* enum cg_severity: CAP took it only above info */
+};
+
+/* After the commit of CG_ALERT_FIRE: the firing event's source hash, time
+ * (ms) and severity, kept (and saved) for the resolution to reference. */
+void cg_state_alert_fired(struct cg_state_step *st, uint64_t hash, int64_t time,
+                          int severity);
 /* Before the commit of CG_ALERT_RESOLVE: what cg_state_alert_fired kept.
  * False when nothing was kept (an alert restored from an older save). */
-bool cg_state_alert_ref(const struct cg_state_step *st, uint64_t *hash,
-                        int64_t *time);
+bool cg_state_alert_ref(const struct cg_state_step *st,
+                        struct cg_state_ref *ref);
 
 /* A message entering a window rule (its `when` held): evaluates the
  * group_by values and the aggregates' arguments against ctx and adds them
@@ -168,8 +175,7 @@ struct cg_state_event {
     /* A stale resolution: the firing event it resolves (see
      * cg_state_alert_fired); has_ref false when none was kept. */
     bool has_ref;
-    uint64_t ref_hash;
-    int64_t ref_time;
+    struct cg_state_ref ref;
 };
 
 /* Returns 0 or more once the event is safe, or a negative CG_E*. */

@@ -293,6 +293,104 @@ static void test_reload_keeps_unchanged_rules(void **state)
     sh_free(&b);
 }
 
+/* ---- CAP: a Cancel only for an Alert that went out (SPEC §15) --------- */
+
+/* SH_CONFIG with a CAP consumer beside gov. */
+static const char *cap_config(void)
+{
+    static char text[4096];
+    snprintf(text, sizeof(text), "%s", SH_CONFIG);
+    char *at = strstr(text, "rules: [");
+    assert_non_null(at);
+    snprintf(at, sizeof(text) - (size_t)(at - text), "%s",
+             "  - { name: cp, role: government, topic: \"c/cap\", "
+             "format: cap }\nrules: [\"rules/*.yaml\"]\n");
+    return text;
+}
+
+/* A hand-edited snapshot gets the trailer a save would write. */
+static void reseal(char *text)
+{
+    char *trailer = strstr(text, "{\"end\":");
+    assert_non_null(trailer);
+    char check[17];
+    cg_hex64(cg_hash64(CG_HASH_SEED, text, (size_t)(trailer - text)), check);
+    memcpy(strstr(trailer, "\"check\":\"") + 9, check, 16);
+}
+
+static const char *const TWO_ALERTS =
+    "domain: d\nrules:\n"
+    "  - name: high\n    when: level > 3\n    for: 1m\n"
+    "    severity: warning\n    to: [gov, cp]\n"
+    "  - name: note\n    when: level > 3\n    for: 1m\n"
+    "    severity: info\n    to: [gov, cp]\n";
+
+/* The warning alert goes to CAP as Alert and Cancel; the info one, which
+ * CAP never took, sends no Cancel either: at once, across a restart, and
+ * (a save from before the firing severity was kept) as it used to. */
+static void test_cap_cancels_only_what_it_alerted(void **state)
+{
+    (void)state;
+    struct cg_buf snap = {0};
+    sh_config = cap_config();
+    const struct step fire[] = {
+        {0, G1, "{\"level\": 5}"},
+        {1 * MIN,
+         G1,
+         "{\"level\": 5}",
+         {"gov|\"rule\":\"d/high\"", "gov|\"rule\":\"d/note\"",
+          "cp|<msgType>Alert</msgType>|<event>high</event>|Moderate"}},
+    };
+    const struct step resolve[] = {
+        {2 * MIN,
+         G1,
+         "{\"level\": 1}",
+         {"gov|\"rule\":\"d/high\"|\"resolved\":true",
+          "gov|\"rule\":\"d/note\"|\"resolved\":true",
+          "cp|<msgType>Cancel</msgType>|<references>|<event>high</event>"}},
+    };
+    struct sh h;
+    sh_load(&h, TWO_ALERTS);
+    sh_steps(&h, "fire", fire, N_ROWS(fire));
+    sh_steps(&h, "resolve", resolve, N_ROWS(resolve));
+    sh_free(&h);
+
+    struct cg_state_restored r;
+    sh_load(&h, TWO_ALERTS);
+    sh_steps(&h, "fire", fire, N_ROWS(fire));
+    save(&h, 90 * SEC, &snap);
+    sh_free(&h);
+    assert_non_null(strstr(snap.data, "\"fs\":0")); /* note fired as info */
+    sh_load(&h, TWO_ALERTS);
+    assert_int_equal(restore(&h, snap.data, snap.len, 100 * SEC, &r), 0);
+    assert_int_equal(r.rules, 2);
+    sh_steps(&h, "resolve after a restart", resolve, N_ROWS(resolve));
+    sh_free(&h);
+
+    /* Without "fs", a firing alert's Cancel goes out as before. */
+    char *old = strdup(snap.data);
+    assert_non_null(old);
+    for (char *at; (at = strstr(old, ",\"fs\":"));)
+        memmove(at, at + 7, strlen(at + 7) + 1); /* ,"fs":N (one digit) */
+    assert_null(strstr(old, "\"fs\""));
+    reseal(old);
+    sh_load(&h, TWO_ALERTS);
+    assert_int_equal(restore(&h, old, strlen(old), 100 * SEC, &r), 0);
+    const struct step both[] = {
+        {2 * MIN,
+         G1,
+         "{\"level\": 1}",
+         {"gov|\"rule\":\"d/high\"", "gov|\"rule\":\"d/note\"",
+          "cp|<msgType>Cancel</msgType>|<event>high</event>",
+          "cp|<msgType>Cancel</msgType>|<event>note</event>"}},
+    };
+    sh_steps(&h, "an older save", both, N_ROWS(both));
+    sh_free(&h);
+    free(old);
+    sh_config = NULL;
+    cg_buf_free(&snap);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -302,6 +400,7 @@ int main(void)
         cmocka_unit_test(test_torn_and_garbled_snapshots),
         cmocka_unit_test(test_snapshot_files),
         cmocka_unit_test(test_reload_keeps_unchanged_rules),
+        cmocka_unit_test(test_cap_cancels_only_what_it_alerted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
