@@ -264,6 +264,23 @@ static void read_password(struct loader *L, yaml_node_t *n,
     cg_free(f.text);
 }
 
+/* The gateway subscribes as $share/<group>/<filter>: MQTT 5 (4.8.2) bars
+ * '/', '+' and '#' from a share name, and a broker refuses the whole
+ * subscription, so a bad group would silently receive nothing. */
+static void check_share_group(struct loader *L, yaml_node_t *n,
+                              const char *group)
+{
+    size_t mark = where_push(L, ".share_group");
+    if (!*group)
+        loader_error(L, n, "must not be empty");
+    else if (strpbrk(group, "/+#"))
+        loader_error(L, n,
+                     "'%s' must not contain '/', '+' or '#' (it becomes "
+                     "$share/<group>/<filter>)",
+                     group);
+    where_pop(L, mark);
+}
+
 int load_broker_into(struct loader *L, yaml_node_t *n, struct cg_broker_conf *b)
 {
     b->pos = node_pos(L, n);
@@ -277,6 +294,8 @@ int load_broker_into(struct loader *L, yaml_node_t *n, struct cg_broker_conf *b)
         loader_error(L, map_get(L, n, "client_id"), "must not be empty");
         where_pop(L, mark);
     }
+    if (b->share_group)
+        check_share_group(L, map_get(L, n, "share_group"), b->share_group);
     if (b->password_file)
         read_password(L, map_get(L, n, "password_file"), b);
     return errs;

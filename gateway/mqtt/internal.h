@@ -124,6 +124,12 @@ void mqtt__openssl_reason(const char *line, size_t len, char *out, size_t size);
  * backoff doubles up to 30 s. */
 double mqtt__next_wait(double *backoff);
 
+/* A connection counts as working, and its loss resets the backoff, once
+ * it has stayed up this long: one that a broker drops at once (it refuses
+ * a SUBSCRIBE by closing the connection) is retried at a growing
+ * interval, not twice a second for ever. */
+#define MQTT_STABLE_S 10.0
+
 /* ---- the Paho backend (paho.c, paho_driver.c, journal.c) ---------------
  *
  * Paho's synchronous client in single-threaded mode: MQTTClient_cycle
@@ -141,6 +147,7 @@ struct paho_conn {
     unsigned acked;    /* requests done, for callers that wait */
     int state;         /* driver thread only from here on */
     double next_try, backoff;
+    double up_since; /* when the connection came up (MQTT_STABLE_S) */
     bool registered, ever_up;
     bool self_held; /* suspended by the driver while it holds a message */
     bool resub_due; /* the filter list changed or the session resumed */

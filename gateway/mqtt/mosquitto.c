@@ -40,7 +40,8 @@ struct mosq {
     pthread_cond_t wake;  /* ends the network thread's backoff wait */
     pthread_t net;        /* the network thread, while looping */
     bool looping, suspended;
-    double backoff; /* network thread: the next reconnect's wait */
+    double backoff;  /* network thread: the next reconnect's wait */
+    double up_since; /* network thread: when it connected (0: down) */
     atomic_bool connected, stopping, down;
     /* publish completion: mid -> ticket; a completion may beat the map */
     uint8_t mid_state[65536];
@@ -137,7 +138,7 @@ static void on_connect(struct mosquitto *c, void *obj, int rc, int flags)
         mqtt__log_refused(&q->base, reason);
         return;
     }
-    q->backoff = 0; /* connected: the next loss reconnects at once */
+    q->up_since = cg_time_mono(); /* see MQTT_STABLE_S */
     atomic_store(&q->connected, true);
     subscribe_all(q);
     mqtt__log_connected(&q->base, flags & 1);
@@ -259,6 +260,10 @@ static void *net_run(void *arg)
         if (rc == MOSQ_ERR_SUCCESS || atomic_load(&q->down))
             continue;
         atomic_store(&q->connected, false);
+        /* The loss of a working connection reconnects at once. */
+        if (q->up_since && cg_time_mono() - q->up_since >= MQTT_STABLE_S)
+            q->backoff = 0;
+        q->up_since = 0;
         if (!wait_to_reconnect(q))
             break;
         rc = mosquitto_reconnect_async(q->client);

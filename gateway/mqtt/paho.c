@@ -262,6 +262,34 @@ static int paho_resubscribe(struct cg_mqtt *m, const char *const *filters,
     return rc;
 }
 
+/* Takes the filters of add that the broker did not grant (all of them
+ * when the SUBSCRIBE failed as a whole; else those whose SUBACK code is
+ * 0x80) out of want, the list the journal keeps as subscribed: the next
+ * connection asks for them again, even on a resumed session, instead of
+ * taking the refusal for a subscription. */
+static void forget_refused(struct paho *p, struct mqtt_filters *want,
+                           const struct mqtt_filters *add, bool answered)
+{
+    for (size_t i = 0; i < add->n; i++) {
+        if (answered && add->qos[i] != 0x80)
+            continue;
+        if (answered)
+            cg_log(CG_LOG_ERROR,
+                   "%s: the broker refused the subscription to "
+                   "'%s'",
+                   p->base.name, add->f[i]);
+        for (size_t j = 0; j < want->n; j++) {
+            if (strcmp(want->f[j], add->f[i]))
+                continue;
+            cg_free(want->f[j]);
+            want->f[j] = want->f[want->n - 1];
+            want->qos[j] = want->qos[want->n - 1];
+            want->n--;
+            break;
+        }
+    }
+}
+
 /* Subscribes the filters the broker does not have yet (all of them in
  * one SUBSCRIBE) and unsubscribes those that went away; the driver thread
  * calls it, at a quiet moment: Paho waits for the SUBACK, which the broker
@@ -290,8 +318,9 @@ void paho__resubscribe(struct paho *p)
     if (rc == CG_OK && add.n) {
         int r = MQTTClient_subscribeMany(p->client, (int)add.n, add.f, add.qos);
         if (r != MQTTCLIENT_SUCCESS)
-            cg_log(CG_LOG_ERROR, "mqtt: subscribe on %s failed: %s",
+            cg_log(CG_LOG_ERROR, "%s: subscribe on %s failed: %s", p->base.name,
                    p->base.shown, MQTTClient_strerror(r));
+        forget_refused(p, &want, &add, r == MQTTCLIENT_SUCCESS);
     }
     mqtt__filters_free(&add);
     mqtt__filters_free(&p->subscribed);

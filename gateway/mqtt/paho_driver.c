@@ -323,7 +323,7 @@ static void connect_now(struct paho *p)
         return;
     }
     c->state = ST_UP;
-    c->backoff = BACKOFF_FIRST;
+    c->up_since = cg_time_mono();
     c->ever_up = true;
     c->resub_due = session && paho__filters_changed(p);
     mqtt__log_connected(m, session);
@@ -362,7 +362,10 @@ static void went_down(struct paho *p, bool collateral)
     const char *cause = collateral ? "dropped together with another "
                                      "connection that failed"
                                    : "connection lost";
+    struct paho_conn *c = paho__conn(p);
     paho__went_down(p);
+    if (cg_time_mono() - c->up_since >= MQTT_STABLE_S)
+        c->backoff = BACKOFF_FIRST;
     retry_later(p, !collateral);
     mqtt__log_lost((struct cg_mqtt *)p, cause);
     if (cb->lost)

@@ -2,6 +2,7 @@
 careless operator and an unlucky day did to citygate, each against a real
 mosquitto and the real binary. Every test here failed before its fix."""
 
+import calendar
 import json
 import os
 import signal
@@ -74,12 +75,18 @@ rules:
 """
 
 
+def epoch(stamp):
+    """A log line's 2030-01-01T00:00:00.123Z as epoch seconds."""
+    whole = calendar.timegm(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S"))
+    return whole + float(stamp[19:23] or 0)
+
+
 class Base(IntegrationTest):
     def start(self, consumers=GOV_AND_PUBLIC, rules=RULES, spool=None,
               reserve="0", extra_brokers=(), wait=True,
-              rule_files='"rules.yaml"'):
+              rule_files='"rules.yaml"', broker_extra=""):
         self.pfx = "pr%d" % os.getpid()
-        self.b = self.broker(persistence=True)
+        self.b = self.broker(persistence=True, extra=broker_extra)
         self.mport = free_port()
         with open(os.path.join(self.workdir, "rules.yaml"), "w") as f:
             f.write(rules)
@@ -160,6 +167,35 @@ class Promises(Base):
         publish(self.b, self.pfx + "/air/a1", '{"zone": "z1"}')
         self.all.wait_count(1, self.pfx + "/out/gov/", timeout=30)
         at_other.wait_count(1, self.pfx + "/out/min/", timeout=30)
+        self.assertEqual(self.g.stop(), 0)
+
+    def test_refused_subscription_is_asked_again(self):
+        """A SUBSCRIBE the broker refuses (mosquitto drops a client whose
+        filter is deeper than 200 levels) is not taken for a subscription:
+        each later connection asks again, and says so, although it
+        resumes its session, instead of receiving nothing in silence. And
+        a connection dropped at once is retried at a growing interval,
+        not twice a second."""
+        self.start(wait=False)
+        self.g.stop()
+        deep = "/".join(["x"] * 210)
+        self.g = self.gateway(self.text.replace(
+            "  - name: bays\n",
+            '  - name: deep\n    topics: ["%s/deep/%s"]\n  - name: bays\n'
+            % (self.pfx, deep)))
+        failed = "intake: subscribe on %s failed" % self.b.uri()
+        lines = wait_until(
+            lambda: [l for l in self.g.log_text().splitlines()
+                     if failed in l][4:] and
+            [l for l in self.g.log_text().splitlines() if failed in l],
+            60, step=0.2, what="five refused subscriptions")
+        self.assertIn("(session resumed)", self.g.log_text())
+        at = [epoch(l.split()[0]) for l in lines]
+        gaps = [b - a for a, b in zip(at, at[1:])]
+        # Waits of 0.5 s doubling, each times 0.5 to 1.5: the fourth is
+        # 2 s at least (without the doubling, 0.75 s at most). A lower
+        # bound: a slow machine cannot fail it.
+        self.assertGreaterEqual(gaps[3], 1.5, gaps)
         self.assertEqual(self.g.stop(), 0)
 
     # ---- 2. a recursive alias never takes the gateway down ------------------

@@ -46,6 +46,19 @@ static const struct check_case check_cases[] = {
      "consumers[0].broker.client_id: must not be empty"},
     {VENDOR RULES "consumers:\n  - name: ops\n    broker: { client_id: x }\n",
      NULL},
+    /* share_group: $share/<group>/<filter> with a '/', '+' or '#' in the
+     * group is refused by the broker, and the gateway would receive
+     * nothing. */
+    {VENDOR RULES CONSUMER "broker:\n  share_group: 'a/b'\n",
+     "citygate.yaml:9:16: error: broker.share_group: 'a/b' must not contain "
+     "'/', '+' or '#'"},
+    {VENDOR RULES CONSUMER "broker:\n  share_group: 'x+'\n",
+     "broker.share_group: 'x+' must not contain"},
+    {VENDOR RULES CONSUMER "broker:\n  share_group: '#'\n",
+     "broker.share_group: '#' must not contain"},
+    {VENDOR RULES CONSUMER "broker:\n  share_group: ''\n",
+     "broker.share_group: must not be empty"},
+    {VENDOR RULES CONSUMER "broker:\n  share_group: city-gate_2.east\n", NULL},
     /* Connections that share a client id on one broker. */
     {VENDOR RULES
      "consumers:\n  - name: ops\n    broker: { client_id: citygate-citygate "
