@@ -156,6 +156,15 @@ static long days_from_civil(int y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
+/* The days of month m (1 to 12) of year y, leap years counted: so that
+ * February 30 is refused rather than rolled into March. */
+static int days_in_month(int y, int m)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return days[m - 1] + (m == 2 && leap);
+}
+
 static int parse_offset(const char *s, size_t n, size_t *i, int *offset_s)
 {
     if (*i < n && (s[*i] == 'Z' || s[*i] == 'z')) {
@@ -183,7 +192,8 @@ int cg_time_parse(const char *s, size_t n, double *epoch_s)
         digits(s, n, &i, 2, &mi) || expect(s, n, &i, ":") ||
         digits(s, n, &i, 2, &sec))
         return CG_EINVAL;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 ||
+        mi > 59 || sec > 60)
         return CG_EINVAL;
     double frac = 0, scale = 0.1;
     if (i < n && s[i] == '.') {

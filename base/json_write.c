@@ -2,6 +2,7 @@
  * JSON output: strings with the escapes RFC 8259 requires, numbers in the
  * one format citygate uses everywhere (SPEC §12), and whole values.
  */
+#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -159,10 +160,12 @@ void cg_json_put_num(struct cg_buf *b, double d)
     if (put_short_fixed(b, d))
         return;
     /* 15 significant digits always read back as the same decimal, so the
-     * first precision that round-trips is also the shortest form. */
+     * first precision that round-trips is also the shortest form; but a
+     * subnormal holds fewer digits than 15 (5e-324 would print as
+     * 4.94065645841247e-324), so its search starts at one. */
     char tmp[40];
     int n = 0;
-    for (int prec = 15; prec <= 17; prec++) {
+    for (int prec = fabs(d) < DBL_MIN ? 1 : 15; prec <= 17; prec++) {
         n = snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
         if (strtod(tmp, NULL) == d)
             break;
