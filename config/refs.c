@@ -253,11 +253,18 @@ static void check_rules(struct loader *L, const struct names *nm)
             check_rule(L, nm, rule);
             if (!rule->name.s || !rule->full_name)
                 continue;
-            if (name_map_get(&full, rule->full_name, &first))
-                ref_error(L, &rule->name.pos,
-                          "duplicate rule name '%s' in its domain",
-                          rule->name.s);
-            else if (name_map_put(&full, rule->full_name, f) < 0)
+            /* One file's duplicates were reported as it loaded. */
+            if (name_map_get(&full, rule->full_name, &first)) {
+                if (first != f) {
+                    const struct cg_pos *at = &rule->name.pos;
+                    cg_diags_add(L->d, at->file, at->line, at->col,
+                                 "duplicate rule name '%s' in domain '%s' "
+                                 "(also in %s)",
+                                 rule->name.s, file->domain.s,
+                                 cfg->rule_files[first].path);
+                    L->errors++;
+                }
+            } else if (name_map_put(&full, rule->full_name, f) < 0)
                 L->oom = 1;
         }
     }

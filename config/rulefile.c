@@ -231,6 +231,23 @@ static void check_ngsi_type(struct loader *L, yaml_node_t *item,
     where_pop(L, mark);
 }
 
+/* A rule's name makes its full name <domain>/<name> and its event's
+ * `type`: an empty one or one with a '/' would make them ambiguous. */
+static bool check_rule_name(struct loader *L, yaml_node_t *item,
+                            const char *name)
+{
+    const char *why = !name[strspn(name, " \t\r\n\f\v")] ? "must not be empty"
+                      : strchr(name, '/') ? "must not contain '/' (the full "
+                                            "name is <domain>/<name>)"
+                                          : NULL;
+    if (!why)
+        return true;
+    size_t mark = where_push(L, ".name");
+    loader_error(L, map_get(L, item, "name"), "%s", why);
+    where_pop(L, mark);
+    return false;
+}
+
 static void load_rule(struct loader *L, yaml_node_t *item,
                       struct cg_rule_file_conf *f, size_t i)
 {
@@ -238,7 +255,7 @@ static void load_rule(struct loader *L, yaml_node_t *item,
     r->pos = node_pos(L, item);
     r->domain = f->domain.s;
     schema_apply(L, item, rule_fields, r); /* a problem hides no other */
-    if (!r->name.s || !r->domain)
+    if (!r->name.s || !r->domain || !check_rule_name(L, item, r->name.s))
         return;
     char buf[512];
     snprintf(buf, sizeof(buf), "%s/%s", r->domain, r->name.s);

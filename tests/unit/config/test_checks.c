@@ -225,9 +225,10 @@ static void test_many_globs(void **state)
                "  - name: r7\n    to: [ops]\n");
     const char *out = load_dir(&rc, NULL);
     assert_int_equal(rc, CG_EINVAL);
-    assert_non_null(
-        strstr(out, "r050.yaml:5:11: error: duplicate rule name 'r7' in its "
-                    "domain"));
+    assert_non_null(strstr(out,
+                           "r050.yaml:5:11: error: duplicate rule name 'r7' in "
+                           "domain 'd' (also in "));
+    assert_non_null(strstr(out, "/rules/r007.yaml)"));
     for (int i = 0; i < 100; i++) {
         char path[512];
         snprintf(name, sizeof(name), "rules/r%03d.yaml", i);

@@ -92,6 +92,14 @@ static const struct error_case error_cases[] = {
      "  - name: r\n    to: [citizen]\n",
      "env.yaml:5:5: error: rules[1]: duplicate rule name 'r' in domain "
      "'environment'"},
+    /* A name makes <domain>/<name> and the event's type. */
+    {MINIMAL, "domain: d\nrules:\n  - name: ''\n    to: [citizen]\n",
+     "env.yaml:3:11: error: rules[0].name: must not be empty"},
+    {MINIMAL, "domain: d\nrules:\n  - name: '  '\n    to: [citizen]\n",
+     "env.yaml:3:11: error: rules[0].name: must not be empty"},
+    {MINIMAL, "domain: d\nrules:\n  - name: a/b\n    to: [citizen]\n",
+     "env.yaml:3:11: error: rules[0].name: must not contain '/' (the full "
+     "name is <domain>/<name>)"},
     {MINIMAL, "rules:\n  - name: r\n    to: [citizen]\n",
      "env.yaml:1:1: error: missing required key 'domain'"},
     {MINIMAL,
@@ -141,6 +149,18 @@ static void test_errors(void **state)
     }
 }
 
+/* A duplicate within one file is one error, not two. */
+static void test_duplicate_reported_once(void **state)
+{
+    const char *out = load(MINIMAL,
+                           "domain: d\nrules:\n  - name: a\n    to: [citizen]\n"
+                           "  - name: a\n    to: [citizen]\n",
+                           NULL);
+    const char *first = strstr(out, "duplicate rule name");
+    assert_non_null(first);
+    assert_null(strstr(first + 1, "duplicate rule name"));
+}
+
 static void test_many_errors_in_one_run(void **state)
 {
     const char *out = load(MINIMAL "gateway:\n  log_level: loud\n"
@@ -188,6 +208,7 @@ int main(void)
         cmocka_unit_test(test_minimal_defaults),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_many_errors_in_one_run),
+        cmocka_unit_test(test_duplicate_reported_once),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_allocation_failures),
     };
