@@ -159,6 +159,7 @@ static int decoder_instance(struct vendor_rt *v,
     const struct cg_pos *pos = v->conf->decoder_options_pos.file
                                    ? &v->conf->decoder_options_pos
                                    : &dec->pos;
+    v->check_record = !strncmp(dec->s, "plugin:", 7);
     return cg_instance_new(p, v->conf->name.s, v->conf->decoder_options, pos,
                            NULL, 0, NULL, &v->decoder, d);
 }

@@ -9,6 +9,75 @@
 
 #include "internal.h"
 
+#define RECORD_DEPTH_MAX 64 /* what the JSON decoder allows */
+
+static bool record_fails(const struct cg_value *v, int depth, char *detail,
+                         size_t size);
+
+/* An object's keys: UTF-8, and each once (an event is JSON, whose
+ * readers differ on duplicates). Quadratic: a record is small. */
+static bool keys_fail(const struct cg_value *v, int depth, char *detail,
+                      size_t size)
+{
+    for (uint32_t i = 0; i < v->len; i++) {
+        const struct cg_member *m = &v->as.members[i];
+        if (!cg_utf8_valid(m->key, m->key_len)) {
+            snprintf(detail, size,
+                     "the decoder produced a key that is not "
+                     "UTF-8");
+            return true;
+        }
+        for (uint32_t j = 0; j < i; j++)
+            if (v->as.members[j].key_len == m->key_len &&
+                !memcmp(v->as.members[j].key, m->key, m->key_len)) {
+                snprintf(detail, size,
+                         "the decoder produced the key '%.64s' "
+                         "twice",
+                         m->key);
+                return true;
+            }
+        if (record_fails(&m->value, depth + 1, detail, size))
+            return true;
+    }
+    return false;
+}
+
+/* What the built-in decoders guarantee and a loaded one might not: UTF-8
+ * text, finite numbers, unique keys, bounded depth. True (with detail)
+ * when v breaks one of them. */
+static bool record_fails(const struct cg_value *v, int depth, char *detail,
+                         size_t size)
+{
+    if (depth > RECORD_DEPTH_MAX) {
+        snprintf(detail, size, "the decoder nested values deeper than %d",
+                 RECORD_DEPTH_MAX);
+        return true;
+    }
+    switch (v->type) {
+    case CG_NUM:
+        if (isfinite(v->as.num))
+            return false;
+        snprintf(detail, size,
+                 "the decoder produced a number that is not "
+                 "finite");
+        return true;
+    case CG_STR:
+        if (cg_utf8_valid(v->as.str, v->len))
+            return false;
+        snprintf(detail, size, "the decoder produced text that is not UTF-8");
+        return true;
+    case CG_LIST:
+        for (uint32_t i = 0; i < v->len; i++)
+            if (record_fails(&v->as.items[i], depth + 1, detail, size))
+                return true;
+        return false;
+    case CG_OBJ:
+        return keys_fail(v, depth, detail, size);
+    default:
+        return false;
+    }
+}
+
 int decode__record(struct cg_pipeline *p, struct msg_ctx *mc, char *detail,
                    size_t size)
 {
@@ -23,6 +92,9 @@ int decode__record(struct cg_pipeline *p, struct msg_ctx *mc, char *detail,
         snprintf(detail, size, "the decoder did not produce an object");
         rc = CG_EDECODE;
     }
+    if (rc == CG_OK && mc->vendor->check_record &&
+        record_fails(&out.rec.root, 1, detail, size))
+        rc = CG_EDECODE;
     if (rc == CG_OK)
         mc->record = out.rec.root;
     else if (!detail[0])

@@ -76,6 +76,9 @@ struct vendor_rt {
     struct cg_expr *time;
     struct cg_expr **fields;
     bool device_private;
+    /* A loaded (plugin:NAME) decoder: its records are checked for what
+     * the built-in decoders guarantee (decode__record). */
+    bool check_record;
     /* With `device` private: the record fields the device id is made of
      * (or that copy them), private under the grant "device" as well. */
     char **device_fields;

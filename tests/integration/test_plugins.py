@@ -27,6 +27,7 @@ from harness import publish  # noqa: E402
 CITYGATE = os.environ.get("CITYGATE", "citygate")
 PLUGIN_DIR = os.environ.get("CG_PLUGIN_DIR", "")
 BAD_ABI = os.environ.get("CG_BAD_ABI_PLUGIN", "")
+ODD = os.environ.get("CG_ODD_PLUGIN", "")
 PKGCONFIG_DIR = os.environ.get("CG_PKGCONFIG_DIR", "")
 BUILD_DIR = os.environ.get("CG_BUILD_DIR", "")
 CMAKE = os.environ.get("CMAKE_COMMAND", "cmake")
@@ -274,6 +275,27 @@ class AbiTest(PluginTest):
                              "plug/vendors/aqua/m-1/up", "-p", "x")
         self.assertEqual((code, out), (1, ""))
         self.assertIn("plugin refused", err)
+
+    @needs("CG_ODD_PLUGIN")
+    def test_records_of_loaded_decoders_are_checked(self):
+        """What the built-in decoders guarantee, the host checks in a
+        loaded decoder's record: text and keys in UTF-8, keys once,
+        finite numbers; a record that breaks one is a decode_error."""
+        config = self.config(plugins=[ODD], sink=FILE_SINK)
+        with open(config) as f:
+            text = f.read().replace("decoder: plugin:meterbin",
+                                    "decoder: plugin:odd")
+        text = text.replace("    decoder_options: {}\n", "")
+        with open(config, "w") as f:
+            f.write(text)
+        for fault, detail in [
+                (b"u", "the decoder produced text that is not UTF-8"),
+                (b"k", "the decoder produced a key that is not UTF-8"),
+                (b"d", "the decoder produced the key 'id' twice"),
+                (b"n", "the decoder produced a number that is not finite")]:
+            self.assertEqual(self.eval_dead(config, fault)["detail"], detail)
+        out = self.eval_frame(config, b"x")
+        self.assertTrue(out.startswith("water-ops "), out)
 
     def test_a_file_that_is_no_plugin(self):
         junk = os.path.join(self.workdir, "junk.so")
