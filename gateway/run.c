@@ -6,9 +6,11 @@
  */
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,10 +23,23 @@
 
 /* ---- intake, on the MQTT receive thread -------------------------------- */
 
+#define HOLD_LOG_S 10.0 /* the longest a held message goes unmentioned */
+
 /* Not acknowledged: the MQTT client offers the message again shortly,
- * serving its other connections meanwhile (so no sleep here). */
-static int hold(void)
+ * serving its other connections meanwhile (so no sleep here). A message
+ * that keeps coming back holds all intake behind it, so it is said, at
+ * most once every HOLD_LOG_S: a silent retry loop looks like a stall. */
+static int hold(int rc, const char *topic)
 {
+    static _Atomic double last;
+    double now = cg_time_mono();
+    if (now - atomic_load(&last) >= HOLD_LOG_S) {
+        atomic_store(&last, now);
+        cg_log(CG_LOG_ERROR,
+               "holding the message on %.200s: %s; it is offered "
+               "again",
+               topic, cg_strerror(rc));
+    }
     return CG_RETRY;
 }
 
@@ -51,10 +66,8 @@ static int on_message(void *user, const char *topic, size_t tlen,
     pthread_mutex_unlock(&g->pipeline_lock);
     gw__service_end(g);
     gw__observe_pipeline(g, cg_time_mono() - t0);
-    if (rc == CG_ENOMEM)
-        cg_log(CG_LOG_ERROR, "out of memory processing a message on %s", topic);
     if (rc < 0)
-        return hold(); /* not acknowledged: the message comes back */
+        return hold(rc, topic); /* not acknowledged: the message comes back */
     atomic_fetch_add(&g->received, 1);
     return CG_OK;
 }
@@ -243,6 +256,38 @@ static int make_persist_dir(struct gw *g)
     }
 }
 
+/* Two gateways on one spool would append to the same segments and each
+ * deliver and delete the other's events: a lock on <spool_dir>/.lock
+ * (flock, so a killed process leaves none behind) keeps the second out.
+ * The holder's pid is in the file, for the message. */
+static int lock_spool(struct gw *g)
+{
+    const char *dir = g->gen.cfg->gateway.spool_dir;
+    char path[4200], pid[32] = "";
+    snprintf(path, sizeof(path), "%s/.lock", dir);
+    g->spool_lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (g->spool_lock < 0) {
+        cg_log(CG_LOG_ERROR, "cannot open %s: %s", path, strerror(errno));
+        return CG_EIO;
+    }
+    if (flock(g->spool_lock, LOCK_EX | LOCK_NB) < 0) {
+        ssize_t n = pread(g->spool_lock, pid, sizeof(pid) - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        cg_log(CG_LOG_ERROR,
+               "spool_dir %s is in use by another citygate%s%s%s: give each "
+               "gateway its own spool_dir",
+               dir, *pid ? " (pid " : "", pid, *pid ? ")" : "");
+        return CG_EIO;
+    }
+    int len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    if (ftruncate(g->spool_lock, 0) < 0 ||
+        pwrite(g->spool_lock, pid, (size_t)len, 0) != len) {
+        /* the pid is for a message only: the lock holds without it */
+    }
+    return CG_OK;
+}
+
 /* What the process keeps for its whole life from the first config. */
 static int keep_identity(struct gw *g)
 {
@@ -319,6 +364,8 @@ int gw__start(struct gw *g, const char *config_path, const char *broker_uri)
         rc = cg_loop_new(&g->loop);
     if (rc == CG_OK)
         rc = make_persist_dir(g);
+    if (rc == CG_OK)
+        rc = lock_spool(g);
     if (rc == CG_OK)
         rc = connect_out(g);
     if (rc == CG_OK)
@@ -480,4 +527,6 @@ void gw__shutdown(struct gw *g)
     cg_buf_free(&g->status_online);
     cg_buf_free(&g->status_offline);
     pthread_mutex_destroy(&g->pipeline_lock);
+    if (g->spool_lock > 0)
+        close(g->spool_lock); /* and with it the lock */
 }

@@ -110,6 +110,7 @@ struct gw {
     atomic_bool blocked; /* intake held: a spool with block policy is full */
     bool suspended;      /* intake disconnected while spools are full */
     char persist_dir[4096];
+    int spool_lock; /* holds <spool_dir>/.lock for the process's life */
     atomic_ullong pipeline_buckets[GW_N_BUCKETS + 1];
     atomic_ullong pipeline_ns;
     struct gw_service svc;

@@ -198,6 +198,28 @@ class Promises(Base):
         self.assertGreaterEqual(gaps[3], 1.5, gaps)
         self.assertEqual(self.g.stop(), 0)
 
+    def test_second_gateway_on_one_spool_is_refused(self):
+        """Two gateways appending to one spool lose events (each delivers
+        and deletes the other's): the second refuses to start, naming the
+        first; the lock goes with the first, even a SIGKILLed one."""
+        self.start()
+        spool = os.path.join(self.workdir, "spool")
+        second = self.text.replace("client_id: cg-%s" % self.pfx,
+                                   "client_id: cg-%s-2" % self.pfx).replace(
+            "127.0.0.1:%d" % self.mport, "127.0.0.1:%d" % free_port())
+        g2 = self.gateway(second, name="second.yaml")
+        self.assertEqual(g2.proc.wait(20), 1)
+        self.assertIn("error: spool_dir %s is in use by another citygate "
+                      "(pid %d): give each gateway its own spool_dir"
+                      % (spool, self.g.proc.pid), g2.log_text())
+        publish(self.b, self.pfx + "/air/a1", '{"zone": "z1"}')
+        self.all.wait_count(1, self.pfx + "/out/gov/air", timeout=10)
+        self.g.kill()
+        g3 = self.gateway(second, name="second.yaml")
+        wait_until(lambda: self.g.log_text().count("intake: connected") >= 2,
+                   20, what="the second gateway to connect")
+        self.assertEqual(g3.stop(), 0)
+
     # ---- 2. a recursive alias never takes the gateway down ------------------
 
     def test_recursive_alias_dropped_into_rules_while_running(self):
