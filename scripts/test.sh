@@ -35,6 +35,6 @@ cmake --build build/tsan -j "$jobs" --target citygate
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
     ctest --test-dir build/tsan --output-on-failure -j "$test_jobs" \
     -L tsan
-echo "== fuzz every harness for 20 s (scripts/fuzz.sh SECONDS runs longer)"
-scripts/fuzz.sh 20
+echo "== fuzz every harness for 10 s (scripts/fuzz.sh SECONDS runs longer)"
+scripts/fuzz.sh 10
 echo "== all tests passed"
