@@ -280,8 +280,10 @@ class StateTest(IntegrationTest):
             wait_until(lambda: self.metric_line(name % "throttle") == 4, 10,
                        what="four throttled events counted"), True)
         self.assertEqual(self.metric_line(name % "on_change"), 0)
-        self.assertEqual(len(self.events("fault")), 1)
+        # The one event counted may still be on its way to the subscriber.
+        wait_until(lambda: self.events("fault"), 10, what="the one event")
         self.assertEqual(self.g.stop(), 0)
+        self.assertEqual(len(self.events("fault")), 1)
 
     # ---- bounded state -------------------------------------------------------
 
