@@ -147,8 +147,8 @@ int cli__parse(const char *cmd, int argc, char **argv,
             continue;
         }
         if (o->flag || (!inline_v && i + 1 >= argc)) {
-            snprintf(msg, sizeof(msg), "option '%s' %s a value", a,
-                     o->flag ? "takes no" : "needs");
+            snprintf(msg, sizeof(msg), "option '%s' %s", a,
+                     o->flag ? "takes no value" : "needs a value");
             return cli__usage_error(cmd, msg);
         }
         *o->value = inline_v ? inline_v : argv[++i];
