@@ -34,14 +34,16 @@ static int read_payload(const char *path, struct cg_buf *out)
     }
     char chunk[8192];
     size_t n;
+    errno = 0;
     while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
         cg_buf_put(out, chunk, n);
-    int bad = ferror(f) || out->oom;
+    int err = out->oom ? ENOMEM : ferror(f) ? (errno ? errno : EIO) : 0;
     if (f != stdin)
         fclose(f);
-    if (bad)
-        fprintf(stderr, "citygate eval: cannot read '%s'\n", path);
-    return bad;
+    if (err) /* a folder opens, then reads as EISDIR */
+        fprintf(stderr, "citygate eval: cannot read '%s': %s\n", path,
+                strerror(err));
+    return err != 0;
 }
 
 static int eval_message(const char *config, const char *topic,

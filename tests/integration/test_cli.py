@@ -154,6 +154,11 @@ class CliTest(unittest.TestCase):
                            os.path.join(self.dir, "payload.json"))
         self.assertEqual(code, 0)
         self.assertEqual(len(out.splitlines()), 4)
+        # A folder opens but cannot be read: the reason is said.
+        code, out, err = run("eval", "-c", self.config, "-t",
+                             "vendors/acme/air/aq-7/telemetry", "-f", self.dir)
+        self.assertEqual((code, out), (1, ""))
+        self.assertIn("cannot read '%s': Is a directory" % self.dir, err)
 
     def test_file_sink_path_is_resolved(self):
         self.write("rules/env.yaml", RULES.replace("to: [government, citizen, grid-co]",
