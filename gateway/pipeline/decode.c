@@ -22,18 +22,16 @@ static bool keys_fail(const struct cg_value *v, int depth, char *detail,
     for (uint32_t i = 0; i < v->len; i++) {
         const struct cg_member *m = &v->as.members[i];
         if (!cg_utf8_valid(m->key, m->key_len)) {
-            snprintf(detail, size,
-                     "the decoder produced a key that is not "
-                     "UTF-8");
+            snprintf(detail, size, "the decoder produced a non-UTF-8 key");
             return true;
         }
         for (uint32_t j = 0; j < i; j++)
             if (v->as.members[j].key_len == m->key_len &&
                 !memcmp(v->as.members[j].key, m->key, m->key_len)) {
+                /* Named when short: a cut could split a character. */
                 snprintf(detail, size,
-                         "the decoder produced the key '%.64s' "
-                         "twice",
-                         m->key);
+                         "the decoder produced the key '%s' twice",
+                         m->key_len <= 64 ? m->key : "(a long one)");
                 return true;
             }
         if (record_fails(&m->value, depth + 1, detail, size))
@@ -57,14 +55,12 @@ static bool record_fails(const struct cg_value *v, int depth, char *detail,
     case CG_NUM:
         if (isfinite(v->as.num))
             return false;
-        snprintf(detail, size,
-                 "the decoder produced a number that is not "
-                 "finite");
+        snprintf(detail, size, "the decoder produced a non-finite number");
         return true;
     case CG_STR:
         if (cg_utf8_valid(v->as.str, v->len))
             return false;
-        snprintf(detail, size, "the decoder produced text that is not UTF-8");
+        snprintf(detail, size, "the decoder produced non-UTF-8 text");
         return true;
     case CG_LIST:
         for (uint32_t i = 0; i < v->len; i++)

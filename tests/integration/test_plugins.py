@@ -289,10 +289,10 @@ class AbiTest(PluginTest):
         with open(config, "w") as f:
             f.write(text)
         for fault, detail in [
-                (b"u", "the decoder produced text that is not UTF-8"),
-                (b"k", "the decoder produced a key that is not UTF-8"),
+                (b"u", "the decoder produced non-UTF-8 text"),
+                (b"k", "the decoder produced a non-UTF-8 key"),
                 (b"d", "the decoder produced the key 'id' twice"),
-                (b"n", "the decoder produced a number that is not finite")]:
+                (b"n", "the decoder produced a non-finite number")]:
             self.assertEqual(self.eval_dead(config, fault)["detail"], detail)
         out = self.eval_frame(config, b"x")
         self.assertTrue(out.startswith("water-ops "), out)
