@@ -11,7 +11,9 @@ packages=(build-essential cmake pkg-config clang libclang-rt-14-dev
           # the package, unit and man page tests (tests/install):
           dpkg-dev mandoc groff-base libxml2-utils
           # the live page in a headless browser (tests/integration/test_service.py)
-          chromium)
+          chromium
+          # a failed integration test prints its gateway's thread stacks
+          gdb)
 
 missing=()
 for p in "${packages[@]}"; do

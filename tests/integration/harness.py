@@ -228,6 +228,49 @@ class Gateway:
             self.logf.close()
 
 
+def _children_named(name):
+    """PIDs of this process's children whose command is name."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/status" % entry) as f:
+                fields = dict(l.split(":\t", 1) for l in f if ":\t" in l)
+        except (OSError, ValueError):
+            continue
+        if (fields.get("Name", "").strip() == name and
+                int(fields.get("PPid", "0")) == os.getpid()):
+            pids.append(int(entry))
+    return pids
+
+
+def dump_gateway_threads():
+    """After a failure, what each running gateway's threads are doing: a
+    stall shows where it waits. gdb's backtraces when gdb is installed,
+    else each thread's kernel wait channel."""
+    for pid in _children_named("citygate"):
+        print("---- threads of citygate pid %d ----" % pid)
+        if shutil.which("gdb"):
+            try:
+                out = subprocess.run(
+                    ["gdb", "-p", str(pid), "-batch", "-ex",
+                     "thread apply all bt 30"], capture_output=True,
+                    text=True, timeout=60).stdout
+                print("\n".join(l[:200] for l in out.splitlines()
+                                if l.startswith(("#", "Thread"))))
+                continue
+            except subprocess.TimeoutExpired:
+                print("gdb did not answer in 60 s")
+        for tid in sorted(os.listdir("/proc/%d/task" % pid), key=int):
+            try:
+                base = "/proc/%d/task/%s/" % (pid, tid)
+                comm = open(base + "comm").read().strip()
+                wchan = open(base + "wchan").read().strip()
+                state = open(base + "stat").read().split(") ")[1].split()[0]
+                print("%s %s state %s wchan %s" % (tid, comm, state, wchan))
+            except OSError:
+                pass
+
+
 class IntegrationTest(unittest.TestCase):
     """Gives each test a folder, and stops what it started even when it fails."""
 
@@ -236,6 +279,8 @@ class IntegrationTest(unittest.TestCase):
         self.cleanups = []
 
     def tearDown(self):
+        if getattr(self, "_outcome", None) and self._failed():
+            dump_gateway_threads()  # before the cleanups stop them
         for fn in reversed(self.cleanups):
             try:
                 fn()
