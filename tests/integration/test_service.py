@@ -466,12 +466,15 @@ class ServiceTest(IntegrationTest):
              "reloading: config file %s changed" % self.g.config),
             (lambda: self.g.signal(signal.SIGHUP), "reloading: SIGHUP"),
         ]
-        for apply, line in steps:
+        def done():
+            text = self.g.log_text()
+            return text.count("reloaded:") + text.count("reload failed")
+        for i, (apply, line) in enumerate(steps):
             apply()
             wait_until(lambda: line in self.g.log_text(), 10, what=line)
-        # The last "reloading:" line is seen before its "reloaded:".
-        wait_until(lambda: self.g.log_text().count("reloaded:") >= len(steps),
-                   10, what="%d reloads" % len(steps))
+            # Each reload ends before the next step: its "reloading:" line
+            # comes before it reads the files (the next step unlinks one).
+            wait_until(lambda: done() > i, 10, what="reload %d to end" % (i + 1))
         self.assertEqual(self.g.log_text().count("reloaded:"), len(steps))
         # The intake connection goes and comes back, named each time.
         port = self.b.port
