@@ -90,7 +90,9 @@ class DeliveryTest(IntegrationTest):
         wait_until(lambda: len(self.http.snapshot()) >= 20, 30,
                    what="the grid batch after 503")
         self.assertIn("delivery failing", self.g.log_text())
-        self.assertIn("delivering again", self.g.log_text())
+        # Written once the batch's answer is in: after the receiver has it.
+        wait_until(lambda: "delivering again" in self.g.log_text(), 10,
+                   what="the 'delivering again' line")
 
     def test_full_spool_blocks_intake_and_loses_nothing(self):
         self.start_city(spool="16KiB", policy="block")
@@ -101,12 +103,10 @@ class DeliveryTest(IntegrationTest):
         self.http.start()
         wait_until(lambda: len({e["data"]["seq"] for e in self.http.snapshot()}) >= 600,
                    120, what="every event at grid")
-        ops = {json.loads(p)["data"]["seq"] for t, p in self.all.received(self.pfx + "/out/")}
         wait_until(lambda: len({json.loads(p)["data"]["seq"] for t, p in
                                 self.all.received(self.pfx + "/out/")}) >= 600,
                    60, what="every event at ops")
         self.assertIn("resuming intake", self.g.log_text())
-        self.assertGreaterEqual(len(ops), 0)
 
     def test_full_spool_drops_oldest_when_told(self):
         self.start_city(spool="16KiB", policy="drop_oldest")
