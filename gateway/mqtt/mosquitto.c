@@ -42,6 +42,10 @@ struct mosq {
     bool looping, suspended;
     double backoff;  /* network thread: the next reconnect's wait */
     double up_since; /* network thread: when it connected (0: down) */
+    /* The last SUBSCRIBE's mid, and whether its SUBACK is to announce the
+     * connection (with the session flag): under lock. */
+    int sub_mid;
+    bool announce, announce_session;
     atomic_bool connected, stopping, down;
     /* publish completion: mid -> ticket; a completion may beat the map */
     uint8_t mid_state[65536];
@@ -113,18 +117,57 @@ static void on_log(struct mosquitto *c, void *obj, int level, const char *str)
     mqtt__log_refused(&q->base, reason);
 }
 
-static void subscribe_all(struct mosq *q)
+/* Sends one SUBSCRIBE for every filter; false when there is none to
+ * send or it could not be sent. */
+static bool subscribe_all(struct mosq *q)
 {
     pthread_mutex_lock(&q->lock);
+    int mid = 0;
     int rc = q->filters.n
-                 ? mosquitto_subscribe_multiple(q->client, NULL,
+                 ? mosquitto_subscribe_multiple(q->client, &mid,
                                                 (int)q->filters.n, q->filters.f,
                                                 q->filters.qos[0], 0, NULL)
-                 : MOSQ_ERR_SUCCESS;
+                 : MOSQ_ERR_NOT_FOUND;
+    if (rc == MOSQ_ERR_SUCCESS)
+        q->sub_mid = mid;
     pthread_mutex_unlock(&q->lock);
-    if (rc != MOSQ_ERR_SUCCESS)
+    if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_NOT_FOUND)
         cg_log(CG_LOG_ERROR, "%s: subscribe failed: %s", q->base.name,
                mosquitto_strerror(rc));
+    return rc == MOSQ_ERR_SUCCESS;
+}
+
+static void announce(struct mosq *q, bool session_present)
+{
+    mqtt__log_connected(&q->base, session_present);
+    if (q->cb.connected)
+        q->cb.connected(q->cb.user, session_present);
+}
+
+/* The SUBACK of the connection's SUBSCRIBE: only now is it "connected",
+ * as with Paho, whose connect subscribes before it returns. A publisher
+ * that waits for that line (or READY) loses nothing to a subscription
+ * still on its way. A refused filter is named. */
+static void on_subscribe(struct mosquitto *c, void *obj, int mid, int n,
+                         const int *granted)
+{
+    struct mosq *q = obj;
+    (void)c;
+    pthread_mutex_lock(&q->lock);
+    bool ours = mid == q->sub_mid;
+    for (int i = 0; ours && i < n && (size_t)i < q->filters.n; i++)
+        if (granted[i] >= 0x80)
+            cg_log(CG_LOG_ERROR,
+                   "%s: the broker refused the subscription to "
+                   "'%s'",
+                   q->base.name, q->filters.f[i]);
+    bool now = ours && q->announce;
+    bool session = q->announce_session;
+    if (now)
+        q->announce = false;
+    pthread_mutex_unlock(&q->lock);
+    if (now)
+        announce(q, session);
 }
 
 static void on_connect(struct mosquitto *c, void *obj, int rc, int flags)
@@ -140,10 +183,16 @@ static void on_connect(struct mosquitto *c, void *obj, int rc, int flags)
     }
     q->up_since = cg_time_mono(); /* see MQTT_STABLE_S */
     atomic_store(&q->connected, true);
-    subscribe_all(q);
-    mqtt__log_connected(&q->base, flags & 1);
-    if (q->cb.connected)
-        q->cb.connected(q->cb.user, flags & 1);
+    pthread_mutex_lock(&q->lock);
+    q->announce = true; /* by on_subscribe, once the SUBACK is in */
+    q->announce_session = flags & 1;
+    pthread_mutex_unlock(&q->lock);
+    if (subscribe_all(q))
+        return;
+    pthread_mutex_lock(&q->lock);
+    q->announce = false;
+    pthread_mutex_unlock(&q->lock);
+    announce(q, flags & 1); /* nothing to subscribe (or it failed) */
 }
 
 static void on_disconnect(struct mosquitto *c, void *obj, int rc)
@@ -411,6 +460,7 @@ static void set_callbacks(struct mosq *q)
     mosquitto_disconnect_callback_set(q->client, on_disconnect);
     mosquitto_message_callback_set(q->client, on_message);
     mosquitto_publish_callback_set(q->client, on_publish);
+    mosquitto_subscribe_callback_set(q->client, on_subscribe);
     mosquitto_log_callback_set(q->client, on_log);
 }
 
